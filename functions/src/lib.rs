@@ -1,0 +1,23 @@
+//! Hangar control plane.
+//!
+//! - [`ports`]: what the domain needs from the outside world (the store), as traits and
+//!   plain records. No AWS SDK type appears there or in the domain modules.
+//! - domain: [`ingest`], [`history`].
+//! - [`dynamo`]: the DynamoDB adapter of the store port (production and local alike).
+//! - [`http`]: the route table, axum handlers and the one place errors become HTTP.
+//! - `src/bin/*`: one thin main per Lambda.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod dynamo;
+pub mod error;
+pub mod history;
+pub mod http;
+pub mod ingest;
+pub mod ports;
+pub mod state;
+pub mod telemetry;
+
+pub use error::ApiError;
+pub use state::AppState;

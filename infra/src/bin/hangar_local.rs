@@ -1,0 +1,97 @@
+//! `hangar-local`: the whole control plane in one process for development.
+//! Started by `scripts/dev`, which also runs the loopback DynamoDB-compatible server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use hangar_functions::ports::Project;
+use hangar_infra::{DevKeys, LocalStack, StackOptions};
+use hangar_protocol::{ProjectId, UserId};
+
+const DEV_USER: &str = "dev-user";
+const DEMO_PROJECT: &str = "demo";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+async fn run() -> Result<(), String> {
+    let dynamodb_endpoint = std::env::var("HANGAR_DYNAMODB_ENDPOINT")
+        .map_err(|_| "HANGAR_DYNAMODB_ENDPOINT is required (scripts/dev sets it to the loopback DynamoDB server)".to_string())?;
+    let listen: SocketAddr = env_or("HANGAR_LISTEN", "127.0.0.1:8080")
+        .parse()
+        .map_err(|err| format!("HANGAR_LISTEN is not a socket address: {err}"))?;
+    let state_dir = PathBuf::from(env_or("HANGAR_STATE_DIR", ".local"));
+    let keys = DevKeys::load_or_generate(&state_dir.join("dev-keys.json"))
+        .map_err(|err| err.to_string())?;
+    let web_root = PathBuf::from(env_or("HANGAR_WEB_ROOT", "web/static"));
+
+    let stack = LocalStack::start(StackOptions {
+        dynamodb_endpoint,
+        table_name: env_or("HANGAR_TABLE_NAME", "hangar-local"),
+        listen,
+        keys: keys.clone(),
+        web_root: web_root.is_dir().then_some(web_root),
+    })
+    .await
+    .map_err(|err| err.to_string())?;
+
+    // A project to land on, owned by the development user.
+    let demo = ProjectId::parse(DEMO_PROJECT).map_err(|err| err.to_string())?;
+    if stack
+        .state
+        .store
+        .get_project(&demo)
+        .await
+        .map_err(|err| err.to_string())?
+        .is_none()
+    {
+        let owner = UserId::parse(DEV_USER).map_err(|err| err.to_string())?;
+        let project = Project {
+            id: demo,
+            name: "Demo project".into(),
+            repo: "local/demo".into(),
+            default_vm_size: "small".into(),
+            owner: owner.clone(),
+            members: vec![owner],
+            created_at: hangar_functions::clock::now_ms(),
+        };
+        stack
+            .state
+            .store
+            .put_project(&project)
+            .await
+            .map_err(|err| err.to_string())?;
+    }
+    let token = keys
+        .mint_user_token(DEV_USER, 7 * 24 * 3600)
+        .map_err(|err| err.to_string())?;
+    std::fs::write(state_dir.join("dev-user.jwt"), &token).map_err(|err| err.to_string())?;
+    println!("Hangar local stack on {}", stack.url("/"));
+    println!(
+        "  user token for {DEV_USER} (7 days): {}",
+        state_dir.join("dev-user.jwt").display()
+    );
+
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|err| err.to_string())?;
+    println!("stopping");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    hangar_functions::telemetry::init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("hangar-local: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

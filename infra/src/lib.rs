@@ -1,0 +1,8 @@
+//! The local stack: every control-plane handler in one process against a DynamoDB-compatible
+//! server on loopback, plus development keys and tokens. Tests start it in-process too.
+
+pub mod keys;
+pub mod stack;
+
+pub use keys::DevKeys;
+pub use stack::{LocalStack, StackOptions};

@@ -1,0 +1,14 @@
+//! Wire types shared by every part of Hangar: the control-plane functions, the node agent,
+//! the UI and the tests. Nothing here does I/O, so the crate also builds for wasm32.
+
+pub mod auth;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod messages;
+
+pub use error::ErrorBody;
+pub use ids::{IdError, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+pub use messages::{
+    ChatMessage, IngestBatch, IngestResponse, MessageRole, MessagesPage, ToolCallInfo,
+};

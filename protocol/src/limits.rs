@@ -1,0 +1,35 @@
+//! Limits of the wire protocol. The control plane enforces them; the agent builds batches
+//! that respect them. Defaults of the agent's batching variables live here too, so the two
+//! sides cannot drift apart.
+
+/// Most messages one ingest batch may carry (`MSG_BATCH_MAX_SIZE` default and ceiling).
+pub const MSG_BATCH_MAX_SIZE: usize = 50;
+
+/// Most bytes one ingest request body may have (`MSG_BATCH_MAX_BYTES` default and ceiling).
+/// Measured on the raw JSON body, envelope included, so the agent can check it exactly.
+pub const MSG_BATCH_MAX_BYTES: usize = 65_536;
+
+/// Most UTF-8 bytes of one message's `content`. Half a batch, so any single message fits in
+/// a batch with room for its envelope; longer agent output is split by the agent.
+pub const MESSAGE_CONTENT_MAX_BYTES: usize = 32_768;
+
+/// Most bytes of a tool call's JSON metadata (`tool`), measured as serialized.
+pub const TOOL_INFO_MAX_BYTES: usize = 8_192;
+
+/// Longest accepted identifier (project, session, workspace, message, ...).
+pub const ID_MAX_LEN: usize = 64;
+
+/// Default and largest page size of `GET .../messages`.
+pub const MESSAGES_PAGE_DEFAULT_LIMIT: u32 = 50;
+pub const MESSAGES_PAGE_MAX_LIMIT: u32 = 200;
+
+/// Agent-side defaults from DESIGN.md section 5.
+pub const MSG_BATCH_MAX_WAIT_MS: u64 = 2_000;
+pub const MSG_OUTBOX_MAX_SIZE: u64 = 10_000;
+pub const MSG_RETRY_INITIAL_INTERVAL_MS: u64 = 1_000;
+pub const MSG_RETRY_MAX_INTERVAL_MS: u64 = 30_000;
+pub const MSG_RETRY_MAX_ELAPSED_TIME_MS: u64 = 300_000;
+
+/// Control-plane defaults from DESIGN.md section 5.
+pub const NODE_WARM_TIMEOUT_MS: u64 = 1_800_000;
+pub const MAX_AUTO_NODE_LIFETIME_MS: u64 = 14_400_000;

@@ -1,0 +1,169 @@
+//! Chat messages as they travel: agent -> ingest (`IngestBatch`), store -> viewers
+//! (`MessagesPage`, WebSocket events).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{MessageId, SessionId};
+
+/// Who produced a message. ACP's session updates map onto these: user and agent message
+/// chunks, agent thought chunks, tool calls and their updates, plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "&'static str")]
+pub enum MessageRole {
+    User,
+    Assistant,
+    Thought,
+    Tool,
+    Plan,
+    System,
+}
+
+impl MessageRole {
+    pub const ALL: [MessageRole; 6] = [
+        MessageRole::User,
+        MessageRole::Assistant,
+        MessageRole::Thought,
+        MessageRole::Tool,
+        MessageRole::Plan,
+        MessageRole::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageRole::User => "user",
+            MessageRole::Assistant => "assistant",
+            MessageRole::Thought => "thought",
+            MessageRole::Tool => "tool",
+            MessageRole::Plan => "plan",
+            MessageRole::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {given:?}; expected one of user, assistant, thought, tool, plan, system")]
+pub struct UnknownRole {
+    pub given: String,
+}
+
+impl FromStr for MessageRole {
+    type Err = UnknownRole;
+    fn from_str(value: &str) -> Result<Self, UnknownRole> {
+        MessageRole::ALL
+            .into_iter()
+            .find(|role| role.as_str() == value)
+            .ok_or_else(|| UnknownRole {
+                given: value.to_string(),
+            })
+    }
+}
+
+impl TryFrom<String> for MessageRole {
+    type Error = UnknownRole;
+    fn try_from(value: String) -> Result<Self, UnknownRole> {
+        value.parse()
+    }
+}
+
+impl From<MessageRole> for &'static str {
+    fn from(role: MessageRole) -> &'static str {
+        role.as_str()
+    }
+}
+
+impl fmt::Display for MessageRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Metadata of a tool call message, as ACP reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCallInfo {
+    pub tool_call_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// ACP tool kind: read, edit, delete, move, search, execute, think, fetch, other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// ACP tool call status: pending, in_progress, completed, failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// One chat message. The agent assigns `messageId` (stable across retries) and `seq` (dense,
+/// per session, from 1) when it enqueues the message, so a resend is recognisably the same
+/// message and the store orders a session exactly as the agent saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMessage {
+    pub message_id: MessageId,
+    pub seq: u64,
+    pub role: MessageRole,
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ToolCallInfo>,
+    /// Unix epoch milliseconds at which the agent enqueued the message.
+    pub created_at: u64,
+}
+
+/// Body of `POST /api/workspaces/{workspaceId}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestBatch {
+    pub session_id: SessionId,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// Response of a successful ingest: how many messages were new and how many had already
+/// been stored (same `messageId` at the same `seq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    pub persisted: u32,
+    pub duplicates: u32,
+}
+
+/// A page of `GET /api/projects/{projectId}/sessions/{sessionId}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagesPage {
+    pub messages: Vec<ChatMessage>,
+    /// The cursor to pass as `after` for the next page: the last returned `seq`, or the
+    /// request's own `after` when the page is empty, so a poller can keep using it.
+    pub next_after: u64,
+    /// Whether more messages were already stored when this page was read.
+    pub has_more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_and_unknown_roles_are_named() {
+        for role in MessageRole::ALL {
+            let json = serde_json::to_string(&role).expect("serialize");
+            let back: MessageRole = serde_json::from_str(&json).expect("deserialize");
+            assert_eq!(back, role);
+        }
+        let err = serde_json::from_str::<MessageRole>("\"robot\"")
+            .expect_err("robot is not a role")
+            .to_string();
+        assert!(err.contains("unknown role \"robot\""), "{err}");
+    }
+
+    #[test]
+    fn chat_message_uses_camel_case_on_the_wire() {
+        let json = serde_json::json!({
+            "messageId": "m1", "seq": 1, "role": "tool", "content": "",
+            "tool": {"toolCallId": "c1", "status": "completed"}, "createdAt": 5
+        });
+        let message: ChatMessage = serde_json::from_value(json.clone()).expect("parse");
+        assert_eq!(message.role, MessageRole::Tool);
+        assert_eq!(serde_json::to_value(&message).expect("serialize"), json);
+    }
+}

@@ -1,0 +1,29 @@
+# Shared helpers of the scripts/ commands. Sourced, not run.
+
+# One target dir across builds (CI and developers may point CARGO_TARGET_DIR elsewhere).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# A free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_moto PORT LOGFILE: runs moto_server on 127.0.0.1:PORT in the background, waits until
+# it answers, and records its pid in MOTO_PID.
+start_moto() {
+  local port=$1 logfile=$2
+  moto_server -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 100); do
+    if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then
+      log "moto_server exited; its log:"; cat "$logfile" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  log "moto_server did not answer on port $port within 20 s"; return 1
+}

@@ -1,0 +1,162 @@
+//! Support for the end-to-end tests: a local stack per test, on its own freshly created
+//! table in the loopback DynamoDB-compatible server that `scripts/test` starts.
+
+use std::net::SocketAddr;
+
+use hangar_functions::auth::CallbackTokenIssuer;
+use hangar_functions::clock::now_ms;
+use hangar_functions::ports::{ChatSession, Project, Workspace};
+use hangar_infra::{DevKeys, LocalStack, StackOptions};
+use hangar_protocol::{ProjectId, SessionId, UserId, WorkspaceId};
+
+/// Where the tests find the DynamoDB-compatible server.
+pub const ENDPOINT_VAR: &str = "HANGAR_TEST_DYNAMODB_ENDPOINT";
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
+        panic!("{ENDPOINT_VAR} is not set: run the tests through scripts/test, which starts moto_server on loopback")
+    })
+}
+
+/// A fresh id of the given prefix, unique across test processes.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+pub struct TestStack {
+    pub stack: LocalStack,
+    pub keys: DevKeys,
+    pub http: reqwest::Client,
+    callback_issuer: CallbackTokenIssuer,
+}
+
+/// A project with one chat session whose workspace may call back.
+pub struct Seeded {
+    pub project: ProjectId,
+    pub owner: UserId,
+    pub session: SessionId,
+    pub workspace: WorkspaceId,
+}
+
+impl TestStack {
+    pub async fn start() -> TestStack {
+        let keys = DevKeys::generate().expect("generate keys");
+        let stack = LocalStack::start(StackOptions {
+            dynamodb_endpoint: dynamodb_endpoint(),
+            table_name: unique("hangar-test"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            keys: keys.clone(),
+            web_root: None,
+        })
+        .await
+        .expect("local stack starts");
+        let callback_issuer =
+            CallbackTokenIssuer::from_pem(&keys.callback_private_pem, "hangar-control-plane")
+                .expect("callback key");
+        TestStack {
+            stack,
+            keys,
+            http: reqwest::Client::new(),
+            callback_issuer,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.stack.url(path)
+    }
+
+    pub fn callback_token(&self, workspace: &WorkspaceId) -> String {
+        self.callback_issuer
+            .mint(workspace, now_ms() / 1000, 3600)
+            .expect("mint callback token")
+    }
+
+    pub fn user_token(&self, user: &UserId) -> String {
+        self.keys
+            .mint_user_token(user.as_str(), 3600)
+            .expect("mint user token")
+    }
+
+    /// Seeds a project owned by a new user, a chat session and its workspace.
+    pub async fn seed(&self) -> Seeded {
+        let store = &self.stack.state.store;
+        let owner = UserId::parse(unique("user")).expect("id");
+        let project = ProjectId::parse(unique("project")).expect("id");
+        let session = SessionId::parse(unique("session")).expect("id");
+        let workspace = WorkspaceId::parse(unique("ws")).expect("id");
+        store
+            .put_project(&Project {
+                id: project.clone(),
+                name: "Test project".into(),
+                repo: "example/repo".into(),
+                default_vm_size: "small".into(),
+                owner: owner.clone(),
+                members: vec![owner.clone()],
+                created_at: now_ms(),
+            })
+            .await
+            .expect("put project");
+        store
+            .put_session(&ChatSession {
+                project_id: project.clone(),
+                id: session.clone(),
+                task_id: None,
+                workspace_id: Some(workspace.clone()),
+                message_count: 0,
+                last_message_at: None,
+                created_at: now_ms(),
+            })
+            .await
+            .expect("put session");
+        store
+            .put_workspace(&Workspace {
+                id: workspace.clone(),
+                project_id: project.clone(),
+                session_id: session.clone(),
+                created_at: now_ms(),
+            })
+            .await
+            .expect("put workspace");
+        Seeded {
+            project,
+            owner,
+            session,
+            workspace,
+        }
+    }
+
+    /// POSTs a raw body to the workspace's ingest route with the given bearer token.
+    pub async fn post_messages(
+        &self,
+        workspace: &WorkspaceId,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.url(&format!("/api/workspaces/{workspace}/messages")))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("ingest request")
+    }
+
+    /// GETs a page of the session's messages as `user`.
+    pub async fn get_messages(
+        &self,
+        seeded: &Seeded,
+        token: Option<&str>,
+        query: &str,
+    ) -> reqwest::Response {
+        let mut request = self.http.get(self.url(&format!(
+            "/api/projects/{}/sessions/{}/messages{query}",
+            seeded.project, seeded.session
+        )));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("history request")
+    }
+}
