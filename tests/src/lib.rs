@@ -1,6 +1,8 @@
 //! Support for the end-to-end tests: a local stack per test, on its own freshly created
 //! table in the loopback DynamoDB-compatible server that `scripts/test` starts.
 
+pub mod agent;
+
 use std::net::SocketAddr;
 
 use hangar_functions::auth::CallbackTokenIssuer;

@@ -1,0 +1,235 @@
+//! `scripted-acp-agent`: a real ACP agent (JSON-RPC over stdio, protocol v1) whose behaviour
+//! is a script, for tests and the local stack. Without `SCRIPTED_ACP_SCRIPT` it answers a
+//! prompt like a small coding agent would: a thought, a plan, a tool call with a permission
+//! request, and the answer streamed word by word.
+//!
+//! Script: a JSON array of steps, each one of
+//! `{"say": "text", "chunks": n}`, `{"think": "text"}`, `{"update": <raw ACP SessionUpdate>}`,
+//! `{"burst": {"count": n, "delayMs": d}}` (n tool-call messages "step 1".."step n"),
+//! `{"sleepMs": n}`, `{"permission": "title"}`, `{"stop": "end_turn" | "refusal" | ...}`.
+
+use std::time::Duration;
+
+use agent_client_protocol::schema::ProtocolVersion;
+use agent_client_protocol::v1::schema::{
+    AgentCapabilities, ContentBlock, ContentChunk, InitializeRequest, InitializeResponse,
+    NewSessionRequest, NewSessionResponse, PermissionOption, PermissionOptionKind, PromptRequest,
+    PromptResponse, RequestPermissionRequest, SessionId, SessionNotification, SessionUpdate,
+    TextContent, ToolCallUpdate, ToolCallUpdateFields,
+};
+use agent_client_protocol::{Agent, ByteStreams, Error};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Burst {
+    count: u32,
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", untagged)]
+enum Step {
+    Say {
+        say: String,
+        #[serde(default)]
+        chunks: Option<usize>,
+        #[serde(default, rename = "delayMs")]
+        delay_ms: u64,
+    },
+    Think {
+        think: String,
+    },
+    Update {
+        update: serde_json::Value,
+    },
+    Burst {
+        burst: Burst,
+    },
+    Sleep {
+        #[serde(rename = "sleepMs")]
+        sleep_ms: u64,
+    },
+    Permission {
+        permission: String,
+    },
+    Stop {
+        stop: String,
+    },
+}
+
+fn default_script(prompt: &str) -> Vec<Step> {
+    serde_json::from_value(json!([
+        {"think": format!("The task is: {prompt}. Let me look at the workspace first.")},
+        {"update": {"sessionUpdate": "plan", "entries": [
+            {"content": "Read the code", "priority": "high", "status": "completed"},
+            {"content": "Make the change", "priority": "high", "status": "in_progress"},
+            {"content": "Run the tests", "priority": "medium", "status": "pending"}
+        ]}},
+        {"update": {"sessionUpdate": "tool_call", "toolCallId": "call-1", "title": "Edit src/main.rs", "kind": "edit", "status": "pending"}},
+        {"permission": "Edit src/main.rs"},
+        {"update": {"sessionUpdate": "tool_call_update", "toolCallId": "call-1", "status": "completed",
+                    "content": [{"type": "content", "content": {"type": "text", "text": "1 file changed"}}]}},
+        {"say": format!("I worked on \"{prompt}\": the change is made and the tests pass."), "delayMs": 20}
+    ]))
+    .unwrap_or_default()
+}
+
+fn load_script(prompt: &str) -> Result<Vec<Step>, String> {
+    match std::env::var("SCRIPTED_ACP_SCRIPT") {
+        Ok(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|err| format!("{path}: {err}"))?;
+            serde_json::from_str(&text).map_err(|err| format!("{path}: {err}"))
+        }
+        Err(_) => Ok(default_script(prompt)),
+    }
+}
+
+fn prompt_text(request: &PromptRequest) -> String {
+    request
+        .prompt
+        .iter()
+        .filter_map(|block| match block {
+            ContentBlock::Text(text) => Some(text.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn text_chunk(text: &str) -> ContentChunk {
+    ContentChunk::new(ContentBlock::Text(TextContent::new(text.to_string())))
+}
+
+/// Splits `text` into `n` pieces at char boundaries (words when `n` is unset).
+fn pieces(text: &str, n: Option<usize>) -> Vec<String> {
+    match n {
+        None => text.split_inclusive(' ').map(String::from).collect(),
+        Some(n) => {
+            let chars: Vec<char> = text.chars().collect();
+            let size = chars.len().div_ceil(n.max(1)).max(1);
+            chars
+                .chunks(size)
+                .map(|chunk| chunk.iter().collect())
+                .collect()
+        }
+    }
+}
+
+type Connection = agent_client_protocol::v1::ConnectionTo<agent_client_protocol::Client>;
+
+async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<String, Error> {
+    let notify = |update: SessionUpdate| {
+        cx.send_notification(SessionNotification::new(session.clone(), update))
+    };
+    for step in steps {
+        match step {
+            Step::Say {
+                say,
+                chunks,
+                delay_ms,
+            } => {
+                for piece in pieces(&say, chunks) {
+                    notify(SessionUpdate::AgentMessageChunk(text_chunk(&piece)))?;
+                    if delay_ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                    }
+                }
+            }
+            Step::Think { think } => notify(SessionUpdate::AgentThoughtChunk(text_chunk(&think)))?,
+            Step::Update { update } => {
+                let update: SessionUpdate =
+                    serde_json::from_value(update).map_err(Error::into_internal_error)?;
+                notify(update)?;
+            }
+            Step::Burst { burst } => {
+                for i in 1..=burst.count {
+                    let update = serde_json::from_value(json!({
+                        "sessionUpdate": "tool_call", "toolCallId": format!("burst-{i}"),
+                        "title": format!("step {i}"), "kind": "execute", "status": "completed"
+                    }))
+                    .map_err(Error::into_internal_error)?;
+                    notify(update)?;
+                    if burst.delay_ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(burst.delay_ms)).await;
+                    }
+                }
+            }
+            Step::Sleep { sleep_ms } => tokio::time::sleep(Duration::from_millis(sleep_ms)).await,
+            Step::Permission { permission } => {
+                let tool_call = ToolCallUpdate::new(
+                    "permission-call",
+                    ToolCallUpdateFields::new().title(permission),
+                );
+                let request = RequestPermissionRequest::new(
+                    session.clone(),
+                    tool_call,
+                    vec![
+                        PermissionOption::new(
+                            "allow",
+                            "Allow once",
+                            PermissionOptionKind::AllowOnce,
+                        ),
+                        PermissionOption::new("reject", "Reject", PermissionOptionKind::RejectOnce),
+                    ],
+                );
+                let response = cx.send_request(request).block_task().await?;
+                let outcome =
+                    serde_json::to_string(&response.outcome).map_err(Error::into_internal_error)?;
+                notify(SessionUpdate::AgentMessageChunk(text_chunk(&format!(
+                    "Permission outcome: {outcome}\n"
+                ))))?;
+            }
+            Step::Stop { stop } => return Ok(stop),
+        }
+    }
+    Ok("end_turn".into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let transport = ByteStreams::new(
+        tokio::io::stdout().compat_write(),
+        tokio::io::stdin().compat(),
+    );
+    Agent
+        .v1()
+        .name("scripted-acp-agent")
+        .on_receive_request(
+            async move |initialize: InitializeRequest, responder, _cx| {
+                responder.respond(
+                    InitializeResponse::new(initialize.protocol_version.min(ProtocolVersion::V1))
+                        .agent_capabilities(AgentCapabilities::new()),
+                )
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |_request: NewSessionRequest, responder, _cx| {
+                responder.respond(NewSessionResponse::new(format!(
+                    "scripted-{}",
+                    std::process::id()
+                )))
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |request: PromptRequest, responder, cx: Connection| {
+                let steps =
+                    load_script(&prompt_text(&request)).map_err(|err| Error::new(-32602, err))?;
+                // Playing may wait on the client (permission requests): off the dispatch loop.
+                cx.clone().spawn(async move {
+                    let stop = play(cx, request.session_id, steps).await?;
+                    let stop_reason =
+                        serde_json::from_value(json!(stop)).map_err(Error::into_internal_error)?;
+                    responder.respond(PromptResponse::new(stop_reason))
+                })
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .connect_to(transport)
+        .await
+}

@@ -1,0 +1,157 @@
+//! `hangar-agent`: runs one task prompt through an ACP agent and delivers its transcript.
+//!
+//! - `hangar-agent run`: delivers what an earlier run left in the outbox, runs the prompt in
+//!   `HANGAR_TASK_PROMPT`, then drains the outbox. SIGTERM stops the ACP agent, persists the
+//!   message it was streaming, and drains within `HANGAR_SHUTDOWN_FLUSH_MS`.
+//! - `hangar-agent drain`: only delivers what the outbox holds.
+//!
+//! Exit codes: 0 all delivered; 1 failure; 2 bad configuration; 3 messages remain in the
+//! outbox (they are delivered by the next start).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use hangar_agent::acp::{AcpAgentCommand, Recorder, run_prompt};
+use hangar_agent::config::AgentConfig;
+use hangar_agent::outbox::{Delivery, Outbox};
+use hangar_agent::reporter::Reporter;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+enum Mode {
+    Run { prompt: String },
+    Drain,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn runtime(err: impl std::fmt::Display) -> Failure {
+    Failure::Runtime(err.to_string())
+}
+
+fn parse_mode() -> Result<Mode, Failure> {
+    match std::env::args().nth(1).as_deref() {
+        Some("run") => {
+            let prompt = std::env::var("HANGAR_TASK_PROMPT")
+                .ok()
+                .filter(|prompt| !prompt.trim().is_empty())
+                .ok_or_else(|| {
+                    Failure::Config(
+                        "HANGAR_TASK_PROMPT is required but not set: the task's prompt".into(),
+                    )
+                })?;
+            Ok(Mode::Run { prompt })
+        }
+        Some("drain") => Ok(Mode::Drain),
+        other => Err(Failure::Config(format!(
+            "unknown command {other:?}; usage: hangar-agent run | hangar-agent drain"
+        ))),
+    }
+}
+
+/// Returns how many rows were left undelivered.
+async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
+    let outbox = Outbox::open(&config.outbox_path, config.outbox_max_size).map_err(runtime)?;
+    outbox
+        .register(Delivery {
+            workspace_id: config.workspace_id.clone(),
+            project_id: config.project_id.to_string(),
+            session_id: config.session_id.clone(),
+            api_url: config.api_url.clone(),
+            callback_token: config.callback_token.clone(),
+        })
+        .await
+        .map_err(runtime)?;
+    let requeued = outbox.requeue_exhausted().await.map_err(runtime)?;
+    if requeued > 0 {
+        tracing::info!(
+            requeued,
+            "requeued messages whose retry budget ran out last time"
+        );
+    }
+    let reporter = Reporter::new(outbox.clone(), config.reporter.clone()).map_err(runtime)?;
+
+    let Mode::Run { prompt } = mode else {
+        return reporter
+            .drain(config.reporter.retry_max_elapsed)
+            .await
+            .map_err(runtime);
+    };
+
+    let stop_reporter = CancellationToken::new();
+    let background = {
+        let reporter = reporter.clone();
+        let stop = stop_reporter.clone();
+        tokio::spawn(async move { reporter.run(stop).await })
+    };
+    let recorder = Arc::new(Mutex::new(Recorder::new(
+        outbox.clone(),
+        config.workspace_id.clone(),
+    )));
+    let agent = AcpAgentCommand {
+        command: config.acp_command.clone(),
+        workdir: config.workdir.clone(),
+        policy: config.permission_policy,
+    };
+    let mut terminate = signal(SignalKind::terminate()).map_err(runtime)?;
+    let deadline = tokio::select! {
+        result = run_prompt(&agent, &prompt, Arc::clone(&recorder)) => {
+            match result {
+                Ok(stop_reason) => tracing::info!(%stop_reason, "prompt turn ended"),
+                Err(err) => tracing::error!(error = %err, "the ACP session failed"),
+            }
+            config.reporter.retry_max_elapsed
+        }
+        _ = terminate.recv() => {
+            tracing::info!("SIGTERM: stopping the agent and flushing the outbox");
+            // The prompt future is dropped, which kills the ACP agent; keep what it streamed.
+            recorder.lock().await.close().await.map_err(runtime)?;
+            config.reporter.shutdown_flush_deadline
+        }
+    };
+    stop_reporter.cancel();
+    background.await.map_err(runtime)?.map_err(runtime)?;
+    reporter.drain(deadline).await.map_err(runtime)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let started = parse_mode().and_then(|mode| {
+        AgentConfig::from_env()
+            .map(|config| (mode, config))
+            .map_err(|err| Failure::Config(err.to_string()))
+    });
+    let outcome = match started {
+        Ok((mode, config)) => run(mode, config).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(left) => {
+            eprintln!("hangar-agent: {left} message(s) remain in the outbox");
+            ExitCode::from(3)
+        }
+        Err(Failure::Config(message)) => {
+            eprintln!("hangar-agent: configuration: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("hangar-agent: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
