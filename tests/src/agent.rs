@@ -54,6 +54,8 @@ struct ProxyState {
     epoch: u64,
     /// Every request body seen, with the status answered.
     seen: Vec<(Value, u16)>,
+    /// When each of `seen` was answered, in Unix epoch milliseconds.
+    answered_at: Vec<u64>,
 }
 
 /// An HTTP proxy in front of the stack's API that can fail requests on demand.
@@ -119,6 +121,11 @@ impl FaultProxy {
         self.lock().in_flight
     }
 
+    /// When each request of [`FaultProxy::seen`] was answered (epoch ms).
+    pub fn answered_at(&self) -> Vec<u64> {
+        self.lock().answered_at.clone()
+    }
+
     /// Request bodies seen so far, with the status each was answered.
     pub fn seen(&self) -> Vec<(Value, u16)> {
         self.lock().seen.clone()
@@ -179,7 +186,10 @@ async fn forward(
             }
         }
     };
-    proxy.lock().seen.push((json, response.status().as_u16()));
+    let mut state = proxy.lock();
+    state.seen.push((json, response.status().as_u16()));
+    state.answered_at.push(hangar_functions::clock::now_ms());
+    drop(state);
     response
 }
 

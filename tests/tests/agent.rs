@@ -445,3 +445,119 @@ async fn bad_configuration_exits_2_naming_the_variable() {
         assert!(log.contains(name), "{name} is named: {log}");
     }
 }
+
+fn batch_sizes(proxy: &FaultProxy) -> Vec<(usize, usize)> {
+    proxy
+        .seen()
+        .iter()
+        .filter(|(_, status)| *status == 200)
+        .map(|(body, _)| {
+            let count = body["messages"].as_array().map_or(0, Vec::len);
+            let bytes = serde_json::to_vec(body).map_or(0, |json| json.len());
+            (count, bytes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn batches_stop_at_the_size_limit() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let proxy = FaultProxy::start(stack.url("")).await;
+    // Slow answers let rows pile up, so batches fill.
+    proxy.set_delay(Duration::from_millis(100));
+    let mut setup = AgentSetup::new(
+        &stack,
+        &seeded,
+        &proxy.url(),
+        Some(json!([{"burst": {"count": 40}}])),
+    );
+    setup.set("MSG_BATCH_MAX_SIZE", "7");
+    let (code, log) = setup.spawn("run").wait(EXIT_LIMIT).await;
+    assert_eq!(code, Some(0), "{log}");
+    let sizes: Vec<usize> = batch_sizes(&proxy)
+        .iter()
+        .map(|(count, _)| *count)
+        .collect();
+    assert!(sizes.iter().all(|count| *count <= 7), "{sizes:?}");
+    assert!(sizes.contains(&7), "some batches are full: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 41);
+    assert_dense_and_unique(&stored(&stack, &seeded).await, 41);
+}
+
+#[tokio::test]
+async fn batches_stop_at_the_byte_limit() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let proxy = FaultProxy::start(stack.url("")).await;
+    proxy.set_delay(Duration::from_millis(100));
+    // Alternating thoughts and answers of 1,500 bytes: each closes the other into a message.
+    let steps: Vec<_> = (0..12)
+        .map(|i| {
+            if i % 2 == 0 {
+                json!({"think": "t".repeat(1_500)})
+            } else {
+                json!({"say": "s".repeat(1_500), "chunks": 3})
+            }
+        })
+        .collect();
+    let mut setup = AgentSetup::new(&stack, &seeded, &proxy.url(), Some(json!(steps)));
+    setup.set("MSG_BATCH_MAX_BYTES", "4096");
+    let (code, log) = setup.spawn("run").wait(EXIT_LIMIT).await;
+    assert_eq!(code, Some(0), "{log}");
+    let sizes = batch_sizes(&proxy);
+    assert!(sizes.iter().all(|(_, bytes)| *bytes <= 4_096), "{sizes:?}");
+    assert!(
+        sizes.iter().any(|(count, _)| *count == 2),
+        "batches fill up to the byte limit: {sizes:?}"
+    );
+    assert_dense_and_unique(&stored(&stack, &seeded).await, 13);
+}
+
+#[tokio::test]
+async fn light_traffic_goes_at_once_and_a_stream_is_gathered_up_to_the_max_wait() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let proxy = FaultProxy::start(stack.url("")).await;
+    let script = json!([
+        {"sleepMs": 700}, {"burst": {"count": 1}}, {"sleepMs": 700}, {"burst": {"count": 1}}, {"sleepMs": 700},
+        {"burst": {"count": 30, "delayMs": 20}}
+    ]);
+    let mut setup = AgentSetup::new(&stack, &seeded, &proxy.url(), Some(script));
+    setup.set("MSG_BATCH_MAX_WAIT_MS", "400");
+    let (code, log) = setup.spawn("run").wait(EXIT_LIMIT).await;
+    assert_eq!(code, Some(0), "{log}");
+
+    let mut batches = Vec::new(); // (first seq, count, latency of the oldest message in ms)
+    for ((body, status), answered_at) in proxy.seen().iter().zip(proxy.answered_at()) {
+        assert_eq!(*status, 200);
+        let messages = body["messages"].as_array().cloned().unwrap_or_default();
+        let oldest = messages
+            .iter()
+            .filter_map(|m| m["createdAt"].as_u64())
+            .min()
+            .unwrap_or(answered_at);
+        batches.push((
+            messages[0]["seq"].as_u64().unwrap_or(0),
+            messages.len(),
+            answered_at.saturating_sub(oldest),
+        ));
+    }
+    // The prompt and the two lone messages each went alone, well before the max wait.
+    for (seq, count, latency) in batches.iter().take(3) {
+        assert_eq!(*count, 1, "seq {seq} went alone: {batches:?}");
+        assert!(*latency < 300, "seq {seq} waited {latency} ms: {batches:?}");
+    }
+    // The stream (seqs 4..=33, 20 ms apart over ~600 ms) was gathered into a few batches,
+    // none held much past the max wait.
+    let stream: Vec<_> = batches.iter().filter(|(seq, _, _)| *seq >= 4).collect();
+    assert!(
+        stream.len() <= 6,
+        "gathered, not one request per message: {batches:?}"
+    );
+    assert!(
+        stream.iter().all(|(_, _, latency)| *latency < 400 + 300),
+        "{batches:?}"
+    );
+    assert_dense_and_unique(&stored(&stack, &seeded).await, 33);
+}

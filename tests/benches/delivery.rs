@@ -1,0 +1,157 @@
+//! Benchmark (not a test): outbox enqueue throughput, and agent -> store latency through the
+//! real reporter, ingest endpoint and DynamoDB-compatible server. Run with `scripts/bench`.
+
+use std::time::{Duration, Instant};
+
+use hangar_agent::config::ReporterConfig;
+use hangar_agent::outbox::{Delivery, Draft, Outbox};
+use hangar_agent::reporter::Reporter;
+use hangar_protocol::MessageRole;
+use hangar_tests::TestStack;
+use hangar_tests::agent::FaultProxy;
+use tokio_util::sync::CancellationToken;
+
+fn draft(i: usize, size: usize) -> Draft {
+    Draft {
+        role: MessageRole::Assistant,
+        content: format!("{i:06} {}", "x".repeat(size)),
+        tool: None,
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn reporter_config() -> ReporterConfig {
+    ReporterConfig {
+        batch_max_wait: Duration::from_millis(hangar_protocol::limits::MSG_BATCH_MAX_WAIT_MS),
+        batch_max_size: hangar_protocol::limits::MSG_BATCH_MAX_SIZE,
+        batch_max_bytes: hangar_protocol::limits::MSG_BATCH_MAX_BYTES,
+        retry_initial_interval: Duration::from_millis(100),
+        retry_max_interval: Duration::from_millis(1_000),
+        retry_max_elapsed: Duration::from_secs(60),
+        shutdown_flush_deadline: Duration::from_secs(10),
+    }
+}
+
+async fn enqueue_throughput(count: usize, size: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(&dir.path().join("outbox.db"), u64::MAX).expect("outbox");
+    let workspace = hangar_protocol::WorkspaceId::parse("bench-ws").expect("id");
+    outbox
+        .register(Delivery {
+            workspace_id: workspace.clone(),
+            project_id: "bench".into(),
+            session_id: hangar_protocol::SessionId::parse("bench-session").expect("id"),
+            api_url: "http://127.0.0.1:9".into(),
+            callback_token: "unused".into(),
+        })
+        .await
+        .expect("register");
+    let mut latencies = Vec::with_capacity(count);
+    let started = Instant::now();
+    for i in 0..count {
+        let one = Instant::now();
+        outbox
+            .enqueue(&workspace, draft(i, size))
+            .await
+            .expect("enqueue");
+        latencies.push(one.elapsed().as_micros() as u64);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    println!(
+        "enqueue {count} x {size} B (one committed transaction each, WAL, synchronous=FULL): {:.0} msg/s; per enqueue p50 {} us, p99 {} us",
+        count as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+    );
+}
+
+/// Enqueues `count` messages `gap` apart and reports enqueue -> ingest 2xx latency.
+async fn delivery_latency(label: &str, count: usize, gap: Duration) {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let proxy = FaultProxy::start(stack.url("")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(&dir.path().join("outbox.db"), u64::MAX).expect("outbox");
+    outbox
+        .register(Delivery {
+            workspace_id: seeded.workspace.clone(),
+            project_id: seeded.project.to_string(),
+            session_id: seeded.session.clone(),
+            api_url: proxy.url(),
+            callback_token: stack.callback_token(&seeded.workspace),
+        })
+        .await
+        .expect("register");
+    let reporter = Reporter::new(outbox.clone(), reporter_config()).expect("reporter");
+    let stop = CancellationToken::new();
+    let background = {
+        let (reporter, stop) = (reporter.clone(), stop.clone());
+        tokio::spawn(async move { reporter.run(stop).await })
+    };
+
+    let started = Instant::now();
+    for i in 0..count {
+        outbox
+            .enqueue(&seeded.workspace, draft(i, 200))
+            .await
+            .expect("enqueue");
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+    }
+    while outbox.pending().await.expect("pending") > 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.cancel();
+    let _ = background.await;
+
+    let mut latencies = Vec::new();
+    let mut batches = 0;
+    for ((body, status), answered_at) in proxy.seen().iter().zip(proxy.answered_at()) {
+        if *status != 200 {
+            continue;
+        }
+        batches += 1;
+        for message in body["messages"].as_array().into_iter().flatten() {
+            let created = message["createdAt"].as_u64().unwrap_or(answered_at);
+            latencies.push(answered_at.saturating_sub(created));
+        }
+    }
+    latencies.sort_unstable();
+    println!(
+        "{label}: {count} messages in {batches} batches, {:.0} msg/s delivered; enqueue->stored latency p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        count as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 90.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(0),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    enqueue_throughput(2_000, 200).await;
+    enqueue_throughput(500, 8_000).await;
+    delivery_latency(
+        "sparse traffic (one message every 2.5 s)",
+        8,
+        Duration::from_millis(2_500),
+    )
+    .await;
+    delivery_latency(
+        "steady traffic (one message every 50 ms)",
+        100,
+        Duration::from_millis(50),
+    )
+    .await;
+    delivery_latency("burst (2,000 messages at once)", 2_000, Duration::ZERO).await;
+}
