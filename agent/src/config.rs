@@ -3,11 +3,12 @@
 //! agent with a sentence naming the variable.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use hangar_protocol::limits;
-use hangar_protocol::{ProjectId, SessionId, WorkspaceId};
+use hangar_protocol::{NodeId, ProjectId, SessionId, WorkspaceId};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -124,34 +125,44 @@ impl Vars<'_> {
     }
 }
 
-impl AgentConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&std::env::vars().collect())
-    }
+fn outbox_max_size(vars: &Vars) -> Result<u64, ConfigError> {
+    vars.number(
+        "MSG_OUTBOX_MAX_SIZE",
+        limits::MSG_OUTBOX_MAX_SIZE,
+        1,
+        10_000_000,
+    )
+}
 
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let vars = Vars(vars);
-        let api_url = vars
-            .required("HANGAR_API_URL", "the control plane's base URL")?
-            .trim_end_matches('/')
-            .to_string();
-        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-            return Err(ConfigError::Invalid {
-                name: "HANGAR_API_URL",
-                value: api_url,
-                reason: "must be an http:// or https:// URL".into(),
-            });
-        }
-        let acp_command_line = vars.required(
+fn api_url(vars: &Vars) -> Result<String, ConfigError> {
+    let api_url = vars
+        .required("HANGAR_API_URL", "the control plane's base URL")?
+        .trim_end_matches('/')
+        .to_string();
+    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+        return Err(ConfigError::Invalid {
+            name: "HANGAR_API_URL",
+            value: api_url,
+            reason: "must be an http:// or https:// URL".into(),
+        });
+    }
+    Ok(api_url)
+}
+
+/// How to run the ACP agent and answer its permission requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcpSettings {
+    pub command: Vec<String>,
+    pub policy: PermissionPolicy,
+}
+
+impl AcpSettings {
+    fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let command_line = vars.required(
             "HANGAR_ACP_COMMAND",
             "the ACP agent's command line, e.g. 'claude-code-acp'",
         )?;
-        let acp_command: Vec<String> = acp_command_line
-            .split_whitespace()
-            .map(String::from)
-            .collect();
-
-        let permission_policy = match vars.get("HANGAR_PERMISSION_POLICY").unwrap_or("allow") {
+        let policy = match vars.get("HANGAR_PERMISSION_POLICY").unwrap_or("allow") {
             "allow" => PermissionPolicy::Allow,
             "reject" => PermissionPolicy::Reject,
             "cancel" => PermissionPolicy::Cancel,
@@ -163,7 +174,15 @@ impl AgentConfig {
                 });
             }
         };
+        Ok(AcpSettings {
+            command: command_line.split_whitespace().map(String::from).collect(),
+            policy,
+        })
+    }
+}
 
+impl ReporterConfig {
+    fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let reporter = ReporterConfig {
             batch_max_wait: vars.millis("MSG_BATCH_MAX_WAIT_MS", limits::MSG_BATCH_MAX_WAIT_MS)?,
             batch_max_size: vars.number(
@@ -200,6 +219,90 @@ impl AgentConfig {
                 reason: "must not be below MSG_RETRY_INITIAL_INTERVAL_MS".into(),
             });
         }
+        Ok(reporter)
+    }
+}
+
+/// `hangar-agent node`: a long-lived agent serving the node API, one workspace per task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    pub node_id: NodeId,
+    pub api_url: String,
+    /// The node callback JWT (ready callback).
+    pub node_token: String,
+    /// PEM Ed25519 key that verifies the control plane's requests.
+    pub control_public_key_pem: String,
+    /// `iss` of the control plane's tokens.
+    pub control_issuer: String,
+    pub listen: SocketAddr,
+    /// The URL the control plane reaches this node at; defaults to `http://{listen}`.
+    pub advertise_url: Option<String>,
+    /// Workspaces and the outbox live under it.
+    pub dir: PathBuf,
+    pub outbox_max_size: u64,
+    pub acp: AcpSettings,
+    pub reporter: ReporterConfig,
+}
+
+impl NodeConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let vars = Vars(vars);
+        let listen = vars.get("HANGAR_NODE_LISTEN").unwrap_or("127.0.0.1:0");
+        let listen: SocketAddr = listen.parse().map_err(|_| ConfigError::Invalid {
+            name: "HANGAR_NODE_LISTEN",
+            value: listen.into(),
+            reason: "expected host:port".into(),
+        })?;
+        let key = vars
+            .required(
+                "HANGAR_CONTROL_PLANE_PUBLIC_KEY",
+                "the PEM key that verifies the control plane's requests",
+            )?
+            .replace("\\n", "\n");
+        if !key.contains("-----BEGIN ") {
+            return Err(ConfigError::Invalid {
+                name: "HANGAR_CONTROL_PLANE_PUBLIC_KEY",
+                value: key.chars().take(40).collect(),
+                reason: "expected a PEM block".into(),
+            });
+        }
+        Ok(NodeConfig {
+            node_id: vars.id("NODE_ID", "this node's id", NodeId::parse)?,
+            api_url: api_url(&vars)?,
+            node_token: vars
+                .required("HANGAR_NODE_TOKEN", "the node callback JWT")?
+                .to_string(),
+            control_public_key_pem: key,
+            control_issuer: vars
+                .get("HANGAR_CONTROL_PLANE_ISSUER")
+                .unwrap_or("hangar-control-plane")
+                .to_string(),
+            listen,
+            advertise_url: vars
+                .get("HANGAR_NODE_ADVERTISE_URL")
+                .map(|url| url.trim_end_matches('/').to_string()),
+            dir: PathBuf::from(vars.get("HANGAR_NODE_DIR").unwrap_or(".")),
+            outbox_max_size: outbox_max_size(&vars)?,
+            acp: AcpSettings::from_vars(&vars)?,
+            reporter: ReporterConfig::from_vars(&vars)?,
+        })
+    }
+}
+
+impl AgentConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let vars = Vars(vars);
+        let api_url = api_url(&vars)?;
+        let acp = AcpSettings::from_vars(&vars)?;
+        let reporter = ReporterConfig::from_vars(&vars)?;
 
         Ok(AgentConfig {
             project_id: vars.id(
@@ -224,15 +327,10 @@ impl AgentConfig {
             outbox_path: PathBuf::from(
                 vars.get("HANGAR_OUTBOX_PATH").unwrap_or("hangar-outbox.db"),
             ),
-            outbox_max_size: vars.number(
-                "MSG_OUTBOX_MAX_SIZE",
-                limits::MSG_OUTBOX_MAX_SIZE,
-                1,
-                10_000_000,
-            )?,
-            acp_command,
+            outbox_max_size: outbox_max_size(&vars)?,
+            acp_command: acp.command,
             workdir: PathBuf::from(vars.get("HANGAR_WORKDIR").unwrap_or(".")),
-            permission_policy,
+            permission_policy: acp.policy,
             reporter,
         })
     }

@@ -4,6 +4,8 @@
 //!   `HANGAR_TASK_PROMPT`, then drains the outbox. SIGTERM stops the ACP agent, persists the
 //!   message it was streaming, and drains within `HANGAR_SHUTDOWN_FLUSH_MS`.
 //! - `hangar-agent drain`: only delivers what the outbox holds.
+//! - `hangar-agent node`: the long-lived node agent (see `node.rs`): serves the node API and
+//!   runs one session per workspace the control plane creates.
 //!
 //! Exit codes: 0 all delivered; 1 failure; 2 bad configuration; 3 messages remain in the
 //! outbox (they are delivered by the next start).
@@ -12,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use hangar_agent::acp::{AcpAgentCommand, Recorder, run_prompt};
-use hangar_agent::config::AgentConfig;
+use hangar_agent::config::{AgentConfig, NodeConfig};
 use hangar_agent::outbox::{Delivery, Outbox};
 use hangar_agent::reporter::Reporter;
 use tokio::signal::unix::{SignalKind, signal};
@@ -22,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 enum Mode {
     Run { prompt: String },
     Drain,
+    Node,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +53,9 @@ fn parse_mode() -> Result<Mode, Failure> {
             Ok(Mode::Run { prompt })
         }
         Some("drain") => Ok(Mode::Drain),
+        Some("node") => Ok(Mode::Node),
         other => Err(Failure::Config(format!(
-            "unknown command {other:?}; usage: hangar-agent run | hangar-agent drain"
+            "unknown command {other:?}; usage: hangar-agent run | drain | node"
         ))),
     }
 }
@@ -130,13 +134,15 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let started = parse_mode().and_then(|mode| {
-        AgentConfig::from_env()
-            .map(|config| (mode, config))
-            .map_err(|err| Failure::Config(err.to_string()))
-    });
-    let outcome = match started {
-        Ok((mode, config)) => run(mode, config).await,
+    let outcome = match parse_mode() {
+        Ok(Mode::Node) => match NodeConfig::from_env() {
+            Ok(config) => hangar_agent::node::run(config).await.map_err(runtime),
+            Err(err) => Err(Failure::Config(err.to_string())),
+        },
+        Ok(mode) => match AgentConfig::from_env() {
+            Ok(config) => run(mode, config).await,
+            Err(err) => Err(Failure::Config(err.to_string())),
+        },
         Err(err) => Err(err),
     };
     match outcome {

@@ -253,6 +253,19 @@ impl Outbox {
         .await
     }
 
+    /// Rows of one workspace still waiting for delivery.
+    pub async fn pending_for(&self, workspace: &WorkspaceId) -> Result<u64, OutboxError> {
+        let workspace = workspace.to_string();
+        self.with_conn(move |conn, _| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE workspace_id = ?1",
+                [workspace],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
     /// The oldest rows of the oldest pending workspace, up to `max_size` rows and a body of
     /// at most `max_bytes` (a single oversized row still goes alone, to be refused and set
     /// aside rather than block the outbox).

@@ -2,8 +2,11 @@
 //! control plane) are both asymmetric JWTs: the control plane holds only public keys to
 //! verify them; the private callback key signs tokens when a workspace is created.
 
-use hangar_protocol::auth::{CALLBACK_AUDIENCE, CallbackClaims, USER_AUDIENCE, UserClaims};
-use hangar_protocol::{UserId, WorkspaceId};
+use hangar_protocol::auth::{
+    CALLBACK_AUDIENCE, CallbackClaims, NODE_CALLBACK_AUDIENCE, NODE_CONTROL_AUDIENCE, NodeClaims,
+    USER_AUDIENCE, UserClaims,
+};
+use hangar_protocol::{NodeId, UserId, WorkspaceId};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
@@ -29,6 +32,7 @@ pub enum KeyError {
 pub struct Authenticator {
     callback_key: DecodingKey,
     callback_validation: Validation,
+    node_validation: Validation,
     user_key: DecodingKey,
     user_validation: Validation,
 }
@@ -67,6 +71,11 @@ impl Authenticator {
                 CALLBACK_AUDIENCE,
                 &config.callback_issuer,
             ),
+            node_validation: validation(
+                Algorithm::EdDSA,
+                NODE_CALLBACK_AUDIENCE,
+                &config.callback_issuer,
+            ),
             user_key,
             user_validation: validation(user_algorithm, USER_AUDIENCE, &config.user_issuer),
         })
@@ -93,6 +102,28 @@ impl Authenticator {
                     "the token is scoped to workspace {}, not {workspace}",
                     claims.workspace_id
                 ),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// Checks a node callback token and that it was minted for `node`.
+    pub fn verify_node(
+        &self,
+        authorization: Option<&str>,
+        node: &NodeId,
+    ) -> Result<NodeClaims, ApiError> {
+        let claims: NodeClaims = decode(authorization, &self.callback_key, &self.node_validation)?;
+        if claims.sub != NodeClaims::subject_for(&claims.node_id) {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the token's subject does not name its node",
+            ));
+        }
+        if &claims.node_id != node {
+            return Err(ApiError::forbidden(
+                "node_mismatch",
+                format!("the token is scoped to node {}, not {node}", claims.node_id),
             ));
         }
         Ok(claims)
@@ -168,13 +199,15 @@ fn decode<T: DeserializeOwned>(
         })
 }
 
-/// Mints callback tokens for workspaces (used when a workspace is created).
-pub struct CallbackTokenIssuer {
+/// Mints the tokens the control plane hands out: workspace callback tokens, node callback
+/// tokens, and the tokens it presents to node agents. One Ed25519 key signs them all; the
+/// audience keeps them apart.
+pub struct TokenIssuer {
     key: EncodingKey,
     issuer: String,
 }
 
-impl CallbackTokenIssuer {
+impl TokenIssuer {
     pub fn from_pem(private_key_pem: &str, issuer: impl Into<String>) -> Result<Self, KeyError> {
         let key = EncodingKey::from_ed_pem(private_key_pem.as_bytes()).map_err(|err| {
             KeyError::BadKey {
@@ -183,26 +216,68 @@ impl CallbackTokenIssuer {
                 reason: err.to_string(),
             }
         })?;
-        Ok(CallbackTokenIssuer {
+        Ok(TokenIssuer {
             key,
             issuer: issuer.into(),
         })
     }
 
+    fn sign(&self, claims: &impl serde::Serialize) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &self.key)
+            .map_err(|err| ApiError::Internal(format!("cannot sign a token: {err}")))
+    }
+
+    /// A workspace callback token valid from `now_seconds` for `ttl_seconds`.
     pub fn mint(
         &self,
         workspace: &WorkspaceId,
         now_seconds: u64,
         ttl_seconds: u64,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
-        let claims = CallbackClaims {
+    ) -> Result<String, ApiError> {
+        self.sign(&CallbackClaims {
             iss: self.issuer.clone(),
             aud: CALLBACK_AUDIENCE.into(),
             sub: CallbackClaims::subject_for(workspace),
             workspace_id: workspace.clone(),
             iat: now_seconds,
             exp: now_seconds + ttl_seconds,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
+        })
+    }
+
+    fn node_token(
+        &self,
+        node: &NodeId,
+        audience: &str,
+        now_seconds: u64,
+        ttl_seconds: u64,
+    ) -> Result<String, ApiError> {
+        self.sign(&NodeClaims {
+            iss: self.issuer.clone(),
+            aud: audience.into(),
+            sub: NodeClaims::subject_for(node),
+            node_id: node.clone(),
+            iat: now_seconds,
+            exp: now_seconds + ttl_seconds,
+        })
+    }
+
+    /// The token a node presents when it calls the control plane.
+    pub fn mint_node_callback(
+        &self,
+        node: &NodeId,
+        now_seconds: u64,
+        ttl_seconds: u64,
+    ) -> Result<String, ApiError> {
+        self.node_token(node, NODE_CALLBACK_AUDIENCE, now_seconds, ttl_seconds)
+    }
+
+    /// The token the control plane presents to a node's API.
+    pub fn mint_node_control(
+        &self,
+        node: &NodeId,
+        now_seconds: u64,
+        ttl_seconds: u64,
+    ) -> Result<String, ApiError> {
+        self.node_token(node, NODE_CONTROL_AUDIENCE, now_seconds, ttl_seconds)
     }
 }

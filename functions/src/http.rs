@@ -9,11 +9,19 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
-use hangar_protocol::{IngestResponse, MessagesPage, ProjectId, SessionId, UserId, WorkspaceId};
+use hangar_protocol::tasks::{
+    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, NodeReadyRequest, ProjectView,
+    SessionView, TaskView, WorkspaceStatusReport,
+};
+use hangar_protocol::{
+    IngestResponse, MessagesPage, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+};
+use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::history::{self, PageRequest};
 use crate::ingest;
+use crate::projects;
 use crate::state::AppState;
 
 /// One HTTP route and the Lambda (binary in `src/bin/`) that serves it in production.
@@ -25,17 +33,53 @@ pub struct RouteSpec {
     pub path: &'static str,
 }
 
+const fn route(lambda: &'static str, method: &'static str, path: &'static str) -> RouteSpec {
+    RouteSpec {
+        lambda,
+        method,
+        path,
+    }
+}
+
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec {
-        lambda: "ingest-messages",
-        method: "POST",
-        path: "/api/workspaces/{workspaceId}/messages",
-    },
-    RouteSpec {
-        lambda: "list-messages",
-        method: "GET",
-        path: "/api/projects/{projectId}/sessions/{sessionId}/messages",
-    },
+    route("create-project", "POST", "/api/projects"),
+    route("list-projects", "GET", "/api/projects"),
+    route("get-project", "GET", "/api/projects/{projectId}"),
+    route("add-member", "POST", "/api/projects/{projectId}/members"),
+    route("create-task", "POST", "/api/projects/{projectId}/tasks"),
+    route("list-tasks", "GET", "/api/projects/{projectId}/tasks"),
+    route(
+        "get-task",
+        "GET",
+        "/api/projects/{projectId}/tasks/{taskId}",
+    ),
+    route(
+        "run-task",
+        "POST",
+        "/api/projects/{projectId}/tasks/{taskId}/run",
+    ),
+    route(
+        "cancel-task",
+        "POST",
+        "/api/projects/{projectId}/tasks/{taskId}/cancel",
+    ),
+    route("list-sessions", "GET", "/api/projects/{projectId}/sessions"),
+    route(
+        "list-messages",
+        "GET",
+        "/api/projects/{projectId}/sessions/{sessionId}/messages",
+    ),
+    route(
+        "ingest-messages",
+        "POST",
+        "/api/workspaces/{workspaceId}/messages",
+    ),
+    route(
+        "workspace-status",
+        "POST",
+        "/api/workspaces/{workspaceId}/status",
+    ),
+    route("node-ready", "POST", "/api/nodes/{nodeId}/ready"),
 ];
 
 /// Bodies above this are refused before they are read; batch limits are checked after, with
@@ -44,8 +88,20 @@ const BODY_READ_LIMIT: usize = 1024 * 1024;
 
 fn handler(lambda: &str) -> Option<MethodRouter<AppState>> {
     Some(match lambda {
-        "ingest-messages" => post(ingest_messages),
+        "create-project" => post(create_project),
+        "list-projects" => get(list_projects),
+        "get-project" => get(get_project),
+        "add-member" => post(add_member),
+        "create-task" => post(create_task),
+        "list-tasks" => get(list_tasks),
+        "get-task" => get(get_task),
+        "run-task" => post(run_task),
+        "cancel-task" => post(cancel_task),
+        "list-sessions" => get(list_sessions),
         "list-messages" => get(list_messages),
+        "ingest-messages" => post(ingest_messages),
+        "workspace-status" => post(workspace_status),
+        "node-ready" => post(node_ready),
         _ => return None,
     })
 }
@@ -61,11 +117,20 @@ pub fn lambda_router(lambda: &str, state: AppState) -> Router {
 }
 
 fn build(state: AppState, keep: impl Fn(&RouteSpec) -> bool) -> Router {
-    let mut router = Router::new();
+    // One method router per path, so GET and POST of a path share it and its fallback.
+    let mut paths: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
     for route in ROUTES.iter().filter(|route| keep(route)) {
-        if let Some(method_router) = handler(route.lambda) {
-            router = router.route(route.path, method_router.fallback(method_not_allowed));
+        let Some(method_router) = handler(route.lambda) else {
+            continue;
+        };
+        match paths.iter_mut().find(|(path, _)| *path == route.path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(method_router),
+            None => paths.push((route.path, method_router)),
         }
+    }
+    let mut router = Router::new();
+    for (path, method_router) in paths {
+        router = router.route(path, method_router.fallback(method_not_allowed));
     }
     router
         .fallback(not_found)
@@ -96,6 +161,161 @@ fn path_id<T>(
     parse(value.to_string()).map_err(|err| ApiError::bad_request("invalid_path", err.to_string()))
 }
 
+fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    too_large_code: &'static str,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(too_large_code, rejection.body_text())
+        } else {
+            ApiError::bad_request("unreadable_body", rejection.body_text())
+        }
+    })
+}
+
+/// A JSON body, with the failing field named in the error.
+fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let body = body_bytes(body, "body_too_large")?;
+    let mut deserializer = serde_json::Deserializer::from_slice(&body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        ApiError::bad_request("invalid_body", format!("{}: {}", err.path(), err.inner()))
+    })
+}
+
+fn user(state: &AppState, headers: &HeaderMap) -> Result<UserId, ApiError> {
+    state.auth.verify_user(authorization(headers))
+}
+
+async fn create_project(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    let user = user(&state, &headers)?;
+    let request: CreateProjectRequest = json_body(body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(projects::create_project(&state.runner, &user, request).await?),
+    ))
+}
+
+async fn list_projects(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<ProjectView>>, ApiError> {
+    let user = user(&state, &headers)?;
+    Ok(Json(projects::list_projects(&state.runner, &user).await?))
+}
+
+async fn get_project(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ProjectView>, ApiError> {
+    let user = user(&state, &headers)?;
+    let project = path_id(&project, ProjectId::parse)?;
+    Ok(Json(
+        projects::get_project(&state.runner, &user, &project).await?,
+    ))
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ProjectView>, ApiError> {
+    let user = user(&state, &headers)?;
+    let project = path_id(&project, ProjectId::parse)?;
+    let request: AddMemberRequest = json_body(body)?;
+    Ok(Json(
+        projects::add_member(&state.runner, &user, &project, request).await?,
+    ))
+}
+
+async fn create_task(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<TaskView>), ApiError> {
+    let user = user(&state, &headers)?;
+    let project = path_id(&project, ProjectId::parse)?;
+    let request: CreateTaskRequest = json_body(body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(projects::create_task(&state.runner, &user, &project, request).await?),
+    ))
+}
+
+async fn list_tasks(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<TaskView>>, ApiError> {
+    let user = user(&state, &headers)?;
+    let project = path_id(&project, ProjectId::parse)?;
+    Ok(Json(
+        projects::list_tasks(&state.runner, &user, &project).await?,
+    ))
+}
+
+fn task_path(project: &str, task: &str) -> Result<(ProjectId, TaskId), ApiError> {
+    Ok((
+        path_id(project, ProjectId::parse)?,
+        path_id(task, TaskId::parse)?,
+    ))
+}
+
+async fn get_task(
+    State(state): State<AppState>,
+    Path((project, task)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<TaskView>, ApiError> {
+    let user = user(&state, &headers)?;
+    let (project, task) = task_path(&project, &task)?;
+    Ok(Json(
+        projects::get_task(&state.runner, &user, &project, &task).await?,
+    ))
+}
+
+async fn run_task(
+    State(state): State<AppState>,
+    Path((project, task)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<TaskView>, ApiError> {
+    let user = user(&state, &headers)?;
+    let (project, task) = task_path(&project, &task)?;
+    Ok(Json(
+        projects::run_task(&state.runner, &user, &project, &task).await?,
+    ))
+}
+
+async fn cancel_task(
+    State(state): State<AppState>,
+    Path((project, task)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<TaskView>, ApiError> {
+    let user = user(&state, &headers)?;
+    let (project, task) = task_path(&project, &task)?;
+    Ok(Json(
+        projects::cancel_task(&state.runner, &user, &project, &task).await?,
+    ))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let user = user(&state, &headers)?;
+    let project = path_id(&project, ProjectId::parse)?;
+    Ok(Json(
+        projects::list_sessions(&state.runner, &user, &project).await?,
+    ))
+}
+
 async fn ingest_messages(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
@@ -106,16 +326,50 @@ async fn ingest_messages(
     state
         .auth
         .verify_callback(authorization(&headers), &workspace)?;
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large("batch_too_large", rejection.body_text())
-        } else {
-            ApiError::bad_request("unreadable_body", rejection.body_text())
-        }
-    })?;
+    let body = body_bytes(body, "batch_too_large")?;
     Ok(Json(
         ingest::ingest(state.store.as_ref(), &workspace, &body).await?,
     ))
+}
+
+async fn workspace_status(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let workspace = path_id(&workspace, WorkspaceId::parse)?;
+    state
+        .auth
+        .verify_callback(authorization(&headers), &workspace)?;
+    let report: WorkspaceStatusReport = json_body(body)?;
+    state
+        .runner
+        .workspace_finished(&workspace, report.outcome, report.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn node_ready(
+    State(state): State<AppState>,
+    Path(node): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let node = path_id(&node, NodeId::parse)?;
+    state.auth.verify_node(authorization(&headers), &node)?;
+    let request: NodeReadyRequest = json_body(body)?;
+    if !(request.endpoint.starts_with("http://") || request.endpoint.starts_with("https://")) {
+        return Err(ApiError::bad_request(
+            "invalid_endpoint",
+            "endpoint must be an http:// or https:// URL",
+        ));
+    }
+    state
+        .runner
+        .node_ready(&node, request.endpoint.trim_end_matches('/'))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_messages(
@@ -124,7 +378,7 @@ async fn list_messages(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Json<MessagesPage>, ApiError> {
-    let user: UserId = state.auth.verify_user(authorization(&headers))?;
+    let user = user(&state, &headers)?;
     let project = path_id(&project, ProjectId::parse)?;
     let session = path_id(&session, SessionId::parse)?;
     let Query(query) =

@@ -8,14 +8,21 @@
 //! - `src/bin/*`: one thin main per Lambda.
 
 pub mod auth;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod dynamo;
+pub mod ec2;
 pub mod error;
+pub mod eventbridge;
 pub mod history;
 pub mod http;
 pub mod ingest;
+pub mod lambda;
+pub mod node_http;
 pub mod ports;
+pub mod projects;
+pub mod runner;
 pub mod state;
 pub mod telemetry;
 

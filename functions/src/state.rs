@@ -1,15 +1,20 @@
 use std::sync::Arc;
 
-use crate::auth::{Authenticator, KeyError};
+use crate::auth::{Authenticator, KeyError, TokenIssuer};
 use crate::config::{Config, ConfigError};
 use crate::dynamo::DynamoStore;
-use crate::ports::Store;
+use crate::ec2::Ec2Provisioner;
+use crate::eventbridge::EventBridgeScheduler;
+use crate::node_http::HttpNodeClient;
+use crate::ports::{PortError, Provisioner, Scheduler, Store};
+use crate::runner::Runner;
 
 /// Everything a handler needs, built once per process (Lambda cold start, local stack start).
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
+    pub runner: Arc<Runner>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -18,21 +23,47 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error("keys: {0}")]
     Key(#[from] KeyError),
+    #[error("{0}")]
+    Port(#[from] PortError),
 }
 
 impl AppState {
-    /// Production and local start-up alike: config from the environment, the DynamoDB store.
+    /// Production: config from the environment; DynamoDB, EventBridge Scheduler, EC2.
     pub async fn from_env() -> Result<Self, StartupError> {
         let config = Config::from_env()?;
-        Self::from_config(&config).await
+        let store = Arc::new(
+            DynamoStore::connect(config.dynamodb_endpoint.as_deref(), &config.table_name).await,
+        );
+        let scheduler = Arc::new(EventBridgeScheduler::connect(&config.scheduler).await);
+        let provisioner = Arc::new(Ec2Provisioner::connect(&config.ec2).await);
+        Self::from_parts(&config, store, scheduler, provisioner)
     }
 
-    pub async fn from_config(config: &Config) -> Result<Self, StartupError> {
-        let store =
-            DynamoStore::connect(config.dynamodb_endpoint.as_deref(), &config.table_name).await;
+    /// Any store, scheduler and provisioner (the local stack runs nodes as processes).
+    pub fn from_parts(
+        config: &Config,
+        store: Arc<dyn Store>,
+        scheduler: Arc<dyn Scheduler>,
+        provisioner: Arc<dyn Provisioner>,
+    ) -> Result<Self, StartupError> {
+        let tokens = Arc::new(TokenIssuer::from_pem(
+            &config.callback_private_key_pem,
+            config.callback_issuer.clone(),
+        )?);
+        let runner = Runner {
+            store: Arc::clone(&store),
+            scheduler,
+            provisioner,
+            nodes: Arc::new(HttpNodeClient::new(Arc::clone(&tokens))?),
+            tokens,
+            control_public_key_pem: config.callback_public_key_pem.clone(),
+            api_url: config.public_api_url.clone(),
+            timeouts: config.timeouts,
+        };
         Ok(AppState {
-            store: Arc::new(store),
+            store,
             auth: Arc::new(Authenticator::from_config(config)?),
+            runner: Arc::new(runner),
         })
     }
 }

@@ -2,7 +2,9 @@
 //! server on loopback, plus development keys and tokens. Tests start it in-process too.
 
 pub mod keys;
+pub mod provisioner;
 pub mod stack;
 
 pub use keys::DevKeys;
+pub use provisioner::{LocalNodeOptions, LocalProvisioner};
 pub use stack::{LocalStack, StackOptions};

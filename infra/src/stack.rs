@@ -1,29 +1,56 @@
 //! One process hosting every HTTP route of the control plane (the same router the Lambdas
-//! use) and the static UI.
+//! use), the static UI, a runner that fires due EventBridge schedules (the local server
+//! stores them but never fires them), the periodic sweep, and nodes as local processes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use hangar_functions::AppState;
-use hangar_functions::config::{Config, UserTokenAlgorithm};
+use hangar_functions::config::{Config, Ec2Config, SchedulerConfig, Timeouts, UserTokenAlgorithm};
 use hangar_functions::dynamo::{DynamoStore, table};
-use hangar_functions::ports::StoreError;
+use hangar_functions::eventbridge::EventBridgeScheduler;
+use hangar_functions::ports::{PortError, Scheduler, StoreError};
 use hangar_functions::state::StartupError;
 use hangar_protocol::limits;
+use hangar_protocol::tasks::VmSize;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
 
 use crate::keys::{DEV_USER_ISSUER, DevKeys};
+use crate::provisioner::{LocalNodeOptions, LocalProvisioner};
 
 #[derive(Debug, Clone)]
 pub struct StackOptions {
     pub dynamodb_endpoint: String,
     pub table_name: String,
+    /// Distinct per stack, so stacks sharing one local server do not fire each other's.
+    pub schedule_group: String,
     pub listen: SocketAddr,
     pub keys: DevKeys,
     /// Static files of the UI, served at `/` when present.
     pub web_root: Option<PathBuf>,
+    pub nodes: LocalNodeOptions,
+    pub timeouts: Timeouts,
+    /// How often the schedule runner looks for due schedules.
+    pub schedule_poll: Duration,
+    /// How often the sweep runs; `None`: never on its own (tests run it by hand).
+    pub sweep_every: Option<Duration>,
+}
+
+impl StackOptions {
+    /// The design's timeouts.
+    pub fn default_timeouts() -> Timeouts {
+        Timeouts {
+            node_warm_ms: limits::NODE_WARM_TIMEOUT_MS,
+            max_node_lifetime_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
+            provision_ms: 600_000,
+            start_ms: 300_000,
+            run_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +59,8 @@ pub enum StackError {
     Startup(#[from] StartupError),
     #[error("cannot create the table: {0}")]
     Table(#[from] StoreError),
+    #[error("cannot create the schedule group: {0}")]
+    Scheduler(#[from] PortError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -39,16 +68,18 @@ pub enum StackError {
     },
 }
 
-/// A running local stack. Dropping it stops serving.
+/// A running local stack. Dropping it stops serving, firing and sweeping.
 pub struct LocalStack {
     pub addr: SocketAddr,
     pub state: AppState,
     pub config: Config,
-    server: JoinHandle<()>,
+    pub provisioner: Arc<LocalProvisioner>,
+    pub scheduler: Arc<EventBridgeScheduler>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl LocalStack {
-    pub fn config_for(options: &StackOptions) -> Config {
+    fn config_for(options: &StackOptions, api_url: String) -> Config {
         Config {
             table_name: options.table_name.clone(),
             dynamodb_endpoint: Some(options.dynamodb_endpoint.clone()),
@@ -57,22 +88,32 @@ impl LocalStack {
             user_public_key_pem: options.keys.user_public_pem.clone(),
             user_token_algorithm: UserTokenAlgorithm::EdDsa,
             user_issuer: DEV_USER_ISSUER.into(),
-            node_warm_timeout_ms: limits::NODE_WARM_TIMEOUT_MS,
-            max_auto_node_lifetime_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
+            callback_private_key_pem: options.keys.callback_private_pem.clone(),
+            public_api_url: api_url,
+            scheduler: SchedulerConfig {
+                group: options.schedule_group.clone(),
+                target_arn: "arn:aws:lambda:us-east-1:000000000000:function:hangar-warm-timeout"
+                    .into(),
+                role_arn: "arn:aws:iam::000000000000:role/hangar-scheduler".into(),
+                endpoint: Some(options.dynamodb_endpoint.clone()),
+            },
+            ec2: Ec2Config {
+                ami_id: "local".into(),
+                subnet_id: None,
+                security_group_ids: Vec::new(),
+                instance_profile: None,
+                instance_types: VmSize::ALL
+                    .iter()
+                    .map(|size| (*size, "local".to_string()))
+                    .collect(),
+                agent_port: 0,
+                endpoint: None,
+            },
+            timeouts: options.timeouts,
         }
     }
 
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
-        let config = Self::config_for(&options);
-        let store =
-            DynamoStore::connect(config.dynamodb_endpoint.as_deref(), &config.table_name).await;
-        table::ensure_table(store.client(), store.table()).await?;
-        let state = AppState::from_config(&config).await?;
-
-        let mut app = hangar_functions::http::router(state.clone());
-        if let Some(root) = &options.web_root {
-            app = app.fallback_service(ServeDir::new(root).append_index_html_on_directories(true));
-        }
         let listener =
             TcpListener::bind(options.listen)
                 .await
@@ -84,18 +125,61 @@ impl LocalStack {
             addr: options.listen,
             source,
         })?;
-        let server = tokio::spawn(async move {
+        let config = Self::config_for(&options, format!("http://{addr}"));
+
+        let store =
+            DynamoStore::connect(config.dynamodb_endpoint.as_deref(), &config.table_name).await;
+        table::ensure_table(store.client(), store.table()).await?;
+        let scheduler = Arc::new(EventBridgeScheduler::connect(&config.scheduler).await);
+        scheduler.ensure_group().await?;
+        let provisioner = Arc::new(LocalProvisioner::new(options.nodes.clone()));
+        let state = AppState::from_parts(
+            &config,
+            Arc::new(store),
+            scheduler.clone(),
+            provisioner.clone(),
+        )?;
+
+        let mut app = hangar_functions::http::router(state.clone());
+        if let Some(root) = &options.web_root {
+            app = app.fallback_service(ServeDir::new(root).append_index_html_on_directories(true));
+        }
+        let mut tasks = vec![tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 tracing::error!(error = %err, "local stack server stopped");
             }
-        });
+        })];
+        tasks.push(tokio::spawn(fire_due_schedules(
+            state.clone(),
+            scheduler.clone(),
+            options.schedule_poll,
+        )));
+        if let Some(every) = options.sweep_every {
+            tasks.push(tokio::spawn(sweep_periodically(state.clone(), every)));
+        }
         tracing::info!(%addr, table = %config.table_name, "local stack listening");
         Ok(LocalStack {
             addr,
             state,
             config,
-            server,
+            provisioner,
+            scheduler,
+            tasks,
         })
+    }
+
+    /// Names of the stack's schedules still waiting.
+    pub async fn scheduler_names(&self) -> Vec<String> {
+        self.scheduler
+            .list()
+            .await
+            .map(|schedules| {
+                schedules
+                    .into_iter()
+                    .map(|schedule| schedule.name)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -103,8 +187,55 @@ impl LocalStack {
     }
 }
 
+/// Stands in for EventBridge Scheduler firing: invokes the warm timeout for every due
+/// schedule, then deletes it (the schedules ask for deletion after completion).
+async fn fire_due_schedules(
+    state: AppState,
+    scheduler: Arc<EventBridgeScheduler>,
+    every: Duration,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        let schedules = match scheduler.list().await {
+            Ok(schedules) => schedules,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list schedules");
+                continue;
+            }
+        };
+        let now = hangar_functions::clock::now_ms();
+        for schedule in schedules
+            .into_iter()
+            .filter(|schedule| schedule.at_ms <= now)
+        {
+            match state.runner.warm_timeout(&schedule.event).await {
+                Ok(outcome) => {
+                    tracing::info!(schedule = %schedule.name, ?outcome, "fired a warm timeout")
+                }
+                Err(err) => {
+                    tracing::warn!(schedule = %schedule.name, error = %err, "warm timeout failed")
+                }
+            }
+            if let Err(err) = scheduler.delete(&schedule.name).await {
+                tracing::warn!(schedule = %schedule.name, error = %err, "cannot delete a fired schedule");
+            }
+        }
+    }
+}
+
+async fn sweep_periodically(state: AppState, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(err) = state.runner.sweep().await {
+            tracing::warn!(error = %err, "sweep failed");
+        }
+    }
+}
+
 impl Drop for LocalStack {
     fn drop(&mut self) {
-        self.server.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }

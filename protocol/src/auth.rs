@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::WorkspaceId;
+use crate::ids::{NodeId, WorkspaceId};
 
 /// `aud` of workspace callback tokens.
 pub const CALLBACK_AUDIENCE: &str = "hangar-workspace-callback";
@@ -26,6 +26,29 @@ pub struct CallbackClaims {
 impl CallbackClaims {
     pub fn subject_for(workspace_id: &WorkspaceId) -> String {
         format!("workspace:{workspace_id}")
+    }
+}
+
+/// `aud` of tokens a node agent presents to the control plane (`/api/nodes/{id}/...`).
+pub const NODE_CALLBACK_AUDIENCE: &str = "hangar-node-callback";
+/// `aud` of tokens the control plane presents to a node agent's API.
+pub const NODE_CONTROL_AUDIENCE: &str = "hangar-node-control";
+
+/// Claims of node tokens, both directions; `aud` tells which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeClaims {
+    pub iss: String,
+    pub aud: String,
+    /// `node:{nodeId}`.
+    pub sub: String,
+    pub node_id: NodeId,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+impl NodeClaims {
+    pub fn subject_for(node: &NodeId) -> String {
+        format!("node:{node}")
     }
 }
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod messages;
+pub mod tasks;
 
 pub use error::ErrorBody;
 pub use ids::{IdError, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};

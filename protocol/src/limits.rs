@@ -33,3 +33,12 @@ pub const MSG_RETRY_MAX_ELAPSED_TIME_MS: u64 = 300_000;
 /// Control-plane defaults from DESIGN.md section 5.
 pub const NODE_WARM_TIMEOUT_MS: u64 = 1_800_000;
 pub const MAX_AUTO_NODE_LIFETIME_MS: u64 = 14_400_000;
+
+/// Most UTF-8 bytes of a task prompt: one user message.
+pub const TASK_PROMPT_MAX_BYTES: usize = MESSAGE_CONTENT_MAX_BYTES;
+/// Most characters of a task title and of a project name.
+pub const TITLE_MAX_CHARS: usize = 200;
+/// Most characters of a project's repository reference.
+pub const REPO_MAX_CHARS: usize = 500;
+/// Most members of one project.
+pub const PROJECT_MAX_MEMBERS: usize = 100;

@@ -4,11 +4,13 @@
 pub mod agent;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use hangar_functions::auth::CallbackTokenIssuer;
+use hangar_functions::auth::TokenIssuer;
 use hangar_functions::clock::now_ms;
 use hangar_functions::ports::{ChatSession, Project, Workspace};
-use hangar_infra::{DevKeys, LocalStack, StackOptions};
+use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
+use hangar_protocol::tasks::{VmSize, WorkspaceStatus};
 use hangar_protocol::{ProjectId, SessionId, UserId, WorkspaceId};
 
 /// Where the tests find the DynamoDB-compatible server.
@@ -29,7 +31,7 @@ pub struct TestStack {
     pub stack: LocalStack,
     pub keys: DevKeys,
     pub http: reqwest::Client,
-    callback_issuer: CallbackTokenIssuer,
+    callback_issuer: TokenIssuer,
 }
 
 /// A project with one chat session whose workspace may call back.
@@ -40,20 +42,52 @@ pub struct Seeded {
     pub workspace: WorkspaceId,
 }
 
+/// Node agents in tests batch and retry fast.
+const FAST_NODE_ENV: &[(&str, &str)] = &[
+    ("MSG_BATCH_MAX_WAIT_MS", "50"),
+    ("MSG_RETRY_INITIAL_INTERVAL_MS", "20"),
+    ("MSG_RETRY_MAX_INTERVAL_MS", "200"),
+    ("HANGAR_SHUTDOWN_FLUSH_MS", "3000"),
+    ("RUST_LOG", "info"),
+];
+
 impl TestStack {
     pub async fn start() -> TestStack {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a stack after `adjust` changed its options (timeouts, node environment).
+    pub async fn start_with(adjust: impl FnOnce(&mut StackOptions)) -> TestStack {
         let keys = DevKeys::generate().expect("generate keys");
-        let stack = LocalStack::start(StackOptions {
+        let nodes_dir = std::env::temp_dir().join(unique("hangar-nodes"));
+        let mut options = StackOptions {
             dynamodb_endpoint: dynamodb_endpoint(),
             table_name: unique("hangar-test"),
+            schedule_group: unique("hangar-test"),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             keys: keys.clone(),
             web_root: None,
-        })
-        .await
-        .expect("local stack starts");
+            nodes: LocalNodeOptions {
+                agent_binary: agent::workspace_binary("hangar-agent"),
+                acp_command: agent::workspace_binary("scripted-acp-agent")
+                    .display()
+                    .to_string(),
+                base_dir: nodes_dir,
+                env: FAST_NODE_ENV
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            timeouts: StackOptions::default_timeouts(),
+            schedule_poll: Duration::from_millis(100),
+            sweep_every: None,
+        };
+        adjust(&mut options);
+        let stack = LocalStack::start(options)
+            .await
+            .expect("local stack starts");
         let callback_issuer =
-            CallbackTokenIssuer::from_pem(&keys.callback_private_pem, "hangar-control-plane")
+            TokenIssuer::from_pem(&keys.callback_private_pem, "hangar-control-plane")
                 .expect("callback key");
         TestStack {
             stack,
@@ -87,11 +121,11 @@ impl TestStack {
         let session = SessionId::parse(unique("session")).expect("id");
         let workspace = WorkspaceId::parse(unique("ws")).expect("id");
         store
-            .put_project(&Project {
+            .create_project(&Project {
                 id: project.clone(),
                 name: "Test project".into(),
                 repo: "example/repo".into(),
-                default_vm_size: "small".into(),
+                default_vm_size: VmSize::Small,
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),
@@ -104,6 +138,7 @@ impl TestStack {
                 id: session.clone(),
                 task_id: None,
                 workspace_id: Some(workspace.clone()),
+                title: "Seeded session".into(),
                 message_count: 0,
                 last_message_at: None,
                 created_at: now_ms(),
@@ -115,6 +150,9 @@ impl TestStack {
                 id: workspace.clone(),
                 project_id: project.clone(),
                 session_id: session.clone(),
+                task_id: None,
+                node_id: None,
+                status: WorkspaceStatus::Running,
                 created_at: now_ms(),
             })
             .await
@@ -125,6 +163,33 @@ impl TestStack {
             session,
             workspace,
         }
+    }
+
+    /// Calls the API as `token`'s holder; returns the status and the JSON body (Null if none).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("api request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        (status, json)
     }
 
     /// POSTs a raw body to the workspace's ingest route with the given bearer token.

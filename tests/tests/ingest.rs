@@ -513,7 +513,7 @@ async fn callback_auth_failures_are_refused() {
     .await;
 
     // Expired an hour ago (beyond any clock-skew leeway).
-    let issuer = hangar_functions::auth::CallbackTokenIssuer::from_pem(
+    let issuer = hangar_functions::auth::TokenIssuer::from_pem(
         &stack.keys.callback_private_pem,
         "hangar-control-plane",
     )
@@ -532,7 +532,7 @@ async fn callback_auth_failures_are_refused() {
     .await;
 
     // Minted by the right key but for another issuer.
-    let wrong_issuer = hangar_functions::auth::CallbackTokenIssuer::from_pem(
+    let wrong_issuer = hangar_functions::auth::TokenIssuer::from_pem(
         &stack.keys.callback_private_pem,
         "someone-else",
     )

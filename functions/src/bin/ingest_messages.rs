@@ -1,12 +1,6 @@
-//! Lambda: POST /api/workspaces/{workspaceId}/messages (node agents' message batches).
+//! Lambda: POST /api/workspaces/{workspaceId}/messages
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    hangar_functions::telemetry::init();
-    let state = hangar_functions::AppState::from_env().await?;
-    lambda_http::run(hangar_functions::http::lambda_router(
-        "ingest-messages",
-        state,
-    ))
-    .await
+    hangar_functions::lambda::serve_http("ingest-messages").await
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use hangar_functions::ports::Project;
-use hangar_infra::{DevKeys, LocalStack, StackOptions};
+use std::time::Duration;
+
+use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
+use hangar_protocol::tasks::VmSize;
 use hangar_protocol::{ProjectId, UserId};
 
 const DEV_USER: &str = "dev-user";
@@ -30,12 +33,32 @@ async fn run() -> Result<(), String> {
         .map_err(|err| err.to_string())?;
     let web_root = PathBuf::from(env_or("HANGAR_WEB_ROOT", "web/static"));
 
+    // The node agent and the scripted ACP agent are built beside this binary.
+    let bin_dir = std::env::current_exe()
+        .map_err(|err| err.to_string())?
+        .parent()
+        .map(PathBuf::from)
+        .ok_or("cannot locate the build directory")?;
+    let nodes = LocalNodeOptions {
+        agent_binary: bin_dir.join("hangar-agent"),
+        acp_command: env_or(
+            "HANGAR_ACP_COMMAND",
+            &bin_dir.join("scripted-acp-agent").display().to_string(),
+        ),
+        base_dir: state_dir.join("nodes"),
+        env: Vec::new(),
+    };
     let stack = LocalStack::start(StackOptions {
         dynamodb_endpoint,
         table_name: env_or("HANGAR_TABLE_NAME", "hangar-local"),
+        schedule_group: env_or("HANGAR_SCHEDULE_GROUP", "hangar-local"),
         listen,
         keys: keys.clone(),
         web_root: web_root.is_dir().then_some(web_root),
+        nodes,
+        timeouts: StackOptions::default_timeouts(),
+        schedule_poll: Duration::from_secs(1),
+        sweep_every: Some(Duration::from_secs(60)),
     })
     .await
     .map_err(|err| err.to_string())?;
@@ -55,7 +78,7 @@ async fn run() -> Result<(), String> {
             id: demo,
             name: "Demo project".into(),
             repo: "local/demo".into(),
-            default_vm_size: "small".into(),
+            default_vm_size: VmSize::Small,
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_functions::clock::now_ms(),

@@ -1,0 +1,115 @@
+//! The local provisioner: each node is a child process running the real node agent
+//! (`hangar-agent node`) on loopback, with the scripted ACP agent as its coding agent.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hangar_functions::ports::{NodeLaunch, PortError, Provisioner};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Clone)]
+pub struct LocalNodeOptions {
+    /// The `hangar-agent` binary.
+    pub agent_binary: PathBuf,
+    /// The ACP agent command line the node runs for each workspace.
+    pub acp_command: String,
+    /// Where node directories (workspaces, outbox, log) go.
+    pub base_dir: PathBuf,
+    /// Extra environment for node agents (batching, retry and script settings).
+    pub env: Vec<(String, String)>,
+}
+
+pub struct LocalProvisioner {
+    options: LocalNodeOptions,
+    children: Mutex<HashMap<String, Child>>,
+}
+
+impl LocalProvisioner {
+    pub fn new(options: LocalNodeOptions) -> Self {
+        LocalProvisioner {
+            options,
+            children: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Child>> {
+        self.children
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Provider ids of node processes still running.
+    pub fn running(&self) -> Vec<String> {
+        let mut children = self.children();
+        children.retain(|_, child| matches!(child.try_wait(), Ok(None)));
+        children.keys().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl Provisioner for LocalProvisioner {
+    async fn provision(&self, launch: &NodeLaunch) -> Result<String, PortError> {
+        let dir = self.options.base_dir.join(launch.node_id.as_str());
+        std::fs::create_dir_all(&dir)
+            .map_err(|err| PortError::Failed(format!("{}: {err}", dir.display())))?;
+        let log = std::fs::File::create(dir.join("agent.log"))
+            .map_err(|err| PortError::Failed(err.to_string()))?;
+        let child = Command::new(&self.options.agent_binary)
+            .arg("node")
+            .envs(
+                self.options
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .env("NODE_ID", launch.node_id.as_str())
+            .env("HANGAR_API_URL", &launch.api_url)
+            .env("HANGAR_NODE_TOKEN", &launch.node_token)
+            .env(
+                "HANGAR_CONTROL_PLANE_PUBLIC_KEY",
+                &launch.control_public_key_pem,
+            )
+            .env("HANGAR_NODE_LISTEN", "127.0.0.1:0")
+            .env("HANGAR_NODE_DIR", &dir)
+            .env("HANGAR_ACP_COMMAND", &self.options.acp_command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|err| {
+                PortError::Failed(format!(
+                    "cannot start {}: {err}",
+                    self.options.agent_binary.display()
+                ))
+            })?;
+        let provider_id = format!("local-{}", child.id().unwrap_or_default());
+        tracing::info!(node = %launch.node_id, %provider_id, "started a local node process");
+        self.children().insert(provider_id.clone(), child);
+        Ok(provider_id)
+    }
+
+    async fn destroy(&self, provider_id: &str) -> Result<(), PortError> {
+        let Some(mut child) = self.children().remove(provider_id) else {
+            return Ok(());
+        };
+        // SIGTERM lets the agent flush its outbox; SIGKILL if it takes too long.
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(15), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+        tracing::info!(%provider_id, "stopped a local node process");
+        Ok(())
+    }
+}

@@ -1,0 +1,267 @@
+//! Projects, tasks, chat sessions and the node/workspace control messages.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(value: &str) -> Result<Self, String> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == value)
+                    .ok_or_else(|| {
+                        let expected: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                        format!("unknown {} {value:?}; expected one of {}", stringify!($name), expected.join(", "))
+                    })
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Node sizes, smallest first; a node fits a task when it is at least the task's size.
+    VmSize { Small = "small", Medium = "medium", Large = "large" }
+);
+
+impl VmSize {
+    /// This size and every larger one, smallest first.
+    pub fn fitting(self) -> impl Iterator<Item = VmSize> {
+        VmSize::ALL
+            .iter()
+            .copied()
+            .filter(move |size| *size as u8 >= self as u8)
+    }
+}
+
+wire_enum!(
+    /// Where a task is. `queued`, `provisioning`, `starting` and `running` are transient: a
+    /// task in one of them always has a deadline, after which the sweep fails it.
+    TaskStatus {
+        Backlog = "backlog",
+        Queued = "queued",
+        Provisioning = "provisioning",
+        Starting = "starting",
+        Running = "running",
+        Completed = "completed",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+
+impl TaskStatus {
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Queued
+                | TaskStatus::Provisioning
+                | TaskStatus::Starting
+                | TaskStatus::Running
+        )
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+}
+
+wire_enum!(
+    /// "Run now" or "Save to backlog".
+    SubmitMode { RunNow = "run", Backlog = "backlog" }
+);
+
+wire_enum!(
+    NodeStatus {
+        Creating = "creating",
+        Warm = "warm",
+        Claimed = "claimed",
+        Destroying = "destroying",
+        Destroyed = "destroyed",
+    }
+);
+
+wire_enum!(
+    WorkspaceStatus { Creating = "creating", Running = "running", Destroyed = "destroyed" }
+);
+
+wire_enum!(
+    /// How a workspace's agent session ended, as the node reports it.
+    WorkspaceOutcome { Completed = "completed", Failed = "failed" }
+);
+
+/// One recorded step of a task's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTransition {
+    pub from: Option<TaskStatus>,
+    pub to: TaskStatus,
+    pub at: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskView {
+    pub id: TaskId,
+    pub project_id: ProjectId,
+    pub title: String,
+    pub prompt: String,
+    pub status: TaskStatus,
+    pub vm_size: VmSize,
+    pub session_id: SessionId,
+    pub node_id: Option<NodeId>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub created_by: UserId,
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub history: Vec<TaskTransition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTaskRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    pub prompt: String,
+    pub mode: SubmitMode,
+    #[serde(default)]
+    pub vm_size: Option<VmSize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectView {
+    pub id: ProjectId,
+    pub name: String,
+    pub repo: String,
+    pub default_vm_size: VmSize,
+    pub owner: UserId,
+    pub members: Vec<UserId>,
+    pub created_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateProjectRequest {
+    pub name: String,
+    pub repo: String,
+    #[serde(default)]
+    pub default_vm_size: Option<VmSize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMemberRequest {
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: SessionId,
+    pub project_id: ProjectId,
+    pub task_id: Option<TaskId>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub title: String,
+    pub message_count: u64,
+    pub last_message_at: Option<u64>,
+    pub created_at: u64,
+}
+
+/// `POST /api/nodes/{nodeId}/ready`: the node agent is up and serves its API at `endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeReadyRequest {
+    pub endpoint: String,
+}
+
+/// `POST /api/workspaces/{workspaceId}/status`: the workspace's agent session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceStatusReport {
+    pub outcome: WorkspaceOutcome,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Node agent API: `POST /workspaces`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateWorkspaceRequest {
+    pub workspace_id: WorkspaceId,
+    pub project_id: ProjectId,
+    pub session_id: SessionId,
+    pub repo: String,
+    pub prompt: String,
+    /// The workspace's callback JWT, for message ingest and status reports.
+    pub callback_token: String,
+    /// The control plane's API base URL.
+    pub api_url: String,
+}
+
+/// Payload of the warm-timeout schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarmTimeoutEvent {
+    pub node_id: NodeId,
+    pub generation: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_fit_upwards() {
+        assert_eq!(
+            VmSize::Medium.fitting().collect::<Vec<_>>(),
+            vec![VmSize::Medium, VmSize::Large]
+        );
+        assert_eq!(VmSize::Small.fitting().count(), 3);
+    }
+
+    #[test]
+    fn statuses_round_trip_and_classify() {
+        for status in TaskStatus::ALL {
+            let json = serde_json::to_string(status).expect("json");
+            assert_eq!(
+                serde_json::from_str::<TaskStatus>(&json).expect("parse"),
+                *status
+            );
+            assert_eq!(status.as_str().parse::<TaskStatus>(), Ok(*status));
+            assert!(!(status.is_transient() && status.is_terminal()));
+        }
+        assert!(TaskStatus::Running.is_transient());
+        assert!("done".parse::<TaskStatus>().is_err());
+    }
+}
