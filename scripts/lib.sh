@@ -3,6 +3,12 @@
 # One target dir across builds (CI and developers may point CARGO_TARGET_DIR elsewhere).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
+# Where the scripts keep what they install outside the repository (virtualenvs, npm tools).
+hangar_cache() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/hangar"
+  mkdir -p "$dir" && printf '%s' "$dir"
+}
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # A free TCP port on loopback.
@@ -26,4 +32,15 @@ start_moto() {
     sleep 0.2
   done
   log "moto_server did not answer on port $port within 20 s"; return 1
+}
+
+# The virtualenv scripts/setup fills with the deploy tools (aws-sam-cli, cfn-lint).
+tools_venv() { printf '%s/tools-venv' "$(hangar_cache)"; }
+
+# Lints template.yaml offline: cfn-lint, then SAM's own validation with its linter.
+lint_template() {
+  local venv; venv=$(tools_venv)
+  "$venv/bin/cfn-lint" template.yaml
+  AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" SAM_CLI_TELEMETRY=0 \
+    "$venv/bin/sam" validate --lint --template-file template.yaml
 }
