@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hangar_protocol::{ChatMessage, MessageId, MessageRole, SessionId, ToolCallInfo, WorkspaceId};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/agent/0001_outbox.sql")];
@@ -91,26 +91,52 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Opens the file in WAL mode and migrates it. Switching to WAL can answer "busy" at once,
+/// without the busy handler, while another process opens the same new file: then retry.
+fn prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let mut attempt = 0;
+    loop {
+        match try_prepare(path) {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::DatabaseBusy && attempt < 100 =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed enqueue survives power loss too, not only a killed process.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Applies the migrations not yet applied. The version is read inside a write transaction,
+/// so two processes opening the same file at once apply each migration once.
 fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
-    let applied: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied: usize = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let Some(sql) = MIGRATIONS.get(applied) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.pragma_update(None, "user_version", applied + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 impl Outbox {
     pub fn open(path: &Path, max_rows: u64) -> Result<Self, OutboxError> {
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a committed enqueue survives power loss too, not only a killed process.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
+        let conn = prepare(path)?;
         Ok(Outbox {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -458,5 +484,38 @@ impl Outbox {
             Ok(rows)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_opening_a_new_outbox_at_once_migrate_it_once() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("dir");
+            let path = dir.path().join("outbox.db");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                let openers: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            Outbox::open(&path, 10).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for opener in openers {
+                    let opened = opener.join().expect("opener thread");
+                    assert!(opened.is_ok(), "{opened:?}");
+                }
+            });
+            let conn = Connection::open(&path).expect("reopen");
+            let version: usize = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .expect("version");
+            assert_eq!(version, MIGRATIONS.len());
+        }
     }
 }

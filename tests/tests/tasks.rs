@@ -128,6 +128,19 @@ async fn node(stack: &TestStack, id: &NodeId) -> Node {
         .expect("node exists")
 }
 
+/// The node once it reached `wanted`: a finished task is recorded before its node is
+/// released, so the node may still be on its way back to the pool.
+async fn wait_for_node(stack: &TestStack, id: &NodeId, wanted: NodeStatus) -> Node {
+    let start = Instant::now();
+    loop {
+        let current = node(stack, id).await;
+        if current.status == wanted || start.elapsed() > LIMIT {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn statuses(view: &TaskView) -> Vec<TaskStatus> {
     view.history.iter().map(|step| step.to).collect()
 }
@@ -407,7 +420,7 @@ async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() 
     );
 
     // The node went back to the pool with a new generation, and its workspace is gone.
-    let warm = node(&stack, &node_id).await;
+    let warm = wait_for_node(&stack, &node_id, NodeStatus::Warm).await;
     assert_eq!(warm.status, NodeStatus::Warm);
     let workspace = stack
         .stack
@@ -450,7 +463,7 @@ async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() 
     );
 
     // Warm again; its timeout fires and destroys it.
-    let warm = node(&stack, &node_id).await;
+    let warm = wait_for_node(&stack, &node_id, NodeStatus::Warm).await;
     assert_eq!(warm.status, NodeStatus::Warm);
     assert!(
         warm.generation > 2,
