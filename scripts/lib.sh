@@ -44,3 +44,28 @@ lint_template() {
   AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" SAM_CLI_TELEMETRY=0 \
     "$venv/bin/sam" validate --lint --template-file template.yaml
 }
+
+# Where npm tools of the build (binaryen's wasm-opt) are installed.
+web_tools_dir() { printf '%s/npm' "$(hangar_cache)"; }
+
+# The UI's build tools: the wasm32 target, wasm-bindgen-cli at the version web/Cargo.lock
+# pins (the CLI and the library must match), and wasm-opt from npm's binaryen (Debian's
+# binaryen is too old for the wasm rustc emits).
+install_web_tools() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown \
+    || { log "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+  local wanted
+  wanted=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print }' web/Cargo.lock)
+  if [ "$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$wanted" ]; then
+    log "cargo install wasm-bindgen-cli $wanted"
+    cargo install --force wasm-bindgen-cli --version "$wanted"
+  fi
+  local npm_dir; npm_dir=$(web_tools_dir)
+  if [ ! -x "$npm_dir/node_modules/.bin/wasm-opt" ]; then
+    log "npm install binaryen (wasm-opt) into $npm_dir"
+    mkdir -p "$npm_dir"
+    npm install --prefix "$npm_dir" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+  fi
+}
+
+BINARYEN_VERSION=132.0.0

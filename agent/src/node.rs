@@ -72,33 +72,33 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 }
 
 impl Node {
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| {
-                error(
+                Box::new(error(
                     StatusCode::UNAUTHORIZED,
                     "missing_token",
                     "send 'Authorization: Bearer <jwt>'",
-                )
+                ))
             })?;
         let claims = jsonwebtoken::decode::<NodeClaims>(token, &self.key, &self.validation)
             .map_err(|err| {
-                error(
+                Box::new(error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_token",
                     format!("the token is not valid: {err}"),
-                )
+                ))
             })?
             .claims;
         if claims.node_id != self.config.node_id {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 "node_mismatch",
                 "the token is for another node",
-            ));
+            )));
         }
         Ok(())
     }
@@ -198,7 +198,7 @@ async fn create_workspace(
     Json(request): Json<CreateWorkspaceRequest>,
 ) -> Response {
     if let Err(response) = node.authorize(&headers) {
-        return response;
+        return *response;
     }
     let mut workspaces = node.workspaces.lock().await;
     if workspaces.contains_key(&request.workspace_id) {
@@ -241,7 +241,7 @@ async fn destroy_workspace(
     Path(id): Path<String>,
 ) -> Response {
     if let Err(response) = node.authorize(&headers) {
-        return response;
+        return *response;
     }
     let Ok(id) = WorkspaceId::parse(id) else {
         return error(

@@ -131,7 +131,19 @@ impl Authenticator {
 
     /// Checks a user token; returns the user it names.
     pub fn verify_user(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
-        let claims: UserClaims = decode(authorization, &self.user_key, &self.user_validation)?;
+        self.verify_user_token(Some(bearer(authorization)?))
+    }
+
+    /// Checks a bare user token (the WebSocket `$connect` gets it in the query string, since
+    /// browsers cannot set headers on a WebSocket).
+    pub fn verify_user_token(&self, token: Option<&str>) -> Result<UserId, ApiError> {
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "connect with ?token=<user jwt>")
+            })?;
+        let claims: UserClaims = decode_token(token, &self.user_key, &self.user_validation)?;
         UserId::parse(claims.sub).map_err(|err| {
             ApiError::unauthorized(
                 "invalid_token",
@@ -155,13 +167,18 @@ fn decode<T: DeserializeOwned>(
     key: &DecodingKey,
     validation: &Validation,
 ) -> Result<T, ApiError> {
+    decode_token(bearer(authorization)?, key, validation)
+}
+
+/// The token of an `Authorization: Bearer <jwt>` header.
+fn bearer(authorization: Option<&str>) -> Result<&str, ApiError> {
     let Some(header) = authorization else {
         return Err(ApiError::unauthorized(
             "missing_token",
             "send the token as 'Authorization: Bearer <jwt>'",
         ));
     };
-    let token = header
+    header
         .strip_prefix("Bearer ")
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
@@ -171,7 +188,14 @@ fn decode<T: DeserializeOwned>(
                 "missing_token",
                 "the Authorization header must be 'Bearer <jwt>'",
             )
-        })?;
+        })
+}
+
+fn decode_token<T: DeserializeOwned>(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<T, ApiError> {
     jsonwebtoken::decode::<T>(token, key, validation)
         .map(|data| data.claims)
         .map_err(|err| match err.kind() {

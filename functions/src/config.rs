@@ -46,6 +46,10 @@ pub struct Config {
     pub callback_private_key_pem: String,
     /// The API base URL nodes call back to.
     pub public_api_url: String,
+    /// The WebSocket API's management endpoint frames are posted to
+    /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`). Required in
+    /// production; the local stack pushes through its own hub instead.
+    pub push_endpoint: Option<String>,
     pub scheduler: SchedulerConfig,
     pub ec2: Ec2Config,
     pub timeouts: Timeouts,
@@ -217,6 +221,13 @@ impl Config {
                     " (the API base URL nodes call back to)",
                 )?,
             )?,
+            push_endpoint: Some(url(
+                "HANGAR_WS_ENDPOINT",
+                required(
+                    "HANGAR_WS_ENDPOINT",
+                    " (the WebSocket API's management URL live frames are posted to)",
+                )?,
+            )?),
             scheduler: SchedulerConfig {
                 group: get("HANGAR_SCHEDULE_GROUP")
                     .cloned()
@@ -344,6 +355,10 @@ mod tests {
             ),
             ("HANGAR_SCHEDULER_ROLE_ARN", "arn:aws:iam::1:role/scheduler"),
             ("HANGAR_EC2_AMI_ID", "ami-123"),
+            (
+                "HANGAR_WS_ENDPOINT",
+                "https://abc.execute-api.us-east-1.amazonaws.com/live",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

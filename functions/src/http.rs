@@ -328,7 +328,7 @@ async fn ingest_messages(
         .verify_callback(authorization(&headers), &workspace)?;
     let body = body_bytes(body, "batch_too_large")?;
     Ok(Json(
-        ingest::ingest(state.store.as_ref(), &workspace, &body).await?,
+        ingest::ingest(state.store.as_ref(), &state.live, &workspace, &body).await?,
     ))
 }
 

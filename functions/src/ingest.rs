@@ -8,6 +8,7 @@ use hangar_protocol::limits::{
 use hangar_protocol::{ChatMessage, IngestBatch, IngestResponse, SessionId, WorkspaceId};
 
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::ports::{InsertOutcome, Store, StoreError};
 
 /// Conditional puts in flight at once for one batch: enough to hide per-write latency,
@@ -123,9 +124,11 @@ async fn insert(
     Ok((message.seq, outcome))
 }
 
-/// Ingests one batch sent by the agent of `workspace`.
+/// Ingests one batch sent by the agent of `workspace`, then pushes what it stored to the
+/// project's viewers (re-sent messages too: a viewer may have missed the first push).
 pub async fn ingest(
     store: &dyn Store,
+    live: &Live,
     workspace_id: &WorkspaceId,
     body: &[u8],
 ) -> Result<IngestResponse, ApiError> {
@@ -193,6 +196,14 @@ pub async fn ingest(
             .await?;
     }
     conflicts.sort();
+    let stored: Vec<ChatMessage> = batch
+        .messages
+        .iter()
+        .filter(|message| !conflicts.iter().any(|(seq, _)| *seq == message.seq))
+        .cloned()
+        .collect();
+    live.messages_stored(&workspace.project_id, &batch.session_id, &stored)
+        .await;
     if let Some((seq, existing)) = conflicts.first() {
         return Err(ApiError::Conflict {
             code: "sequence_conflict",

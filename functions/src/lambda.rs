@@ -1,11 +1,18 @@
 //! What every Lambda main shares: logging, state built once at cold start, and the runtime
 //! loop. Each `src/bin/*.rs` is one call into here.
 
+use axum::response::IntoResponse;
+use hangar_protocol::live::{CONNECT_PROJECT_PARAM, CONNECT_TOKEN_PARAM};
 use hangar_protocol::tasks::WarmTimeoutEvent;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+};
+use lambda_http::aws_lambda_events::encodings::Body;
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Error, LambdaEvent, service_fn};
 
-use crate::AppState;
 use crate::runner::WarmTimeoutOutcome;
+use crate::{ApiError, AppState};
 
 /// Serves the HTTP route(s) of the Lambda named `lambda` (see `http::ROUTES`).
 pub async fn serve_http(lambda: &'static str) -> Result<(), Error> {
@@ -47,4 +54,75 @@ pub async fn serve_reconcile() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// The WebSocket API's routes and the Lambda serving each (template.yaml declares the same;
+/// a test holds them equal).
+pub const WS_ROUTES: &[(&str, &str)] =
+    &[("$connect", "ws-connect"), ("$disconnect", "ws-disconnect")];
+
+/// The WebSocket API's `$connect` route: `?token=<user jwt>&projectId=<project>`; any
+/// answer but 2xx refuses the connection.
+pub async fn serve_ws_connect() -> Result<(), Error> {
+    crate::telemetry::init();
+    let state = AppState::from_env().await?;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+            let state = state.clone();
+            async move {
+                let request = event.payload;
+                let query: &QueryMap = &request.query_string_parameters;
+                let result = state
+                    .live
+                    .connect(
+                        &state.auth,
+                        request
+                            .request_context
+                            .connection_id
+                            .as_deref()
+                            .unwrap_or_default(),
+                        query.first(CONNECT_TOKEN_PARAM),
+                        query.first(CONNECT_PROJECT_PARAM),
+                    )
+                    .await;
+                ws_response(result.map(|_| ())).await
+            }
+        },
+    ))
+    .await
+}
+
+/// The WebSocket API's `$disconnect` route.
+pub async fn serve_ws_disconnect() -> Result<(), Error> {
+    crate::telemetry::init();
+    let state = AppState::from_env().await?;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+            let state = state.clone();
+            async move {
+                let connection = event.payload.request_context.connection_id;
+                let result = state
+                    .live
+                    .disconnect(connection.as_deref().unwrap_or_default())
+                    .await;
+                ws_response(result).await
+            }
+        },
+    ))
+    .await
+}
+
+/// A route answer for API Gateway, through the same error mapping as every HTTP route.
+async fn ws_response(result: Result<(), ApiError>) -> Result<ApiGatewayProxyResponse, Error> {
+    let response = match result {
+        Ok(()) => axum::http::StatusCode::OK.into_response(),
+        Err(err) => err.into_response(),
+    };
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+    let mut answer = ApiGatewayProxyResponse::default();
+    answer.status_code = i64::from(status.as_u16());
+    answer.body =
+        (!body.is_empty()).then(|| Body::Text(String::from_utf8_lossy(&body).into_owned()));
+    Ok(answer)
 }

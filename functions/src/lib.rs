@@ -2,11 +2,12 @@
 //!
 //! - [`ports`]: what the domain needs from the outside world (the store), as traits and
 //!   plain records. No AWS SDK type appears there or in the domain modules.
-//! - domain: [`ingest`], [`history`].
+//! - domain: [`ingest`], [`history`], [`projects`], [`runner`], [`live`].
 //! - [`dynamo`]: the DynamoDB adapter of the store port (production and local alike).
 //! - [`http`]: the route table, axum handlers and the one place errors become HTTP.
 //! - `src/bin/*`: one thin main per Lambda.
 
+pub mod apigw;
 pub mod auth;
 pub mod aws;
 pub mod clock;
@@ -19,6 +20,7 @@ pub mod history;
 pub mod http;
 pub mod ingest;
 pub mod lambda;
+pub mod live;
 pub mod node_http;
 pub mod ports;
 pub mod projects;

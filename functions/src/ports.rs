@@ -104,6 +104,19 @@ fn default_workspace_status() -> WorkspaceStatus {
     WorkspaceStatus::Running
 }
 
+/// A browser's live connection to a project page (a WebSocket of API Gateway or the local hub).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// The gateway's connection id.
+    pub id: String,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub connected_at: u64,
+    /// Unix epoch seconds after which the item is dead even without a `$disconnect` (the
+    /// table's TTL attribute removes it eventually; readers skip it at once).
+    pub ttl: u64,
+}
+
 /// What a conditional message insert found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
@@ -194,6 +207,18 @@ pub trait Store: Send + Sync {
         count: u64,
         last_message_at: u64,
     ) -> Result<(), StoreError>;
+    /// Records a live connection, findable by project and by id.
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError>;
+    async fn get_connection(&self, id: &str) -> Result<Option<Connection>, StoreError>;
+    /// Removes a connection; a missing one is fine.
+    async fn delete_connection(&self, connection: &Connection) -> Result<(), StoreError>;
+    /// The project's connections whose TTL has not passed at `now_secs`.
+    async fn list_connections(
+        &self,
+        project: &ProjectId,
+        now_secs: u64,
+    ) -> Result<Vec<Connection>, StoreError>;
+
     /// Messages of `session` with `seq > after`, ascending, at most `limit`.
     async fn list_messages(
         &self,
@@ -271,4 +296,18 @@ pub trait NodeClient: Send + Sync {
         node: &Node,
         workspace: &WorkspaceId,
     ) -> Result<(), PortError>;
+}
+
+/// What posting a frame to a connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The connection is gone (API Gateway's `GoneException`): forget it.
+    Gone,
+}
+
+/// Posts frames to live connections (API Gateway Management API, the local hub).
+#[async_trait]
+pub trait Push: Send + Sync {
+    async fn post(&self, connection_id: &str, frame: &str) -> Result<Delivery, PortError>;
 }

@@ -242,6 +242,7 @@ pub async fn create_task(
         })
         .await?;
     runner.store.save_task(&task, None).await?;
+    runner.live.task_changed(&task).await;
     if task.status == TaskStatus::Queued
         && let Err(err) = runner.start(&task).await
     {

@@ -15,6 +15,7 @@ use crate::auth::TokenIssuer;
 use crate::clock::now_ms;
 use crate::config::Timeouts;
 use crate::error::ApiError;
+use crate::live::Live;
 use crate::ports::{
     Node, NodeClient, NodeLaunch, Provisioner, Saved, Scheduler, Store, Task, WarmSchedule,
     Workspace,
@@ -70,6 +71,8 @@ pub struct Runner {
     pub provisioner: Arc<dyn Provisioner>,
     pub nodes: Arc<dyn NodeClient>,
     pub tokens: Arc<TokenIssuer>,
+    /// Every saved task change is pushed to the project's viewers.
+    pub live: Arc<Live>,
     /// Handed to new nodes so they can verify the control plane's requests.
     pub control_public_key_pem: String,
     pub api_url: String,
@@ -95,6 +98,7 @@ impl Runner {
             }
             task.version = read.version + 1;
             if self.store.save_task(&task, Some(read.version)).await? == Saved::Yes {
+                self.live.task_changed(&task).await;
                 return Ok(Some(task));
             }
         }

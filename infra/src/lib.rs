@@ -1,10 +1,12 @@
 //! The local stack: every control-plane handler in one process against a DynamoDB-compatible
-//! server on loopback, plus development keys and tokens. Tests start it in-process too.
+//! server on loopback, its own WebSocket gateway, plus development keys and tokens. Tests start it in-process too.
 
+pub mod hub;
 pub mod keys;
 pub mod provisioner;
 pub mod stack;
 
+pub use hub::LocalHub;
 pub use keys::DevKeys;
 pub use provisioner::{LocalNodeOptions, LocalProvisioner};
 pub use stack::{LocalStack, StackOptions};

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
 
+use crate::hub::LocalHub;
 use crate::keys::{DEV_USER_ISSUER, DevKeys};
 use crate::provisioner::{LocalNodeOptions, LocalProvisioner};
 
@@ -75,6 +76,7 @@ pub struct LocalStack {
     pub config: Config,
     pub provisioner: Arc<LocalProvisioner>,
     pub scheduler: Arc<EventBridgeScheduler>,
+    pub hub: Arc<LocalHub>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -90,6 +92,7 @@ impl LocalStack {
             user_issuer: DEV_USER_ISSUER.into(),
             callback_private_key_pem: options.keys.callback_private_pem.clone(),
             public_api_url: api_url,
+            push_endpoint: None,
             scheduler: SchedulerConfig {
                 group: options.schedule_group.clone(),
                 target_arn: "arn:aws:lambda:us-east-1:000000000000:function:hangar-warm-timeout"
@@ -133,14 +136,17 @@ impl LocalStack {
         let scheduler = Arc::new(EventBridgeScheduler::connect(&config.scheduler).await);
         scheduler.ensure_group().await?;
         let provisioner = Arc::new(LocalProvisioner::new(options.nodes.clone()));
+        let hub = Arc::new(LocalHub::default());
         let state = AppState::from_parts(
             &config,
             Arc::new(store),
             scheduler.clone(),
             provisioner.clone(),
+            hub.clone(),
         )?;
 
-        let mut app = hangar_functions::http::router(state.clone());
+        let mut app =
+            hangar_functions::http::router(state.clone()).merge(hub.router(state.clone()));
         if let Some(root) = &options.web_root {
             app = app.fallback_service(ServeDir::new(root).append_index_html_on_directories(true));
         }
@@ -164,6 +170,7 @@ impl LocalStack {
             config,
             provisioner,
             scheduler,
+            hub,
             tasks,
         })
     }
@@ -184,6 +191,10 @@ impl LocalStack {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.addr)
     }
 }
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod live;
 pub mod messages;
 pub mod tasks;
 

@@ -42,3 +42,11 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const REPO_MAX_CHARS: usize = 500;
 /// Most members of one project.
 pub const PROJECT_MAX_MEMBERS: usize = 100;
+
+/// Largest frame the control plane pushes to a viewer: API Gateway's WebSocket message
+/// limit (128 KiB). Messages that do not fit are left out; the frame's cursor makes the
+/// viewer page them over HTTP.
+pub const LIVE_FRAME_MAX_BYTES: usize = 128 * 1024;
+/// How long a connection item lives without a `$disconnect`: API Gateway closes every
+/// connection after 2 hours.
+pub const CONNECTION_TTL_SECS: u64 = 2 * 60 * 60;

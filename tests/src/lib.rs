@@ -2,6 +2,8 @@
 //! table in the loopback DynamoDB-compatible server that `scripts/test` starts.
 
 pub mod agent;
+pub mod browser;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,38 +2,9 @@
 
 use hangar_protocol::limits::{MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES, MSG_BATCH_MAX_SIZE};
 use hangar_protocol::{ErrorBody, IngestResponse, MessagesPage, SessionId, UserId, WorkspaceId};
+use hangar_tests::wire::{batch, ingest_ok, message, range};
 use hangar_tests::{Seeded, TestStack, unique};
-use serde_json::{Value, json};
-
-fn message(seq: u64, content: &str) -> Value {
-    json!({
-        "messageId": format!("m-{seq:04}"),
-        "seq": seq,
-        "role": "assistant",
-        "content": content,
-        "createdAt": 1_700_000_000_000u64 + seq,
-    })
-}
-
-fn batch(session: &SessionId, messages: Vec<Value>) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "sessionId": session, "messages": messages })).expect("json")
-}
-
-fn range(seqs: std::ops::RangeInclusive<u64>) -> Vec<Value> {
-    seqs.map(|seq| message(seq, &format!("message {seq}")))
-        .collect()
-}
-
-async fn ingest_ok(stack: &TestStack, seeded: &Seeded, body: Vec<u8>) -> IngestResponse {
-    let token = stack.callback_token(&seeded.workspace);
-    let response = stack
-        .post_messages(&seeded.workspace, Some(&token), body)
-        .await;
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    assert_eq!(status, 200, "ingest failed: {text}");
-    serde_json::from_str(&text).expect("ingest response")
-}
+use serde_json::json;
 
 async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> ErrorBody {
     assert_eq!(response.status().as_u16(), status, "status for {code}");

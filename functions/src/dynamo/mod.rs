@@ -16,7 +16,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ports::{
-    ChatSession, InsertOutcome, Node, Project, Saved, Store, StoreError, Task, Workspace,
+    ChatSession, Connection, InsertOutcome, Node, Project, Saved, Store, StoreError, Task,
+    Workspace,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -76,6 +77,15 @@ fn node_key(id: &NodeId) -> (String, String) {
 
 fn workspace_key(id: &WorkspaceId) -> (String, String) {
     (format!("WORKSPACE#{id}"), "META".into())
+}
+
+fn connection_key(project: &ProjectId, id: &str) -> (String, String) {
+    (format!("PROJECT#{project}"), format!("CONN#{id}"))
+}
+
+/// Where `$disconnect`, which only knows the connection id, finds the project.
+fn connection_lookup_key(id: &str) -> (String, String) {
+    (format!("CONN#{id}"), "META".into())
 }
 
 fn message_pk(session: &SessionId) -> String {
@@ -561,6 +571,64 @@ impl Store for DynamoStore {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let by_project = to_item(
+            connection,
+            connection_key(&connection.project_id, &connection.id),
+            "connection",
+        )?;
+        let by_id = to_item(
+            connection,
+            connection_lookup_key(&connection.id),
+            "connection",
+        )?;
+        self.put(by_id).await?;
+        self.put(by_project).await
+    }
+
+    async fn get_connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.get(connection_lookup_key(id), "connection").await
+    }
+
+    async fn delete_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        for item_key in [
+            connection_key(&connection.project_id, &connection.id),
+            connection_lookup_key(&connection.id),
+        ] {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(item_key)))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    async fn list_connections(
+        &self,
+        project: &ProjectId,
+        now_secs: u64,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let connections: Vec<Connection> = self
+            .query_all(
+                None,
+                "pk = :pk AND begins_with(sk, :prefix)",
+                vec![
+                    (":pk", s(format!("PROJECT#{project}"))),
+                    (":prefix", s("CONN#")),
+                ],
+                "connection",
+            )
+            .await?;
+        // TTL deletion lags by up to days: an expired item is already dead.
+        Ok(connections
+            .into_iter()
+            .filter(|connection| connection.ttl > now_secs)
+            .collect())
     }
 
     async fn list_messages(

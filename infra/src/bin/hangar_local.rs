@@ -31,7 +31,7 @@ async fn run() -> Result<(), String> {
     let state_dir = PathBuf::from(env_or("HANGAR_STATE_DIR", ".local"));
     let keys = DevKeys::load_or_generate(&state_dir.join("dev-keys.json"))
         .map_err(|err| err.to_string())?;
-    let web_root = PathBuf::from(env_or("HANGAR_WEB_ROOT", "web/static"));
+    let web_root = PathBuf::from(env_or("HANGAR_WEB_ROOT", "web/dist"));
 
     // The node agent and the scripted ACP agent are built beside this binary.
     let bin_dir = std::env::current_exe()
@@ -95,6 +95,10 @@ async fn run() -> Result<(), String> {
         .map_err(|err| err.to_string())?;
     std::fs::write(state_dir.join("dev-user.jwt"), &token).map_err(|err| err.to_string())?;
     println!("Hangar local stack on {}", stack.url("/"));
+    println!(
+        "  open the demo project signed in as {DEV_USER}: {}",
+        stack.url(&format!("/?project={DEMO_PROJECT}#token={token}"))
+    );
     println!(
         "  user token for {DEV_USER} (7 days): {}",
         state_dir.join("dev-user.jwt").display()

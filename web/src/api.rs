@@ -1,0 +1,161 @@
+//! The control plane's HTTP API as the browser calls it: the user's bearer token on every
+//! request, `{code,message}` errors turned into [`Failure`]s the page can show.
+
+use gloo_net::http::{Request, RequestBuilder};
+use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskView};
+use hangar_protocol::{ErrorBody, MessagesPage, ProjectId, SessionId, TaskId};
+use serde::de::DeserializeOwned;
+
+/// Why a call failed, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// HTTP status, 0 when the server could not be reached.
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    fn network(err: impl std::fmt::Display) -> Failure {
+        Failure {
+            status: 0,
+            code: "network".into(),
+            message: format!("cannot reach the control plane: {err}"),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        if self.status == 0 {
+            self.message.clone()
+        } else {
+            format!("{} ({}, {})", self.message, self.code, self.status)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: String,
+    token: String,
+}
+
+/// Largest page the history route serves.
+pub const PAGE_LIMIT: u32 = hangar_protocol::limits::MESSAGES_PAGE_MAX_LIMIT;
+
+impl Api {
+    pub fn new(base: String, token: String) -> Api {
+        Api { base, token }
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn authorized(&self, builder: RequestBuilder) -> RequestBuilder {
+        builder.header("Authorization", &format!("Bearer {}", self.token))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: Request) -> Result<T, Failure> {
+        let response = request.send().await.map_err(Failure::network)?;
+        let status = response.status();
+        if (200..300).contains(&status) {
+            return response.json::<T>().await.map_err(|err| Failure {
+                status,
+                code: "bad_response".into(),
+                message: format!("unexpected answer: {err}"),
+            });
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Failure {
+                status,
+                code: body.code,
+                message: body.message,
+            },
+            Err(_) => Failure {
+                status,
+                code: "http_error".into(),
+                message: format!("the control plane answered {status}"),
+            },
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        let request = self
+            .authorized(Request::get(&format!("{}{path}", self.base)))
+            .build()
+            .map_err(Failure::network)?;
+        self.send(request).await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Option<&impl serde::Serialize>,
+    ) -> Result<T, Failure> {
+        let builder = self.authorized(Request::post(&format!("{}{path}", self.base)));
+        let request = match body {
+            Some(body) => builder.json(body),
+            None => builder.build(),
+        }
+        .map_err(Failure::network)?;
+        self.send(request).await
+    }
+
+    pub async fn projects(&self) -> Result<Vec<ProjectView>, Failure> {
+        self.get("/api/projects").await
+    }
+
+    pub async fn project(&self, project: &ProjectId) -> Result<ProjectView, Failure> {
+        self.get(&format!("/api/projects/{project}")).await
+    }
+
+    pub async fn tasks(&self, project: &ProjectId) -> Result<Vec<TaskView>, Failure> {
+        self.get(&format!("/api/projects/{project}/tasks")).await
+    }
+
+    pub async fn sessions(&self, project: &ProjectId) -> Result<Vec<SessionView>, Failure> {
+        self.get(&format!("/api/projects/{project}/sessions")).await
+    }
+
+    pub async fn create_task(
+        &self,
+        project: &ProjectId,
+        request: &CreateTaskRequest,
+    ) -> Result<TaskView, Failure> {
+        self.post(&format!("/api/projects/{project}/tasks"), Some(request))
+            .await
+    }
+
+    pub async fn run_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {
+        self.post(
+            &format!("/api/projects/{project}/tasks/{task}/run"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn cancel_task(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<TaskView, Failure> {
+        self.post(
+            &format!("/api/projects/{project}/tasks/{task}/cancel"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn messages(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        after: u64,
+    ) -> Result<MessagesPage, Failure> {
+        self.get(&format!(
+            "/api/projects/{project}/sessions/{session}/messages?after={after}&limit={PAGE_LIMIT}"
+        ))
+        .await
+    }
+}
