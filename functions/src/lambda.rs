@@ -64,49 +64,52 @@ pub const WS_ROUTES: &[(&str, &str)] =
 /// The WebSocket API's `$connect` route: `?token=<user jwt>&projectId=<project>`; any
 /// answer but 2xx refuses the connection.
 pub async fn serve_ws_connect() -> Result<(), Error> {
-    crate::telemetry::init();
-    let state = AppState::from_env().await?;
-    lambda_http::lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-            let state = state.clone();
-            async move {
-                let request = event.payload;
-                let query: &QueryMap = &request.query_string_parameters;
-                let result = state
-                    .live
-                    .connect(
-                        &state.auth,
-                        request
-                            .request_context
-                            .connection_id
-                            .as_deref()
-                            .unwrap_or_default(),
-                        query.first(CONNECT_TOKEN_PARAM),
-                        query.first(CONNECT_PROJECT_PARAM),
-                    )
-                    .await;
-                ws_response(result.map(|_| ())).await
-            }
-        },
-    ))
+    serve_ws(|state, request| async move {
+        let query: &QueryMap = &request.query_string_parameters;
+        state
+            .live
+            .connect(
+                &state.auth,
+                request
+                    .request_context
+                    .connection_id
+                    .as_deref()
+                    .unwrap_or_default(),
+                query.first(CONNECT_TOKEN_PARAM),
+                query.first(CONNECT_PROJECT_PARAM),
+            )
+            .await
+            .map(|_| ())
+    })
     .await
 }
 
 /// The WebSocket API's `$disconnect` route.
 pub async fn serve_ws_disconnect() -> Result<(), Error> {
+    serve_ws(|state, request| async move {
+        let connection = request.request_context.connection_id;
+        state
+            .live
+            .disconnect(connection.as_deref().unwrap_or_default())
+            .await
+    })
+    .await
+}
+
+/// Runs a WebSocket route's Lambda: state built once, each event answered through
+/// [`ws_response`].
+async fn serve_ws<F, Fut>(handle: F) -> Result<(), Error>
+where
+    F: Fn(AppState, ApiGatewayWebsocketProxyRequest) -> Fut,
+    Fut: Future<Output = Result<(), ApiError>>,
+{
     crate::telemetry::init();
     let state = AppState::from_env().await?;
+    let handle = &handle;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
             let state = state.clone();
-            async move {
-                let connection = event.payload.request_context.connection_id;
-                let result = state
-                    .live
-                    .disconnect(connection.as_deref().unwrap_or_default())
-                    .await;
-                ws_response(result).await
-            }
+            async move { ws_response(handle(state, event.payload).await).await }
         },
     ))
     .await

@@ -70,6 +70,10 @@ const CARDS: &str =
 /// The seqs of the shown messages, in page order.
 const SEQS: &str = "return [...document.querySelectorAll('[data-testid=\"message\"]')].map(m => Number(m.dataset.seq));";
 
+/// Whether the page caught up after opening its socket and reads no history now.
+const IDLE: &str = "const m = document.querySelector('[data-testid=\"messages\"]');
+    return m.dataset.catchUps >= 1 && m.getAttribute('aria-busy') === 'false';";
+
 /// Records every status a task's card is drawn with (cards are redrawn on each change).
 const RECORD_STATUSES: &str = "window.seenStatuses = {};
     const record = () => document.querySelectorAll('[data-testid=\"task-card\"]').forEach(c => {
@@ -295,6 +299,10 @@ async fn a_killed_socket_is_restored_and_the_gap_is_paged() {
         .wait_until("the first batch is shown", UI_WAIT, SEQS, |v| {
             *v == json!([1, 2, 3, 4, 5])
         })
+        .await;
+    // Idle: the catch-up after opening is over and no page of history is being read.
+    browser
+        .wait_until("the page is idle", UI_WAIT, IDLE, |v| *v == json!(true))
         .await;
 
     // Kill the socket from the gateway's side, keep it down, and store messages nobody is

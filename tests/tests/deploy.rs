@@ -72,6 +72,20 @@ fn binaries() -> BTreeSet<String> {
     names
 }
 
+/// `http::ROUTES` as (lambda, method, path).
+fn router_routes() -> BTreeSet<(String, String, String)> {
+    ROUTES
+        .iter()
+        .map(|route| {
+            (
+                route.lambda.to_string(),
+                route.method.to_string(),
+                route.path.to_string(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn every_route_and_binary_is_a_function_of_the_template() {
     let template = load("template.yaml");
@@ -103,16 +117,7 @@ fn every_route_and_binary_is_a_function_of_the_template() {
             }
         }
     }
-    let router_routes: BTreeSet<(String, String, String)> = ROUTES
-        .iter()
-        .map(|route| {
-            (
-                route.lambda.to_string(),
-                route.method.to_string(),
-                route.path.to_string(),
-            )
-        })
-        .collect();
+    let router_routes = router_routes();
     assert_eq!(
         template_routes, router_routes,
         "template.yaml routes == http::ROUTES"
@@ -325,16 +330,7 @@ fn the_openapi_document_describes_exactly_the_router() {
             .collect();
         assert_eq!(declared, in_path, "{path}");
     }
-    let router: BTreeSet<(String, String, String)> = ROUTES
-        .iter()
-        .map(|route| {
-            (
-                route.lambda.to_string(),
-                route.method.to_string(),
-                route.path.to_string(),
-            )
-        })
-        .collect();
+    let router = router_routes();
     assert_eq!(
         operations, router,
         "openapi.yaml operations == http::ROUTES"

@@ -189,20 +189,12 @@ async fn task_changes_are_pushed_with_their_status() {
     let mut socket = open(&stack, &seeded).await;
     let token = stack.user_token(&seeded.owner);
 
-    let (status, body) = stack
-        .call(
-            "POST",
-            &format!("/api/projects/{}/tasks", seeded.project),
-            Some(&token),
-            Some(json!({"prompt": "Fix the bug", "mode": "backlog"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let created = backlog_task(&stack, &seeded).await;
     let LiveEvent::Task { task, .. } = next_event(&mut socket).await else {
         panic!("expected a task frame");
     };
     assert_eq!(task.status, TaskStatus::Backlog);
-    assert_eq!(task.id.as_str(), body["id"].as_str().expect("id"));
+    assert_eq!(task.id, created.id);
 
     let (status, _) = stack
         .call(
@@ -225,7 +217,7 @@ async fn a_gone_connection_is_deleted_and_an_expired_one_skipped() {
     let seeded = stack.seed().await;
     let store = &stack.stack.state.store;
     let mut socket = open(&stack, &seeded).await;
-    let task = sample_task(&stack, &seeded).await;
+    let task = backlog_task(&stack, &seeded).await;
     assert!(matches!(
         next_event(&mut socket).await,
         LiveEvent::Task { .. }
@@ -282,7 +274,8 @@ async fn a_gone_connection_is_deleted_and_an_expired_one_skipped() {
     .await;
 }
 
-async fn sample_task(stack: &TestStack, seeded: &Seeded) -> hangar_protocol::tasks::TaskView {
+/// A task saved to the seeded project's backlog.
+async fn backlog_task(stack: &TestStack, seeded: &Seeded) -> hangar_protocol::tasks::TaskView {
     let token = stack.user_token(&seeded.owner);
     let (status, body) = stack
         .call(

@@ -109,6 +109,8 @@ pub struct Page {
     /// Messages of the selected session, ascending by seq, without gaps from seq 1.
     pub messages: Signal<Vec<ChatMessage>>,
     pub loading_messages: Signal<bool>,
+    /// How many times the page caught up after the socket (re)opened.
+    pub catch_ups: Signal<u32>,
     pub link: Signal<LinkState>,
     pub error: Signal<Option<String>>,
 }
@@ -284,7 +286,8 @@ impl LiveSink for PageSink {
         wasm_bindgen_futures::spawn_local(async move {
             ctx.reload_tasks().await;
             ctx.reload_sessions().await;
-            ctx.sync_messages().await;
+            Rc::clone(&ctx).sync_messages().await;
+            ctx.page.catch_ups.update(|n| *n += 1);
         });
     }
 
@@ -319,6 +322,7 @@ fn project_page(api: Api, project_id: ProjectId) -> View {
         selected: create_signal(None),
         messages: create_signal(Vec::new()),
         loading_messages: create_signal(false),
+        catch_ups: create_signal(0),
         link: create_signal(LinkState::Connecting),
         error: create_signal(None),
     };

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use hangar_protocol::limits::TASK_PROMPT_MAX_BYTES;
 use hangar_protocol::tasks::{CreateTaskRequest, SubmitMode, TaskStatus, TaskView};
-use hangar_protocol::{ChatMessage, MessageRole, SessionId};
+use hangar_protocol::{ChatMessage, MessageRole, SessionId, TaskId};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -235,7 +235,9 @@ fn messages(ctx: Rc<Ctx>) -> View {
     };
     view! {
         h2(class="chat-title", data-testid="chat-title") { (title) }
-        div(class="messages", data-testid="messages", r#ref=container) {
+        div(class="messages", data-testid="messages", r#ref=container,
+            aria-busy=move || page.loading_messages.get().to_string(),
+            data-catch-ups=move || page.catch_ups.get().to_string()) {
             (if page.selected.with(|s| s.is_none()) {
                 view! { p(class="empty", data-testid="messages-empty") { "Select a session, or describe a task below to start one." } }
             } else if page.messages.with(|m| m.is_empty()) {
@@ -457,14 +459,26 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
         .history
         .last()
         .filter(|_| status == TaskStatus::Failed)
-        .map(|t| t.reason.clone());
+        .map(|t| {
+            let reason = t.reason.clone();
+            view! { p(class="card-reason", data-testid="task-reason") { (reason) } }
+        })
+        .unwrap_or_default();
     let title = task.title.clone();
     let task_id = task.id.to_string();
     let status_text = status.as_str();
     let session: SessionId = task.session_id.clone();
     let select_ctx = Rc::clone(&ctx);
-    let run = (status == TaskStatus::Backlog).then(|| (Rc::clone(&ctx), task.id.clone()));
-    let cancel = (!status.is_terminal()).then(|| (Rc::clone(&ctx), task.id.clone()));
+    let run = if status == TaskStatus::Backlog {
+        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Run)
+    } else {
+        View::default()
+    };
+    let cancel = if status.is_terminal() {
+        View::default()
+    } else {
+        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Cancel)
+    };
     view! {
         div(class=class, data-testid="task-card", data-task-id=task_id, data-status=status_text,
             on:click=move |_| select_ctx.select(session.clone())) {
@@ -473,42 +487,42 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
                 (if spinning { view! { span(class="spinner", aria-hidden="true") } } else { view! {} })
                 span(class="status-label") { (status_text) }
             }
-            (match reason.clone() {
-                Some(reason) => view! { p(class="card-reason") { (reason) } },
-                None => view! {},
-            })
+            (reason)
             div(class="card-actions") {
-                (match run.clone() {
-                    Some((ctx, id)) => view! {
-                        button(data-testid="task-run", on:click=move |event: web_sys::MouseEvent| {
-                            event.stop_propagation();
-                            let (ctx, id) = (Rc::clone(&ctx), id.clone());
-                            wasm_bindgen_futures::spawn_local(async move {
-                                match ctx.api.run_task(&ctx.project_id, &id).await {
-                                    Ok(task) => ctx.upsert_task(task),
-                                    Err(failure) => ctx.fail(failure),
-                                }
-                            });
-                        }) { "Run" }
-                    },
-                    None => view! {},
-                })
-                (match cancel.clone() {
-                    Some((ctx, id)) => view! {
-                        button(data-testid="task-cancel", on:click=move |event: web_sys::MouseEvent| {
-                            event.stop_propagation();
-                            let (ctx, id) = (Rc::clone(&ctx), id.clone());
-                            wasm_bindgen_futures::spawn_local(async move {
-                                match ctx.api.cancel_task(&ctx.project_id, &id).await {
-                                    Ok(task) => ctx.upsert_task(task),
-                                    Err(failure) => ctx.fail(failure),
-                                }
-                            });
-                        }) { "Cancel" }
-                    },
-                    None => view! {},
-                })
+                (run)
+                (cancel)
             }
         }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum TaskAction {
+    Run,
+    Cancel,
+}
+
+/// A card's button: runs or cancels the task and draws the answer.
+fn task_action(ctx: Rc<Ctx>, id: TaskId, action: TaskAction) -> View {
+    let (testid, label) = match action {
+        TaskAction::Run => ("task-run", "Run"),
+        TaskAction::Cancel => ("task-cancel", "Cancel"),
+    };
+    view! {
+        button(data-testid=testid, on:click=move |event: web_sys::MouseEvent| {
+            // The card behind selects its session; the button only acts.
+            event.stop_propagation();
+            let (ctx, id) = (Rc::clone(&ctx), id.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let answer = match action {
+                    TaskAction::Run => ctx.api.run_task(&ctx.project_id, &id).await,
+                    TaskAction::Cancel => ctx.api.cancel_task(&ctx.project_id, &id).await,
+                };
+                match answer {
+                    Ok(task) => ctx.upsert_task(task),
+                    Err(failure) => ctx.fail(failure),
+                }
+            });
+        }) { (label) }
     }
 }
