@@ -129,3 +129,57 @@ async fn ws_response(result: Result<(), ApiError>) -> Result<ApiGatewayProxyResp
         (!body.is_empty()).then(|| Body::Text(String::from_utf8_lossy(&body).into_owned()));
     Ok(answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn websocket_answers_map_errors_like_every_http_route() {
+        let refused = ws_response(Err(ApiError::forbidden("not_a_member", "not yours")))
+            .await
+            .expect("answer");
+        assert_eq!(refused.status_code, 403);
+        let Some(Body::Text(body)) = refused.body else {
+            panic!("a JSON body");
+        };
+        let body: serde_json::Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(body["code"], "not_a_member");
+        assert_eq!(body["message"], "not yours");
+
+        let accepted = ws_response(Ok(())).await.expect("answer");
+        assert_eq!(accepted.status_code, 200);
+        assert!(accepted.body.is_none());
+    }
+
+    #[test]
+    fn a_connect_event_of_api_gateway_parses() {
+        let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(serde_json::json!({
+            // As API Gateway sends it (abridged headers).
+            "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "Sec-WebSocket-Version": "13"},
+            "multiValueHeaders": {"Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
+            "multiValueQueryStringParameters": {"token": ["jwt"], "projectId": ["demo"]},
+            "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "extendedRequestId": "x1",
+                               "requestTime": "25/Nov/2026:12:00:00 +0000", "messageDirection": "IN",
+                               "stage": "live", "connectedAt": 1795608000000u64, "requestTimeEpoch": 1795608000000u64,
+                               "identity": {"sourceIp": "203.0.113.7", "userAgent": "Mozilla/5.0"},
+                               "requestId": "r1", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                               "connectionId": "L0SM9cOFvHcCIhw=", "apiId": "abc123"},
+            "queryStringParameters": {"token": "jwt", "projectId": "demo"},
+            "isBase64Encoded": false
+        }))
+        .expect("event");
+        assert_eq!(
+            event.request_context.connection_id.as_deref(),
+            Some("L0SM9cOFvHcCIhw=")
+        );
+        assert_eq!(
+            event.query_string_parameters.first(CONNECT_PROJECT_PARAM),
+            Some("demo")
+        );
+        assert_eq!(
+            event.query_string_parameters.first(CONNECT_TOKEN_PARAM),
+            Some("jwt")
+        );
+    }
+}
