@@ -141,9 +141,17 @@ impl Live {
     }
 
     pub async fn task_changed(&self, task: &Task) {
+        let cursor = match self.store.last_message_seq(&task.session_id).await {
+            Ok(cursor) => cursor,
+            Err(err) => {
+                tracing::warn!(task = %task.id, error = %err, "cannot read the session cursor");
+                0
+            }
+        };
         let event = LiveEvent::Task {
             project_id: task.project_id.clone(),
             task: TaskView::from(task.clone()),
+            cursor,
         };
         let report = self.publish(&event).await;
         tracing::debug!(task = %task.id, status = %task.status, ?report, "task published");

@@ -219,6 +219,8 @@ pub trait Store: Send + Sync {
         now_secs: u64,
     ) -> Result<Vec<Connection>, StoreError>;
 
+    /// The highest seq stored for `session` (0: none yet).
+    async fn last_message_seq(&self, session: &SessionId) -> Result<u64, StoreError>;
     /// Messages of `session` with `seq > after`, ascending, at most `limit`.
     async fn list_messages(
         &self,

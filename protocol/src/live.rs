@@ -8,8 +8,8 @@ use crate::{ChatMessage, ProjectId, SessionId};
 
 /// One frame pushed to a project's connections.
 ///
-/// A viewer never loses a message to the socket: every `messages` frame carries the session's
-/// `cursor`, the highest sequence the store holds as of this frame. A viewer that has seen
+/// A viewer never loses a message to the socket: every frame carries its session's `cursor`,
+/// the highest sequence the store holds as of this frame. A viewer that has seen
 /// less than `cursor` after applying the frame (a frame missed while reconnecting, a message
 /// too large for a frame) pages the gap over HTTP from its last seen sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,11 +24,13 @@ pub enum LiveEvent {
         messages: Vec<ChatMessage>,
     },
     /// A task changed (created, moved to another status); carries the whole task, so the
-    /// last frame seen wins (compare `updatedAt`).
+    /// last frame seen wins (compare `updatedAt`), and the cursor of the task's session, so a
+    /// messages frame lost on the way (the last one of a run, say) is still noticed.
     #[serde(rename_all = "camelCase")]
     Task {
         project_id: ProjectId,
         task: TaskView,
+        cursor: u64,
     },
 }
 

@@ -9,7 +9,7 @@ use hangar_functions::clock::now_ms;
 use hangar_functions::ports::Connection;
 use hangar_protocol::live::LiveEvent;
 use hangar_protocol::tasks::TaskStatus;
-use hangar_protocol::{ErrorBody, MessagesPage, UserId};
+use hangar_protocol::{ChatMessage, ErrorBody, MessageId, MessageRole, MessagesPage, UserId};
 use hangar_tests::wire::{batch, ingest_ok, range};
 use hangar_tests::{Seeded, TestStack, unique};
 use serde_json::json;
@@ -190,11 +190,32 @@ async fn task_changes_are_pushed_with_their_status() {
     let token = stack.user_token(&seeded.owner);
 
     let created = backlog_task(&stack, &seeded).await;
-    let LiveEvent::Task { task, .. } = next_event(&mut socket).await else {
+    let LiveEvent::Task { task, cursor, .. } = next_event(&mut socket).await else {
         panic!("expected a task frame");
     };
     assert_eq!(task.status, TaskStatus::Backlog);
     assert_eq!(task.id, created.id);
+    assert_eq!(cursor, 0, "nothing stored for the new session yet");
+
+    // Messages of the task's session stored meanwhile: the next task frame carries their
+    // cursor, so a viewer that missed their frame notices.
+    for seq in 1..=3 {
+        let message = ChatMessage {
+            message_id: MessageId::parse(format!("m{seq}")).expect("id"),
+            seq,
+            role: MessageRole::Assistant,
+            content: format!("message {seq}"),
+            tool: None,
+            created_at: now_ms(),
+        };
+        stack
+            .stack
+            .state
+            .store
+            .insert_message(&task.session_id, &message)
+            .await
+            .expect("insert");
+    }
 
     let (status, _) = stack
         .call(
@@ -205,10 +226,11 @@ async fn task_changes_are_pushed_with_their_status() {
         )
         .await;
     assert_eq!(status, 200);
-    let LiveEvent::Task { task, .. } = next_event(&mut socket).await else {
+    let LiveEvent::Task { task, cursor, .. } = next_event(&mut socket).await else {
         panic!("expected a task frame");
     };
     assert_eq!(task.status, TaskStatus::Cancelled);
+    assert_eq!(cursor, 3);
 }
 
 #[tokio::test]
@@ -245,6 +267,7 @@ async fn a_gone_connection_is_deleted_and_an_expired_one_skipped() {
         .publish(&LiveEvent::Task {
             project_id: seeded.project.clone(),
             task,
+            cursor: 0,
         })
         .await;
     assert_eq!((report.delivered, report.gone, report.failed), (1, 1, 0));

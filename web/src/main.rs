@@ -309,7 +309,15 @@ impl LiveSink for PageSink {
                     wasm_bindgen_futures::spawn_local(Rc::clone(ctx).sync_messages());
                 }
             }
-            LiveEvent::Task { task, .. } => ctx.upsert_task(task),
+            LiveEvent::Task { task, cursor, .. } => {
+                let gap = ctx.page.selected.get_clone_untracked().as_ref()
+                    == Some(&task.session_id)
+                    && ctx.last_seq() < cursor;
+                ctx.upsert_task(task);
+                if gap {
+                    wasm_bindgen_futures::spawn_local(Rc::clone(ctx).sync_messages());
+                }
+            }
         }
     }
 }

@@ -631,6 +631,33 @@ impl Store for DynamoStore {
             .collect())
     }
 
+    async fn last_message_seq(&self, session: &SessionId) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(message_pk(session)))
+            .expression_attribute_values(":prefix", AttributeValue::S("MSG#".into()))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(1)
+            .projection_expression("seq")
+            .send()
+            .await
+            .map_err(classify)?;
+        let seq = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|item| match item.get("seq") {
+                Some(AttributeValue::N(n)) => n.parse().ok(),
+                _ => None,
+            });
+        Ok(seq.unwrap_or(0))
+    }
+
     async fn list_messages(
         &self,
         session: &SessionId,
