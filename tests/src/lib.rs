@@ -115,6 +115,20 @@ impl TestStack {
             .expect("mint user token")
     }
 
+    /// Creates a project through the API, owned by `owner`.
+    pub async fn new_project(&self, owner: &UserId) -> ProjectId {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/projects",
+                Some(&self.user_token(owner)),
+                Some(serde_json::json!({"name": "Shop", "repo": "acme/shop"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        ProjectId::parse(body["id"].as_str().expect("id").to_string()).expect("project id")
+    }
+
     /// Seeds a project owned by a new user, a chat session and its workspace.
     pub async fn seed(&self) -> Seeded {
         let store = &self.stack.state.store;

@@ -90,25 +90,12 @@ fn card<'a>(cards: &'a Value, status: &str) -> Option<&'a Value> {
         .find(|card| card["status"] == status)
 }
 
-async fn new_project(stack: &TestStack, owner: &UserId) -> String {
-    let (status, body) = stack
-        .call(
-            "POST",
-            "/api/projects",
-            Some(&stack.user_token(owner)),
-            Some(json!({"name": "Browser project", "repo": "acme/web"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().expect("id").to_string()
-}
-
 #[tokio::test]
 async fn run_now_streams_messages_and_the_card_moves_across_the_board() {
     let script = slow_script();
     let stack = ui_stack(Some(&script)).await;
     let owner = UserId::parse(unique("user")).expect("id");
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await.to_string();
     let browser = Browser::start().await;
     open_live(&browser, &page_url(&stack, &project, &owner)).await;
     browser.js(RECORD_STATUSES).await;
@@ -237,7 +224,7 @@ async fn stack_messages(stack: &TestStack, owner: &UserId, project: &str, task: 
 async fn save_to_backlog_parks_the_task_until_run() {
     let stack = ui_stack(None).await;
     let owner = UserId::parse(unique("user")).expect("id");
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await.to_string();
     let browser = Browser::start().await;
     open_live(&browser, &page_url(&stack, &project, &owner)).await;
     browser.js(RECORD_STATUSES).await;

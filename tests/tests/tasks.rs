@@ -23,20 +23,6 @@ fn user() -> UserId {
     UserId::parse(unique("user")).expect("id")
 }
 
-async fn new_project(stack: &TestStack, owner: &UserId) -> ProjectId {
-    let token = stack.user_token(owner);
-    let (status, body) = stack
-        .call(
-            "POST",
-            "/api/projects",
-            Some(&token),
-            Some(json!({"name": "Shop", "repo": "acme/shop"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    ProjectId::parse(body["id"].as_str().expect("id").to_string()).expect("project id")
-}
-
 async fn submit(
     stack: &TestStack,
     owner: &UserId,
@@ -149,7 +135,7 @@ fn statuses(view: &TaskView) -> Vec<TaskStatus> {
 async fn projects_are_created_listed_and_shared_only_with_members() {
     let stack = TestStack::start().await;
     let (owner, other) = (user(), user());
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await;
     let owner_token = stack.user_token(&owner);
     let other_token = stack.user_token(&other);
 
@@ -260,7 +246,7 @@ async fn projects_are_created_listed_and_shared_only_with_members() {
 async fn backlog_tasks_wait_and_transitions_are_checked() {
     let stack = TestStack::start().await;
     let owner = user();
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await;
     let token = stack.user_token(&owner);
 
     let saved = submit(
@@ -387,7 +373,7 @@ async fn backlog_tasks_wait_and_transitions_are_checked() {
 async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() {
     let stack = TestStack::start_with(|options| options.timeouts.node_warm_ms = 2_500).await;
     let owner = user();
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await;
 
     // First task: no warm node, so one is provisioned (a real node agent process).
     let first = submit(&stack, &owner, &project, "Fix the login bug", "run").await;
@@ -653,7 +639,7 @@ async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_an
     let store = &stack.stack.state.store;
     let runner = &stack.stack.state.runner;
     let owner = user();
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await;
 
     // A task stuck in queued (its start never happened).
     let mut stuck = fake_task(VmSize::Small);
@@ -773,7 +759,7 @@ async fn a_node_that_never_calls_back_fails_its_task_after_the_provision_timeout
     })
     .await;
     let owner = user();
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await;
     let submitted = submit(&stack, &owner, &project, "Never starts", "run").await;
     assert_eq!(submitted.status, TaskStatus::Provisioning);
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -809,7 +795,7 @@ async fn cancelling_a_running_task_stops_its_workspace_and_warms_the_node() {
     })
     .await;
     let owner = user();
-    let project = new_project(&stack, &owner).await;
+    let project = stack.new_project(&owner).await;
     let submitted = submit(&stack, &owner, &project, "Long job", "run").await;
     let running = wait_for_status(&stack, &owner, &submitted, TaskStatus::Running).await;
     let token = stack.user_token(&owner);
