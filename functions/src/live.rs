@@ -82,22 +82,39 @@ impl Live {
 
     /// Pushes `event` to every live connection of its project.
     pub async fn publish(&self, event: &LiveEvent) -> PublishReport {
+        let mut connections = self.watchers(event.project_id()).await;
+        self.post_all(&mut connections, event).await
+    }
+
+    /// The project's live connections; none when they cannot be read (viewers page later).
+    async fn watchers(&self, project: &ProjectId) -> Vec<Connection> {
+        match self.store.list_connections(project, now_ms() / 1000).await {
+            Ok(connections) => connections,
+            Err(err) => {
+                tracing::warn!(%project, error = %err, "cannot list connections; viewers will page");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Posts `event` to each of `connections`; the gone ones are deleted and dropped from it.
+    async fn post_all(
+        &self,
+        connections: &mut Vec<Connection>,
+        event: &LiveEvent,
+    ) -> PublishReport {
+        let mut report = PublishReport::default();
+        if connections.is_empty() {
+            return report;
+        }
         let frame = match serde_json::to_string(event) {
             Ok(frame) => frame,
             Err(err) => {
                 tracing::error!(error = %err, "cannot encode a live frame");
-                return PublishReport::default();
+                return report;
             }
         };
-        let project = event.project_id();
-        let connections = match self.store.list_connections(project, now_ms() / 1000).await {
-            Ok(connections) => connections,
-            Err(err) => {
-                tracing::warn!(%project, error = %err, "cannot list connections; viewers will page");
-                return PublishReport::default();
-            }
-        };
-        let outcomes: Vec<_> = futures::stream::iter(connections)
+        let outcomes: Vec<_> = futures::stream::iter(std::mem::take(connections))
             .map(|connection| {
                 let frame = frame.as_str();
                 async move {
@@ -108,10 +125,12 @@ impl Live {
             .buffer_unordered(POST_CONCURRENCY)
             .collect()
             .await;
-        let mut report = PublishReport::default();
         for (connection, outcome) in outcomes {
             match outcome {
-                Ok(Delivery::Delivered) => report.delivered += 1,
+                Ok(Delivery::Delivered) => {
+                    report.delivered += 1;
+                    connections.push(connection);
+                }
                 Ok(Delivery::Gone) => {
                     report.gone += 1;
                     if let Err(err) = self.store.delete_connection(&connection).await {
@@ -121,6 +140,7 @@ impl Live {
                 Err(err) => {
                     report.failed += 1;
                     tracing::warn!(connection = %connection.id, error = %err, "post failed");
+                    connections.push(connection);
                 }
             }
         }
@@ -128,19 +148,31 @@ impl Live {
     }
 
     /// Publishes messages of `session` just stored, in frames that fit the gateway's limit.
+    /// The connections are read once for all frames, and nothing is encoded when nobody
+    /// watches the project.
     pub async fn messages_stored(
         &self,
         project: &ProjectId,
         session: &SessionId,
         messages: &[ChatMessage],
     ) {
+        let mut connections = self.watchers(project).await;
+        if connections.is_empty() {
+            return;
+        }
         for event in message_frames(project, session, messages) {
-            let report = self.publish(&event).await;
+            let report = self.post_all(&mut connections, &event).await;
             tracing::debug!(%session, ?report, "messages published");
         }
     }
 
+    /// Publishes a task change with its session's cursor; the cursor is read only when
+    /// somebody watches the project.
     pub async fn task_changed(&self, task: &Task) {
+        let mut connections = self.watchers(&task.project_id).await;
+        if connections.is_empty() {
+            return;
+        }
         let cursor = match self.store.last_message_seq(&task.session_id).await {
             Ok(cursor) => cursor,
             Err(err) => {
@@ -153,7 +185,7 @@ impl Live {
             task: TaskView::from(task.clone()),
             cursor,
         };
-        let report = self.publish(&event).await;
+        let report = self.post_all(&mut connections, &event).await;
         tracing::debug!(task = %task.id, status = %task.status, ?report, "task published");
     }
 }
