@@ -48,6 +48,9 @@ lint_template() {
 # Where npm tools of the build (binaryen's wasm-opt) are installed.
 web_tools_dir() { printf '%s/npm' "$(hangar_cache)"; }
 
+# binaryen (npm) whose wasm-opt shrinks the UI's wasm.
+BINARYEN_VERSION=132.0.0
+
 # The UI's build tools: the wasm32 target, wasm-bindgen-cli at the version web/Cargo.lock
 # pins (the CLI and the library must match), and wasm-opt from npm's binaryen (Debian's
 # binaryen is too old for the wasm rustc emits).
@@ -68,4 +71,3 @@ install_web_tools() {
   fi
 }
 
-BINARYEN_VERSION=132.0.0

@@ -12,7 +12,7 @@ use hangar_functions::auth::TokenIssuer;
 use hangar_functions::clock::now_ms;
 use hangar_functions::ports::{ChatSession, Project, Workspace};
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
-use hangar_protocol::tasks::{VmSize, WorkspaceStatus};
+use hangar_protocol::tasks::{TaskView, VmSize, WorkspaceStatus};
 use hangar_protocol::{ProjectId, SessionId, UserId, WorkspaceId};
 
 /// Where the tests find the DynamoDB-compatible server.
@@ -127,6 +127,26 @@ impl TestStack {
             .await;
         assert_eq!(status, 201, "{body}");
         ProjectId::parse(body["id"].as_str().expect("id").to_string()).expect("project id")
+    }
+
+    /// Submits a task through the API; `mode` is `run` or `backlog`.
+    pub async fn submit_task(
+        &self,
+        owner: &UserId,
+        project: &ProjectId,
+        prompt: &str,
+        mode: &str,
+    ) -> TaskView {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/projects/{project}/tasks"),
+                Some(&self.user_token(owner)),
+                Some(serde_json::json!({"prompt": prompt, "mode": mode})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        serde_json::from_value(body).expect("task view")
     }
 
     /// Seeds a project owned by a new user, a chat session and its workspace.

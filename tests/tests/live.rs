@@ -12,7 +12,6 @@ use hangar_protocol::tasks::TaskStatus;
 use hangar_protocol::{ChatMessage, ErrorBody, MessageId, MessageRole, MessagesPage, UserId};
 use hangar_tests::wire::{batch, ingest_ok, range};
 use hangar_tests::{Seeded, TestStack, unique};
-use serde_json::json;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
@@ -299,17 +298,9 @@ async fn a_gone_connection_is_deleted_and_an_expired_one_skipped() {
 
 /// A task saved to the seeded project's backlog.
 async fn backlog_task(stack: &TestStack, seeded: &Seeded) -> hangar_protocol::tasks::TaskView {
-    let token = stack.user_token(&seeded.owner);
-    let (status, body) = stack
-        .call(
-            "POST",
-            &format!("/api/projects/{}/tasks", seeded.project),
-            Some(&token),
-            Some(json!({"prompt": "A task", "mode": "backlog"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    serde_json::from_value(body).expect("task view")
+    stack
+        .submit_task(&seeded.owner, &seeded.project, "A task", "backlog")
+        .await
 }
 
 #[tokio::test]

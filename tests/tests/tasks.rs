@@ -23,26 +23,6 @@ fn user() -> UserId {
     UserId::parse(unique("user")).expect("id")
 }
 
-async fn submit(
-    stack: &TestStack,
-    owner: &UserId,
-    project: &ProjectId,
-    prompt: &str,
-    mode: &str,
-) -> TaskView {
-    let token = stack.user_token(owner);
-    let (status, body) = stack
-        .call(
-            "POST",
-            &format!("/api/projects/{project}/tasks"),
-            Some(&token),
-            Some(json!({"prompt": prompt, "mode": mode})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    serde_json::from_value(body).expect("task view")
-}
-
 async fn task(stack: &TestStack, owner: &UserId, view: &TaskView) -> TaskView {
     let token = stack.user_token(owner);
     let (status, body) = stack
@@ -249,14 +229,9 @@ async fn backlog_tasks_wait_and_transitions_are_checked() {
     let project = stack.new_project(&owner).await;
     let token = stack.user_token(&owner);
 
-    let saved = submit(
-        &stack,
-        &owner,
-        &project,
-        "Add a README\nwith usage",
-        "backlog",
-    )
-    .await;
+    let saved = stack
+        .submit_task(&owner, &project, "Add a README\nwith usage", "backlog")
+        .await;
     assert_eq!(saved.status, TaskStatus::Backlog);
     assert_eq!(saved.title, "Add a README");
     assert_eq!(saved.vm_size, VmSize::Small);
@@ -376,7 +351,9 @@ async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() 
     let project = stack.new_project(&owner).await;
 
     // First task: no warm node, so one is provisioned (a real node agent process).
-    let first = submit(&stack, &owner, &project, "Fix the login bug", "run").await;
+    let first = stack
+        .submit_task(&owner, &project, "Fix the login bug", "run")
+        .await;
     assert_eq!(
         first.status,
         TaskStatus::Provisioning,
@@ -421,7 +398,9 @@ async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() 
     );
 
     // Second task reuses the warm node: no new process, straight to starting.
-    let second = submit(&stack, &owner, &project, "Add a dark mode", "run").await;
+    let second = stack
+        .submit_task(&owner, &project, "Add a dark mode", "run")
+        .await;
     let second = wait_for_status(&stack, &owner, &second, TaskStatus::Completed).await;
     assert_eq!(second.node_id.as_ref(), Some(&node_id));
     assert_eq!(
@@ -760,7 +739,9 @@ async fn a_node_that_never_calls_back_fails_its_task_after_the_provision_timeout
     .await;
     let owner = user();
     let project = stack.new_project(&owner).await;
-    let submitted = submit(&stack, &owner, &project, "Never starts", "run").await;
+    let submitted = stack
+        .submit_task(&owner, &project, "Never starts", "run")
+        .await;
     assert_eq!(submitted.status, TaskStatus::Provisioning);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let report = stack.stack.state.runner.sweep().await.expect("sweep");
@@ -796,7 +777,7 @@ async fn cancelling_a_running_task_stops_its_workspace_and_warms_the_node() {
     .await;
     let owner = user();
     let project = stack.new_project(&owner).await;
-    let submitted = submit(&stack, &owner, &project, "Long job", "run").await;
+    let submitted = stack.submit_task(&owner, &project, "Long job", "run").await;
     let running = wait_for_status(&stack, &owner, &submitted, TaskStatus::Running).await;
     let token = stack.user_token(&owner);
     let (status, body) = stack
