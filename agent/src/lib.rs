@@ -3,6 +3,7 @@
 
 pub mod acp;
 pub mod config;
+pub mod control_plane;
 pub mod node;
 pub mod outbox;
 pub mod reporter;

@@ -1,24 +1,24 @@
-//! `hangar-agent`: runs one task prompt through an ACP agent and delivers its transcript.
+//! `hangar-agent`: the node agent, and one workspace's session on its own.
 //!
-//! - `hangar-agent run`: delivers what an earlier run left in the outbox, runs the prompt in
-//!   `HANGAR_TASK_PROMPT`, then drains the outbox. SIGTERM stops the ACP agent, persists the
+//! - `hangar-agent node`: the long-lived node agent (see `node/`): serves the node API and
+//!   runs one session per workspace the control plane creates.
+//! - `hangar-agent run`: one workspace exactly as a node runs it (`HANGAR_TASK_PROMPT` is its
+//!   prompt): delivers what an earlier run left, runs the session, reports its outcome once
+//!   its messages are delivered, then drains. SIGTERM stops the ACP agent, persists the
 //!   message it was streaming, and drains within `HANGAR_SHUTDOWN_FLUSH_MS`.
 //! - `hangar-agent drain`: only delivers what the outbox holds.
-//! - `hangar-agent node`: the long-lived node agent (see `node.rs`): serves the node API and
-//!   runs one session per workspace the control plane creates.
 //!
 //! Exit codes: 0 all delivered; 1 failure; 2 bad configuration; 3 messages remain in the
 //! outbox (they are delivered by the next start).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use hangar_agent::acp::{AcpAgentCommand, Recorder, run_prompt};
-use hangar_agent::config::{AgentConfig, NodeConfig};
+use hangar_agent::config::{AgentConfig, FromEnv, NodeConfig};
+use hangar_agent::control_plane::ControlPlane;
+use hangar_agent::node::workspace::{WorkspaceRun, WorkspaceRunner};
 use hangar_agent::outbox::{Delivery, Outbox};
 use hangar_agent::reporter::Reporter;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 enum Mode {
@@ -60,19 +60,10 @@ fn parse_mode() -> Result<Mode, Failure> {
     }
 }
 
-/// Returns how many rows were left undelivered.
+/// `run` and `drain`: returns how many rows were left undelivered.
 async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
-    let outbox = Outbox::open(&config.outbox_path, config.outbox_max_size).map_err(runtime)?;
-    outbox
-        .register(Delivery {
-            workspace_id: config.workspace_id.clone(),
-            project_id: config.project_id.to_string(),
-            session_id: config.session_id.clone(),
-            api_url: config.api_url.clone(),
-            callback_token: config.callback_token.clone(),
-        })
-        .await
-        .map_err(runtime)?;
+    let delivery = &config.delivery;
+    let outbox = Outbox::open(&config.outbox_path, delivery.outbox_max_size).map_err(runtime)?;
     let requeued = outbox.requeue_exhausted().await.map_err(runtime)?;
     if requeued > 0 {
         tracing::info!(
@@ -80,44 +71,55 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
             "requeued messages whose retry budget ran out last time"
         );
     }
-    let reporter = Reporter::new(outbox.clone(), config.reporter.clone()).map_err(runtime)?;
-
+    let control_plane = ControlPlane::new(delivery.retry).map_err(runtime)?;
+    let reporter = Reporter::new(outbox.clone(), control_plane.clone(), delivery.batch);
+    let delivery_to = Delivery {
+        workspace_id: config.workspace_id.clone(),
+        project_id: config.project_id.to_string(),
+        session_id: config.session_id.clone(),
+        api_url: config.api_url.clone(),
+        callback_token: config.callback_token.clone(),
+    };
     let Mode::Run { prompt } = mode else {
+        // Rows of an earlier run go with the token given now.
+        outbox.register(delivery_to).await.map_err(runtime)?;
         return reporter
-            .drain(config.reporter.retry_max_elapsed)
+            .drain(delivery.retry.max_elapsed)
             .await
             .map_err(runtime);
     };
+    let workspace = WorkspaceRun {
+        delivery: delivery_to,
+        prompt,
+        dir: config.workdir.clone(),
+    };
+    let runner = WorkspaceRunner {
+        outbox,
+        control_plane,
+        acp: config.acp.clone(),
+        delivery_deadline: delivery.retry.max_elapsed,
+    };
+    runner.prepare(&workspace).await.map_err(runtime)?;
 
     let stop_reporter = CancellationToken::new();
     let background = {
-        let reporter = reporter.clone();
-        let stop = stop_reporter.clone();
+        let (reporter, stop) = (reporter.clone(), stop_reporter.clone());
         tokio::spawn(async move { reporter.run(stop).await })
     };
-    let recorder = Arc::new(Mutex::new(Recorder::new(
-        outbox.clone(),
-        config.workspace_id.clone(),
-    )));
-    let agent = AcpAgentCommand {
-        command: config.acp_command.clone(),
-        workdir: config.workdir.clone(),
-        policy: config.permission_policy,
-    };
+    let stop = CancellationToken::new();
     let mut terminate = signal(SignalKind::terminate()).map_err(runtime)?;
+    let session = runner.run(workspace, stop.clone());
+    tokio::pin!(session);
     let deadline = tokio::select! {
-        result = run_prompt(&agent, &prompt, Arc::clone(&recorder)) => {
-            match result {
-                Ok(stop_reason) => tracing::info!(%stop_reason, "prompt turn ended"),
-                Err(err) => tracing::error!(error = %err, "the ACP session failed"),
-            }
-            config.reporter.retry_max_elapsed
+        end = &mut session => {
+            tracing::info!(?end, "the workspace's run ended");
+            delivery.retry.max_elapsed
         }
         _ = terminate.recv() => {
             tracing::info!("SIGTERM: stopping the agent and flushing the outbox");
-            // The prompt future is dropped, which kills the ACP agent; keep what it streamed.
-            recorder.lock().await.close().await.map_err(runtime)?;
-            config.reporter.shutdown_flush_deadline
+            stop.cancel();
+            session.await;
+            delivery.shutdown_flush_deadline
         }
     };
     stop_reporter.cancel();

@@ -12,47 +12,27 @@
 
 use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable};
+use hangar_protocol::time::now_ms;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ReporterConfig;
+use crate::config::BatchLimits;
+use crate::control_plane::{CallError, Caller, ControlPlane};
 use crate::outbox::{Outbox, OutboxError, PendingBatch};
-
-/// How long one ingest request may take before it counts as a network failure.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-#[derive(Debug, thiserror::Error)]
-enum SendError {
-    #[error("transient failure: {0}")]
-    Transient(String),
-    #[error("refused with {status}: {body}")]
-    Permanent { status: u16, body: String },
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 #[derive(Clone)]
 pub struct Reporter {
     outbox: Outbox,
-    http: reqwest::Client,
-    config: ReporterConfig,
+    control_plane: ControlPlane,
+    batch: BatchLimits,
 }
 
 impl Reporter {
-    pub fn new(outbox: Outbox, config: ReporterConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()?;
-        Ok(Reporter {
+    pub fn new(outbox: Outbox, control_plane: ControlPlane, batch: BatchLimits) -> Self {
+        Reporter {
             outbox,
-            http,
-            config,
-        })
+            control_plane,
+            batch,
+        }
     }
 
     /// Delivers batches until `stop` is cancelled.
@@ -89,12 +69,12 @@ impl Reporter {
 
     async fn next_batch(&self) -> Result<Option<PendingBatch>, OutboxError> {
         self.outbox
-            .next_batch(self.config.batch_max_size, self.config.batch_max_bytes)
+            .next_batch(self.batch.max_size, self.batch.max_bytes)
             .await
     }
 
     async fn deliver_forever(&self) -> Result<(), OutboxError> {
-        let max_wait = self.config.batch_max_wait;
+        let max_wait = self.batch.max_wait;
         let mut last_send: Option<Instant> = None;
         loop {
             let added = self.outbox.rows_added().notified();
@@ -126,62 +106,34 @@ impl Reporter {
 
     /// Sends one batch with retries, then acknowledges or sets it aside.
     async fn deliver(&self, batch: PendingBatch) -> Result<(), OutboxError> {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.config.retry_initial_interval)
-            .with_max_delay(self.config.retry_max_interval)
-            .with_jitter()
-            .with_total_delay(Some(self.config.retry_max_elapsed))
-            .without_max_times();
         let rows = batch.row_ids.len();
-        let result = (|| self.send(&batch))
-            .retry(backoff)
-            .sleep(tokio::time::sleep)
-            .when(|err| matches!(err, SendError::Transient(_)))
-            .notify(
-                |err, delay| tracing::warn!(error = %err, ?delay, rows, "ingest failed; retrying"),
+        let caller = Caller {
+            api_url: &batch.delivery.api_url,
+            token: &batch.delivery.callback_token,
+        };
+        let sent = self
+            .control_plane
+            .ingest(
+                caller,
+                &batch.delivery.workspace_id,
+                batch.body.clone(),
+                rows,
             )
             .await;
-        match result {
+        match sent {
             Ok(()) => self.outbox.acknowledge(batch.row_ids).await,
-            Err(SendError::Permanent { status, body }) => {
+            Err(CallError::Permanent { status, body }) => {
                 tracing::error!(status, %body, rows, session = %batch.delivery.session_id, "ingest refused the batch; set aside");
                 self.outbox
                     .set_aside(batch.row_ids, "rejected", Some(status), body)
                     .await
             }
-            Err(SendError::Transient(detail)) => {
+            Err(CallError::Transient(detail)) => {
                 tracing::error!(%detail, rows, "retry budget exhausted; batch set aside until the next start");
                 self.outbox
                     .set_aside(batch.row_ids, "retry_exhausted", None, detail)
                     .await
             }
-        }
-    }
-
-    async fn send(&self, batch: &PendingBatch) -> Result<(), SendError> {
-        let url = format!(
-            "{}/api/workspaces/{}/messages",
-            batch.delivery.api_url, batch.delivery.workspace_id
-        );
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(&batch.delivery.callback_token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(batch.body.clone())
-            .send()
-            .await
-            .map_err(|err| SendError::Transient(err.to_string()))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        let code = status.as_u16();
-        if status.is_server_error() || code == 408 || code == 429 {
-            Err(SendError::Transient(format!("{code}: {body}")))
-        } else {
-            Err(SendError::Permanent { status: code, body })
         }
     }
 }

@@ -2,6 +2,7 @@
 //! message are coalesced into one message (a 2,000-token answer is one message, not 2,000),
 //! and any text too long for the wire is split into consecutive messages.
 
+use hangar_protocol::fit::{escaped_len, escaped_str_len};
 use hangar_protocol::limits::{MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES};
 use hangar_protocol::{MessageRole, ToolCallInfo};
 
@@ -30,15 +31,6 @@ pub enum Update {
     Ignored,
 }
 
-/// Bytes `c` takes inside a JSON string as serde_json writes it.
-fn json_len(c: char) -> usize {
-    match c {
-        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
-        c if (c as u32) < 0x20 => 6,
-        c => c.len_utf8(),
-    }
-}
-
 /// Splits `text` at character boundaries into parts that each fit the wire limits:
 /// at most [`MESSAGE_CONTENT_MAX_BYTES`] bytes and at most `CONTENT_MAX_JSON_BYTES` escaped.
 pub fn split_for_wire(text: &str) -> Vec<String> {
@@ -47,7 +39,7 @@ pub fn split_for_wire(text: &str) -> Vec<String> {
     let (mut bytes, mut json) = (0usize, 0usize);
     for (index, c) in text.char_indices() {
         if bytes + c.len_utf8() > MESSAGE_CONTENT_MAX_BYTES
-            || json + json_len(c) > CONTENT_MAX_JSON_BYTES
+            || json + escaped_len(c) > CONTENT_MAX_JSON_BYTES
         {
             parts.push(text[start..index].to_string());
             start = index;
@@ -55,7 +47,7 @@ pub fn split_for_wire(text: &str) -> Vec<String> {
             json = 0;
         }
         bytes += c.len_utf8();
-        json += json_len(c);
+        json += escaped_len(c);
     }
     if start < text.len() || parts.is_empty() {
         parts.push(text[start..].to_string());
@@ -73,13 +65,13 @@ fn truncate_for_wire(text: String) -> String {
         return kept;
     }
     let marker = format!("\n[truncated {} bytes]", text.len());
-    let marker_json: usize = marker.chars().map(json_len).sum();
-    let mut json: usize = kept.chars().map(json_len).sum();
+    let marker_json = escaped_str_len(&marker);
+    let mut json = escaped_str_len(&kept);
     while kept.len() + marker.len() > MESSAGE_CONTENT_MAX_BYTES
         || json + marker_json > CONTENT_MAX_JSON_BYTES
     {
         match kept.pop() {
-            Some(c) => json -= json_len(c),
+            Some(c) => json -= escaped_len(c),
             None => break,
         }
     }

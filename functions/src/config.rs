@@ -4,23 +4,12 @@
 
 use std::collections::HashMap;
 
+pub use hangar_protocol::config::FromEnv;
+use hangar_protocol::config::{ConfigError, Vars};
 use hangar_protocol::limits;
 use hangar_protocol::tasks::VmSize;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{name} is required but not set{hint}")]
-    Missing {
-        name: &'static str,
-        hint: &'static str,
-    },
-    #[error("{name} is {value:?}: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
+use crate::domain::Timeouts;
 
 /// Which signature algorithm user tokens are checked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +36,9 @@ pub struct Config {
     /// The API base URL nodes call back to.
     pub public_api_url: String,
     /// The WebSocket API's management endpoint frames are posted to
-    /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`). Required in
-    /// production; the local stack pushes through its own hub instead.
-    pub push_endpoint: Option<String>,
+    /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`). The local stack
+    /// pushes through its own hub and leaves it unused.
+    pub push_endpoint: String,
     pub scheduler: SchedulerConfig,
     pub ec2: Ec2Config,
     pub timeouts: Timeouts,
@@ -81,34 +70,31 @@ pub struct Ec2Config {
     pub endpoint: Option<String>,
 }
 
-/// How long each stage may take before the sweep steps in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    pub node_warm_ms: u64,
-    pub max_node_lifetime_ms: u64,
-    /// A new node must call back ready within this.
-    pub provision_ms: u64,
-    /// A task may wait this long in `queued` or `starting`.
-    pub start_ms: u64,
-    /// A task may run this long.
-    pub run_ms: u64,
-}
+/// Milliseconds of any length are accepted for the control plane's timeouts.
+const ANY_MILLIS: u64 = u64::MAX;
 
-impl Timeouts {
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let max_node_lifetime_ms = millis(
-            vars,
-            "MAX_AUTO_NODE_LIFETIME_MS",
-            limits::MAX_AUTO_NODE_LIFETIME_MS,
-        )?;
-        Ok(Timeouts {
-            node_warm_ms: millis(vars, "NODE_WARM_TIMEOUT_MS", limits::NODE_WARM_TIMEOUT_MS)?,
+/// The timeouts of DESIGN.md section 5 and of each task stage.
+pub fn timeouts(vars: Vars) -> Result<Timeouts, ConfigError> {
+    let max_node_lifetime_ms = vars.millis(
+        "MAX_AUTO_NODE_LIFETIME_MS",
+        limits::MAX_AUTO_NODE_LIFETIME_MS,
+        ANY_MILLIS,
+    )?;
+    Ok(Timeouts {
+        node_warm_ms: vars.millis(
+            "NODE_WARM_TIMEOUT_MS",
+            limits::NODE_WARM_TIMEOUT_MS,
+            ANY_MILLIS,
+        )?,
+        max_node_lifetime_ms,
+        provision_ms: vars.millis("HANGAR_PROVISION_TIMEOUT_MS", 600_000, ANY_MILLIS)?,
+        start_ms: vars.millis("HANGAR_START_TIMEOUT_MS", 300_000, ANY_MILLIS)?,
+        run_ms: vars.millis(
+            "HANGAR_TASK_RUN_TIMEOUT_MS",
             max_node_lifetime_ms,
-            provision_ms: millis(vars, "HANGAR_PROVISION_TIMEOUT_MS", 600_000)?,
-            start_ms: millis(vars, "HANGAR_START_TIMEOUT_MS", 300_000)?,
-            run_ms: millis(vars, "HANGAR_TASK_RUN_TIMEOUT_MS", max_node_lifetime_ms)?,
-        })
-    }
+            ANY_MILLIS,
+        )?,
+    })
 }
 
 const DEFAULT_INSTANCE_TYPES: &str = "small=t3.medium,medium=t3.xlarge,large=t3.2xlarge";
@@ -139,192 +125,106 @@ fn instance_types(value: &str) -> Result<Vec<(VmSize, String)>, ConfigError> {
     Ok(types)
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&std::env::vars().collect())
-    }
-
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str, hint: &'static str| {
-            get(name)
-                .cloned()
-                .ok_or(ConfigError::Missing { name, hint })
-        };
-
-        let table_name = required("HANGAR_TABLE_NAME", "")?;
-        if !table_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-            || !(3..=255).contains(&table_name.len())
-        {
-            return Err(ConfigError::Invalid {
-                name: "HANGAR_TABLE_NAME",
-                value: table_name,
-                reason:
-                    "a DynamoDB table name has 3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.'"
-                        .into(),
-            });
-        }
-
-        let dynamodb_endpoint = get("HANGAR_DYNAMODB_ENDPOINT")
-            .map(|value| url("HANGAR_DYNAMODB_ENDPOINT", value.clone()))
-            .transpose()?;
-
-        let callback_public_key_pem = pem(
-            "HANGAR_CALLBACK_PUBLIC_KEY",
-            required(
-                "HANGAR_CALLBACK_PUBLIC_KEY",
-                " (the PEM public key that verifies workspace callback tokens)",
-            )?,
-        )?;
-        let user_public_key_pem = pem(
-            "HANGAR_USER_JWT_PUBLIC_KEY",
-            required(
-                "HANGAR_USER_JWT_PUBLIC_KEY",
-                " (the PEM public key of the user auth issuer)",
-            )?,
-        )?;
-        let user_token_algorithm = match get("HANGAR_USER_JWT_ALG").map(String::as_str) {
-            None | Some("EdDSA") => UserTokenAlgorithm::EdDsa,
-            Some("ES256") => UserTokenAlgorithm::Es256,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "HANGAR_USER_JWT_ALG",
-                    value: other.into(),
-                    reason: "expected EdDSA or ES256".into(),
-                });
-            }
-        };
-
-        Ok(Config {
-            table_name,
-            dynamodb_endpoint,
-            callback_public_key_pem,
-            callback_issuer: get("HANGAR_CALLBACK_ISSUER")
-                .cloned()
-                .unwrap_or_else(|| "hangar-control-plane".into()),
-            user_public_key_pem,
-            user_token_algorithm,
-            user_issuer: required("HANGAR_USER_JWT_ISSUER", " (the iss of user tokens)")?,
-            callback_private_key_pem: pem(
-                "HANGAR_CALLBACK_PRIVATE_KEY",
-                required(
-                    "HANGAR_CALLBACK_PRIVATE_KEY",
-                    " (the PEM private key that signs workspace and node tokens)",
-                )?,
-            )?,
-            public_api_url: url(
-                "HANGAR_PUBLIC_API_URL",
-                required(
-                    "HANGAR_PUBLIC_API_URL",
-                    " (the API base URL nodes call back to)",
-                )?,
-            )?,
-            push_endpoint: Some(url(
-                "HANGAR_WS_ENDPOINT",
-                required(
-                    "HANGAR_WS_ENDPOINT",
-                    " (the WebSocket API's management URL live frames are posted to)",
-                )?,
-            )?),
-            scheduler: SchedulerConfig {
-                group: get("HANGAR_SCHEDULE_GROUP")
-                    .cloned()
-                    .unwrap_or_else(|| "hangar".into()),
-                target_arn: required(
-                    "HANGAR_WARM_TIMEOUT_ARN",
-                    " (the warm-timeout Lambda's ARN)",
-                )?,
-                role_arn: required(
-                    "HANGAR_SCHEDULER_ROLE_ARN",
-                    " (the role EventBridge Scheduler assumes)",
-                )?,
-                endpoint: get("HANGAR_SCHEDULER_ENDPOINT")
-                    .map(|value| url("HANGAR_SCHEDULER_ENDPOINT", value.clone()))
-                    .transpose()?,
-            },
-            ec2: Ec2Config {
-                ami_id: required(
-                    "HANGAR_EC2_AMI_ID",
-                    " (the node image, with hangar-agent installed)",
-                )?,
-                subnet_id: get("HANGAR_EC2_SUBNET_ID").cloned(),
-                security_group_ids: get("HANGAR_EC2_SECURITY_GROUP_IDS")
-                    .map(|ids| {
-                        ids.split(',')
-                            .map(|id| id.trim().to_string())
-                            .filter(|id| !id.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                instance_profile: get("HANGAR_EC2_INSTANCE_PROFILE").cloned(),
-                instance_types: instance_types(
-                    get("HANGAR_EC2_INSTANCE_TYPES").map_or(DEFAULT_INSTANCE_TYPES, String::as_str),
-                )?,
-                agent_port: match get("HANGAR_NODE_AGENT_PORT") {
-                    None => 7070,
-                    Some(port) => port.parse().map_err(|_| ConfigError::Invalid {
-                        name: "HANGAR_NODE_AGENT_PORT",
-                        value: port.clone(),
-                        reason: "must be a TCP port".into(),
-                    })?,
-                },
-                endpoint: get("HANGAR_EC2_ENDPOINT")
-                    .map(|value| url("HANGAR_EC2_ENDPOINT", value.clone()))
-                    .transpose()?,
-            },
-            timeouts: Timeouts::from_vars(vars)?,
-        })
-    }
-}
-
-fn url(name: &'static str, value: String) -> Result<String, ConfigError> {
-    if value.starts_with("http://") || value.starts_with("https://") {
-        Ok(value.trim_end_matches('/').to_string())
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            value,
-            reason: "must be an http:// or https:// URL".into(),
-        })
-    }
-}
-
-/// PEM keys often arrive through environments that cannot hold newlines; accept `\n` escapes.
-fn pem(name: &'static str, value: String) -> Result<String, ConfigError> {
-    let value = value.replace("\\n", "\n");
-    if !value.contains("-----BEGIN ") {
+fn table_name(vars: Vars) -> Result<String, ConfigError> {
+    let name = vars.required("HANGAR_TABLE_NAME", "the DynamoDB table")?;
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        || !(3..=255).contains(&name.len())
+    {
         return Err(ConfigError::Invalid {
-            name,
-            value: value.chars().take(40).collect(),
-            reason: "expected a PEM block (-----BEGIN PUBLIC KEY----- ...)".into(),
+            name: "HANGAR_TABLE_NAME",
+            value: name.into(),
+            reason: "a DynamoDB table name has 3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.'"
+                .into(),
         });
     }
-    Ok(value)
+    Ok(name.to_string())
 }
 
-/// A positive whole number of milliseconds, or the default when unset.
-pub fn millis(
-    vars: &HashMap<String, String>,
-    name: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match vars.get(name).map(|v| v.trim()) {
-        None | Some("") => Ok(default),
-        Some(value) => match value.parse::<u64>() {
-            Ok(0) => Err(ConfigError::Invalid {
-                name,
-                value: value.into(),
-                reason: "must be greater than 0".into(),
-            }),
-            Ok(parsed) => Ok(parsed),
-            Err(_) => Err(ConfigError::Invalid {
-                name,
-                value: value.into(),
-                reason: "must be a whole number of milliseconds".into(),
-            }),
-        },
+fn ec2(vars: Vars) -> Result<Ec2Config, ConfigError> {
+    Ok(Ec2Config {
+        ami_id: vars
+            .required(
+                "HANGAR_EC2_AMI_ID",
+                "the node image, with hangar-agent installed",
+            )?
+            .to_string(),
+        subnet_id: vars.get("HANGAR_EC2_SUBNET_ID").map(String::from),
+        security_group_ids: vars
+            .get("HANGAR_EC2_SECURITY_GROUP_IDS")
+            .map(|ids| {
+                ids.split(',')
+                    .map(|id| id.trim().to_string())
+                    .filter(|id| !id.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        instance_profile: vars.get("HANGAR_EC2_INSTANCE_PROFILE").map(String::from),
+        instance_types: instance_types(
+            vars.get_or("HANGAR_EC2_INSTANCE_TYPES", DEFAULT_INSTANCE_TYPES),
+        )?,
+        agent_port: vars.number("HANGAR_NODE_AGENT_PORT", 7070, 1, u64::from(u16::MAX))? as u16,
+        endpoint: vars.optional_url("HANGAR_EC2_ENDPOINT")?,
+    })
+}
+
+impl FromEnv for Config {
+    fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let vars = Vars(vars);
+        Ok(Config {
+            table_name: table_name(vars)?,
+            dynamodb_endpoint: vars.optional_url("HANGAR_DYNAMODB_ENDPOINT")?,
+            callback_public_key_pem: vars.pem(
+                "HANGAR_CALLBACK_PUBLIC_KEY",
+                "the PEM public key that verifies workspace callback tokens",
+            )?,
+            callback_issuer: vars
+                .get_or("HANGAR_CALLBACK_ISSUER", "hangar-control-plane")
+                .to_string(),
+            user_public_key_pem: vars.pem(
+                "HANGAR_USER_JWT_PUBLIC_KEY",
+                "the PEM public key of the user auth issuer",
+            )?,
+            user_token_algorithm: vars.choice(
+                "HANGAR_USER_JWT_ALG",
+                UserTokenAlgorithm::EdDsa,
+                &[
+                    ("EdDSA", UserTokenAlgorithm::EdDsa),
+                    ("ES256", UserTokenAlgorithm::Es256),
+                ],
+            )?,
+            user_issuer: vars
+                .required("HANGAR_USER_JWT_ISSUER", "the iss of user tokens")?
+                .to_string(),
+            callback_private_key_pem: vars.pem(
+                "HANGAR_CALLBACK_PRIVATE_KEY",
+                "the PEM private key that signs workspace and node tokens",
+            )?,
+            public_api_url: vars.url(
+                "HANGAR_PUBLIC_API_URL",
+                "the API base URL nodes call back to",
+            )?,
+            push_endpoint: vars.url(
+                "HANGAR_WS_ENDPOINT",
+                "the WebSocket API's management URL live frames are posted to",
+            )?,
+            scheduler: SchedulerConfig {
+                group: vars.get_or("HANGAR_SCHEDULE_GROUP", "hangar").to_string(),
+                target_arn: vars
+                    .required("HANGAR_WARM_TIMEOUT_ARN", "the warm-timeout Lambda's ARN")?
+                    .to_string(),
+                role_arn: vars
+                    .required(
+                        "HANGAR_SCHEDULER_ROLE_ARN",
+                        "the role EventBridge Scheduler assumes",
+                    )?
+                    .to_string(),
+                endpoint: vars.optional_url("HANGAR_SCHEDULER_ENDPOINT")?,
+            },
+            ec2: ec2(vars)?,
+            timeouts: timeouts(vars)?,
+        })
     }
 }
 
@@ -378,92 +278,59 @@ mod tests {
         assert_eq!(config.user_token_algorithm, UserTokenAlgorithm::EdDsa);
     }
 
+    /// The error of starting with `base()` changed by `change` (`None` removes the variable).
+    fn error_with(name: &str, change: Option<&str>) -> ConfigError {
+        let mut vars = base();
+        match change {
+            Some(value) => vars.insert(name.into(), value.into()),
+            None => vars.remove(name),
+        };
+        Config::from_vars(&vars).expect_err(name)
+    }
+
+    fn named(err: &ConfigError) -> &'static str {
+        match err {
+            ConfigError::Missing { name, .. } | ConfigError::Invalid { name, .. } => name,
+        }
+    }
+
     #[test]
     fn each_bad_variable_is_named() {
-        let mut vars = base();
-        vars.remove("HANGAR_TABLE_NAME");
-        let err = Config::from_vars(&vars).expect_err("missing table");
+        let missing = error_with("HANGAR_TABLE_NAME", None);
         assert!(
-            err.to_string().starts_with("HANGAR_TABLE_NAME is required"),
-            "{err}"
+            missing
+                .to_string()
+                .starts_with("HANGAR_TABLE_NAME is required"),
+            "{missing}"
         );
-
-        let mut vars = base();
-        vars.insert("NODE_WARM_TIMEOUT_MS".into(), "soon".into());
-        let err = Config::from_vars(&vars).expect_err("not a number");
+        let soon = error_with("NODE_WARM_TIMEOUT_MS", Some("soon"));
         assert!(
-            err.to_string().contains("NODE_WARM_TIMEOUT_MS is \"soon\""),
-            "{err}"
+            soon.to_string()
+                .contains("NODE_WARM_TIMEOUT_MS is \"soon\""),
+            "{soon}"
         );
-
-        let mut vars = base();
-        vars.insert("MAX_AUTO_NODE_LIFETIME_MS".into(), "0".into());
-        assert!(matches!(
-            Config::from_vars(&vars),
-            Err(ConfigError::Invalid {
-                name: "MAX_AUTO_NODE_LIFETIME_MS",
-                ..
-            })
-        ));
-
-        let mut vars = base();
-        vars.insert("HANGAR_USER_JWT_ALG".into(), "HS256".into());
-        assert!(matches!(
-            Config::from_vars(&vars),
-            Err(ConfigError::Invalid {
-                name: "HANGAR_USER_JWT_ALG",
-                ..
-            })
-        ));
-
-        let mut vars = base();
-        vars.insert("HANGAR_CALLBACK_PUBLIC_KEY".into(), "not a pem".into());
-        assert!(matches!(
-            Config::from_vars(&vars),
-            Err(ConfigError::Invalid {
-                name: "HANGAR_CALLBACK_PUBLIC_KEY",
-                ..
-            })
-        ));
-
-        let mut vars = base();
-        vars.insert(
-            "HANGAR_EC2_INSTANCE_TYPES".into(),
-            "small=t3.micro,huge=x".into(),
+        let sizes = error_with("HANGAR_EC2_INSTANCE_TYPES", Some("small=t3.micro"));
+        assert!(
+            sizes
+                .to_string()
+                .contains("no instance type for size medium"),
+            "{sizes}"
         );
-        assert!(matches!(
-            Config::from_vars(&vars),
-            Err(ConfigError::Invalid {
-                name: "HANGAR_EC2_INSTANCE_TYPES",
-                ..
-            })
-        ));
-
-        let mut vars = base();
-        vars.insert("HANGAR_EC2_INSTANCE_TYPES".into(), "small=t3.micro".into());
-        let err = Config::from_vars(&vars)
-            .expect_err("sizes missing")
-            .to_string();
-        assert!(err.contains("no instance type for size medium"), "{err}");
-
-        let mut vars = base();
-        vars.remove("HANGAR_WARM_TIMEOUT_ARN");
-        assert!(matches!(
-            Config::from_vars(&vars),
-            Err(ConfigError::Missing {
-                name: "HANGAR_WARM_TIMEOUT_ARN",
-                ..
-            })
-        ));
-
-        let mut vars = base();
-        vars.insert("HANGAR_TABLE_NAME".into(), "bad name!".into());
-        assert!(matches!(
-            Config::from_vars(&vars),
-            Err(ConfigError::Invalid {
-                name: "HANGAR_TABLE_NAME",
-                ..
-            })
-        ));
+        for (name, value, invalid) in [
+            ("MAX_AUTO_NODE_LIFETIME_MS", Some("0"), true),
+            ("HANGAR_USER_JWT_ALG", Some("HS256"), true),
+            ("HANGAR_CALLBACK_PUBLIC_KEY", Some("not a pem"), true),
+            (
+                "HANGAR_EC2_INSTANCE_TYPES",
+                Some("small=t3.micro,huge=x"),
+                true,
+            ),
+            ("HANGAR_TABLE_NAME", Some("bad name!"), true),
+            ("HANGAR_WARM_TIMEOUT_ARN", None, false),
+        ] {
+            let err = error_with(name, value);
+            assert_eq!(named(&err), name, "{err}");
+            assert_eq!(matches!(err, ConfigError::Invalid { .. }), invalid, "{err}");
+        }
     }
 }

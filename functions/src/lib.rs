@@ -1,32 +1,20 @@
-//! Hangar control plane.
+//! Hangar control plane, as a hexagon:
 //!
-//! - [`ports`]: what the domain needs from the outside world (the store), as traits and
-//!   plain records. No AWS SDK type appears there or in the domain modules.
-//! - domain: [`ingest`], [`history`], [`projects`], [`runner`], [`live`].
-//! - [`dynamo`]: the DynamoDB adapter of the store port (production and local alike).
-//! - [`http`]: the route table, axum handlers and the one place errors become HTTP.
-//! - `src/bin/*`: one thin main per Lambda.
+//! - [`domain`]: the flows (ingest, history, projects, tasks, pool, sweep, live), the
+//!   records with their state changes, the ports, and the domain error. No AWS type, no
+//!   HTTP status.
+//! - [`adapters`]: the ports on AWS (DynamoDB, EventBridge Scheduler, EC2, the API Gateway
+//!   Management API), on HTTP (node agents) and on JWTs (token minting).
+//! - [`http`]: the route table with its handlers, typed extractors, token checks, and the
+//!   one map from domain errors to statuses and codes.
+//! - [`lambda`]: what the Lambda mains share (`src/bin/*`, one thin main per Lambda) and the
+//!   production wiring.
 
-pub mod apigw;
-pub mod auth;
-pub mod aws;
-pub mod clock;
+pub mod adapters;
 pub mod config;
-pub mod dynamo;
-pub mod ec2;
-pub mod error;
-pub mod eventbridge;
-pub mod history;
+pub mod domain;
 pub mod http;
-pub mod ingest;
 pub mod lambda;
-pub mod live;
-pub mod node_http;
-pub mod ports;
-pub mod projects;
-pub mod runner;
-pub mod state;
 pub mod telemetry;
 
-pub use error::ApiError;
-pub use state::AppState;
+pub use http::{AppState, Ports};

@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use hangar_functions::AppState;
-use hangar_functions::ports::{Delivery, PortError, Push};
-use hangar_protocol::ErrorBody;
+use hangar_functions::domain::ports::{Delivery, PortError, Push};
+use hangar_functions::http::ApiError;
 use hangar_protocol::live::{CONNECT_PROJECT_PARAM, CONNECT_TOKEN_PARAM};
+use hangar_protocol::{ErrorCode, routes};
 use tokio::sync::mpsc;
 
 /// Frames waiting for one slow browser before the hub treats it as gone.
@@ -35,7 +36,7 @@ impl LocalHub {
     /// The route serving the WebSocket endpoint at `/ws`.
     pub fn router(self: &Arc<Self>, state: AppState) -> Router {
         Router::new()
-            .route("/ws", get(upgrade))
+            .route(routes::LIVE_SOCKET, get(upgrade))
             .with_state((Arc::clone(self), state))
     }
 
@@ -89,23 +90,15 @@ async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if hub.refusing.load(Ordering::SeqCst) {
-        let body = ErrorBody {
-            code: "gateway_unavailable".into(),
-            message: "the gateway refuses new connections for now; retry".into(),
-        };
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::GatewayUnavailable,
+            "the gateway refuses new connections for now; retry",
+        )
+        .into_response();
     }
     let connection_id = ulid::Ulid::new().to_string();
-    let connected = state
-        .live
-        .connect(
-            &state.auth,
-            &connection_id,
-            query.get(CONNECT_TOKEN_PARAM).map(String::as_str),
-            query.get(CONNECT_PROJECT_PARAM).map(String::as_str),
-        )
-        .await;
-    if let Err(err) = connected {
+    if let Err(err) = connect(&state, &connection_id, &query).await {
         return err.into_response();
     }
     let (sender, receiver) = mpsc::channel(CONNECTION_BUFFER);
@@ -117,6 +110,19 @@ async fn upgrade(
             tracing::warn!(connection = %connection_id, error = %err, "disconnect failed");
         }
     })
+}
+
+/// `$connect`, as API Gateway's route would run it.
+async fn connect(
+    state: &AppState,
+    connection_id: &str,
+    query: &HashMap<String, String>,
+) -> Result<(), ApiError> {
+    let token = query.get(CONNECT_TOKEN_PARAM).map(String::as_str);
+    let user = state.auth.verify_user_token(token)?;
+    let project = query.get(CONNECT_PROJECT_PARAM).map(String::as_str);
+    state.live.connect(connection_id, &user, project).await?;
+    Ok(())
 }
 
 /// Forwards frames to the browser until either side closes.

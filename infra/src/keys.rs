@@ -98,7 +98,7 @@ impl DevKeys {
         user: &str,
         ttl_seconds: u64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = hangar_functions::clock::now_ms() / 1000;
+        let now = hangar_protocol::time::now_ms() / 1000;
         let claims = UserClaims {
             iss: DEV_USER_ISSUER.into(),
             aud: USER_AUDIENCE.into(),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hangar_functions::ports::{NodeLaunch, PortError, Provisioner};
+use hangar_functions::domain::ports::{NodeLaunch, PortError, Provisioner};
 use tokio::process::{Child, Command};
 
 #[derive(Debug, Clone)]

@@ -7,14 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hangar_functions::AppState;
-use hangar_functions::config::{Config, Ec2Config, SchedulerConfig, Timeouts, UserTokenAlgorithm};
-use hangar_functions::dynamo::{DynamoStore, table};
-use hangar_functions::eventbridge::EventBridgeScheduler;
-use hangar_functions::ports::{PortError, Scheduler, StoreError};
-use hangar_functions::state::StartupError;
-use hangar_protocol::limits;
+use hangar_functions::adapters::dynamo::{DynamoStore, table};
+use hangar_functions::adapters::scheduler::EventBridgeScheduler;
+use hangar_functions::config::{Config, Ec2Config, SchedulerConfig, UserTokenAlgorithm};
+use hangar_functions::domain::Timeouts;
+use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
+use hangar_functions::http::StartupError;
+use hangar_functions::{AppState, Ports};
 use hangar_protocol::tasks::VmSize;
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{limits, routes};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
@@ -91,8 +93,13 @@ impl LocalStack {
             user_token_algorithm: UserTokenAlgorithm::EdDsa,
             user_issuer: DEV_USER_ISSUER.into(),
             callback_private_key_pem: options.keys.callback_private_pem.clone(),
+            // Frames go through the local hub; this is where its sockets are.
+            push_endpoint: format!(
+                "{}{}",
+                api_url.replacen("http", "ws", 1),
+                routes::LIVE_SOCKET
+            ),
             public_api_url: api_url,
-            push_endpoint: None,
             scheduler: SchedulerConfig {
                 group: options.schedule_group.clone(),
                 target_arn: "arn:aws:lambda:us-east-1:000000000000:function:hangar-warm-timeout"
@@ -137,12 +144,14 @@ impl LocalStack {
         scheduler.ensure_group().await?;
         let provisioner = Arc::new(LocalProvisioner::new(options.nodes.clone()));
         let hub = Arc::new(LocalHub::default());
-        let state = AppState::from_parts(
+        let state = AppState::new(
             &config,
-            Arc::new(store),
-            scheduler.clone(),
-            provisioner.clone(),
-            hub.clone(),
+            Ports {
+                store: Arc::new(store),
+                scheduler: scheduler.clone(),
+                provisioner: provisioner.clone(),
+                push: hub.clone(),
+            },
         )?;
 
         let mut app =
@@ -214,12 +223,12 @@ async fn fire_due_schedules(
                 continue;
             }
         };
-        let now = hangar_functions::clock::now_ms();
+        let now = now_ms();
         for schedule in schedules
             .into_iter()
             .filter(|schedule| schedule.at_ms <= now)
         {
-            match state.runner.warm_timeout(&schedule.event).await {
+            match state.tasks.pool.warm_timeout(&schedule.event).await {
                 Ok(outcome) => {
                     tracing::info!(schedule = %schedule.name, ?outcome, "fired a warm timeout")
                 }
@@ -237,7 +246,7 @@ async fn fire_due_schedules(
 async fn sweep_periodically(state: AppState, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
-        if let Err(err) = state.runner.sweep().await {
+        if let Err(err) = state.tasks.sweep().await {
             tracing::warn!(error = %err, "sweep failed");
         }
     }

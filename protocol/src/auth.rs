@@ -1,6 +1,9 @@
-//! JWT claims. Two kinds of token reach the control plane:
-//! - callback tokens, minted by the control plane for one workspace and handed to the node
-//!   agent; they authorise only that workspace's callbacks (message ingest, status reports);
+//! JWT claims. Three kinds of token reach the control plane, told apart by their audience:
+//! - workspace callback tokens, minted by the control plane for one workspace and handed to
+//!   the node agent; they authorise only that workspace's callbacks (message ingest, status);
+//! - node tokens, minted by the control plane for one node: the node presents them when it
+//!   calls back (`hangar-node-callback`), the control plane when it calls the node
+//!   (`hangar-node-control`);
 //! - user tokens, minted by the user auth issuer; they name the user in `sub`.
 
 use serde::{Deserialize, Serialize};

@@ -59,6 +59,13 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// A fresh id: a lowercase ULID, unique and ordered by creation time.
+            #[cfg(not(target_arch = "wasm32"))]
+            #[allow(clippy::new_without_default)]
+            pub fn new() -> Self {
+                Self(ulid::Ulid::new().to_string().to_lowercase())
+            }
         }
 
         impl TryFrom<String> for $name {
@@ -149,6 +156,13 @@ mod tests {
             ProjectId::parse("PROJECT#x"),
             Err(IdError::InvalidCharacter { .. })
         ));
+    }
+
+    #[test]
+    fn fresh_ids_are_valid_and_distinct() {
+        let (a, b) = (TaskId::new(), TaskId::new());
+        assert_ne!(a, b);
+        assert_eq!(TaskId::parse(a.to_string()), Ok(a));
     }
 
     #[test]

@@ -1,14 +1,22 @@
 //! Wire types shared by every part of Hangar: the control-plane functions, the node agent,
-//! the UI and the tests. Nothing here does I/O, so the crate also builds for wasm32.
+//! the UI and the tests. Nothing here does I/O, so the crate also builds for wasm32 (the
+//! clock and id minting are left out there).
 
 pub mod auth;
+pub mod codes;
+pub mod config;
 pub mod error;
+pub mod fit;
 pub mod ids;
 pub mod limits;
 pub mod live;
 pub mod messages;
+pub mod routes;
 pub mod tasks;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod time;
 
+pub use codes::ErrorCode;
 pub use error::ErrorBody;
 pub use ids::{IdError, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 pub use messages::{

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use hangar_agent::config::ReporterConfig;
+use hangar_agent::config::{BatchLimits, RetryPolicy};
+use hangar_agent::control_plane::ControlPlane;
 use hangar_agent::outbox::{Delivery, Draft, Outbox};
 use hangar_agent::reporter::Reporter;
 use hangar_protocol::MessageRole;
@@ -27,16 +28,23 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn reporter_config() -> ReporterConfig {
-    ReporterConfig {
-        batch_max_wait: Duration::from_millis(hangar_protocol::limits::MSG_BATCH_MAX_WAIT_MS),
-        batch_max_size: hangar_protocol::limits::MSG_BATCH_MAX_SIZE,
-        batch_max_bytes: hangar_protocol::limits::MSG_BATCH_MAX_BYTES,
-        retry_initial_interval: Duration::from_millis(100),
-        retry_max_interval: Duration::from_millis(1_000),
-        retry_max_elapsed: Duration::from_secs(60),
-        shutdown_flush_deadline: Duration::from_secs(10),
-    }
+/// The design's batching, with retries short enough for a benchmark.
+fn reporter(outbox: Outbox) -> Reporter {
+    let batch = BatchLimits {
+        max_wait: Duration::from_millis(hangar_protocol::limits::MSG_BATCH_MAX_WAIT_MS),
+        max_size: hangar_protocol::limits::MSG_BATCH_MAX_SIZE,
+        max_bytes: hangar_protocol::limits::MSG_BATCH_MAX_BYTES,
+    };
+    let retry = RetryPolicy {
+        initial_interval: Duration::from_millis(100),
+        max_interval: Duration::from_millis(1_000),
+        max_elapsed: Duration::from_secs(60),
+    };
+    Reporter::new(
+        outbox,
+        ControlPlane::new(retry).expect("http client"),
+        batch,
+    )
 }
 
 async fn enqueue_throughput(count: usize, size: usize) {
@@ -90,7 +98,7 @@ async fn delivery_latency(label: &str, count: usize, gap: Duration) {
         })
         .await
         .expect("register");
-    let reporter = Reporter::new(outbox.clone(), reporter_config()).expect("reporter");
+    let reporter = reporter(outbox.clone());
     let stop = CancellationToken::new();
     let background = {
         let (reporter, stop) = (reporter.clone(), stop.clone());

@@ -1,5 +1,5 @@
 //! Running the real `hangar-agent` binary (with the scripted ACP agent) against a test stack,
-//! optionally behind a proxy that injects failures.
+//! optionally behind a proxy that injects failures into message ingest.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -138,12 +138,17 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let upstream = proxy.lock().upstream.clone();
+    if !uri.path().ends_with("/messages") {
+        // Only ingest is faulted and recorded; other callbacks (status, ready) pass through.
+        return pass(&proxy, &upstream, &uri, &headers, body).await;
+    }
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let (fault, upstream, delay, epoch) = {
+    let (fault, delay, epoch) = {
         let mut state = proxy.lock();
         state.in_flight += 1;
         let fault = state.queued.pop_front().or(state.always);
-        (fault, state.upstream.clone(), state.delay, state.epoch)
+        (fault, state.delay, state.epoch)
     };
     // Counts the request out even when the client hangs up and this future is dropped.
     struct InFlight(FaultProxy);
@@ -165,32 +170,41 @@ async fn forward(
             (status, axum::Json(serde_json::json!({"code": "injected", "message": "fault injected by the test proxy"})))
                 .into_response()
         }
-        None => {
-            let mut request = proxy
-                .http
-                .post(format!("{upstream}{uri}"))
-                .body(body.to_vec());
-            for name in ["authorization", "content-type"] {
-                if let Some(value) = headers.get(name) {
-                    request = request.header(name, value.as_bytes());
-                }
-            }
-            match request.send().await {
-                Ok(upstream) => {
-                    let status = StatusCode::from_u16(upstream.status().as_u16())
-                        .unwrap_or(StatusCode::BAD_GATEWAY);
-                    let bytes = upstream.bytes().await.unwrap_or_default();
-                    (status, [("content-type", "application/json")], bytes).into_response()
-                }
-                Err(err) => (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
-            }
-        }
+        None => pass(&proxy, &upstream, &uri, &headers, body).await,
     };
     let mut state = proxy.lock();
     state.seen.push((json, response.status().as_u16()));
-    state.answered_at.push(hangar_functions::clock::now_ms());
+    state.answered_at.push(hangar_protocol::time::now_ms());
     drop(state);
     response
+}
+
+/// Forwards a POST to the stack as it came.
+async fn pass(
+    proxy: &FaultProxy,
+    upstream: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut request = proxy
+        .http
+        .post(format!("{upstream}{uri}"))
+        .body(body.to_vec());
+    for name in ["authorization", "content-type"] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    match request.send().await {
+        Ok(answer) => {
+            let status =
+                StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let bytes = answer.bytes().await.unwrap_or_default();
+            (status, [("content-type", "application/json")], bytes).into_response()
+        }
+        Err(err) => (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+    }
 }
 
 /// One `hangar-agent` process and its log file.

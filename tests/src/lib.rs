@@ -1,22 +1,29 @@
 //! Support for the end-to-end tests: a local stack per test, on its own freshly created
-//! table in the loopback DynamoDB-compatible server that `scripts/test` starts.
+//! table in the loopback DynamoDB-compatible server that `scripts/test` starts, and the
+//! helpers the flows share (calls, reads, waits, seeded records).
 
 pub mod agent;
 pub mod browser;
+pub mod fixtures;
 pub mod wire;
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hangar_functions::auth::TokenIssuer;
-use hangar_functions::clock::now_ms;
-use hangar_functions::ports::{ChatSession, Project, Workspace};
+use hangar_functions::adapters::tokens::TokenIssuer;
+use hangar_functions::domain::records::{ChatSession, Node, Project, Workspace};
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
-use hangar_protocol::tasks::{TaskView, VmSize, WorkspaceStatus};
-use hangar_protocol::{ProjectId, SessionId, UserId, WorkspaceId};
+use hangar_protocol::tasks::{NodeStatus, TaskStatus, TaskView, VmSize, WorkspaceStatus};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{
+    ChatMessage, MessagesPage, NodeId, ProjectId, SessionId, UserId, WorkspaceId, routes,
+};
 
 /// Where the tests find the DynamoDB-compatible server.
 pub const ENDPOINT_VAR: &str = "HANGAR_TEST_DYNAMODB_ENDPOINT";
+
+/// How long the flows may take before a wait gives up.
+pub const LIMIT: Duration = Duration::from_secs(30);
 
 pub fn dynamodb_endpoint() -> String {
     std::env::var(ENDPOINT_VAR).unwrap_or_else(|_| {
@@ -27,6 +34,15 @@ pub fn dynamodb_endpoint() -> String {
 /// A fresh id of the given prefix, unique across test processes.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// Waits until `check` holds, polling every 20 ms for at most `limit`.
+pub async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 pub struct TestStack {
@@ -109,6 +125,11 @@ impl TestStack {
             .expect("mint callback token")
     }
 
+    /// The control plane's own token issuer (node and workspace tokens).
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.callback_issuer
+    }
+
     pub fn user_token(&self, user: &UserId) -> String {
         self.keys
             .mint_user_token(user.as_str(), 3600)
@@ -120,7 +141,7 @@ impl TestStack {
         let (status, body) = self
             .call(
                 "POST",
-                "/api/projects",
+                routes::PROJECTS,
                 Some(&self.user_token(owner)),
                 Some(serde_json::json!({"name": "Shop", "repo": "acme/shop"})),
             )
@@ -140,13 +161,110 @@ impl TestStack {
         let (status, body) = self
             .call(
                 "POST",
-                &format!("/api/projects/{project}/tasks"),
+                &routes::tasks(project),
                 Some(&self.user_token(owner)),
                 Some(serde_json::json!({"prompt": prompt, "mode": mode})),
             )
             .await;
         assert_eq!(status, 201, "{body}");
         serde_json::from_value(body).expect("task view")
+    }
+
+    /// The task as the API shows it now.
+    pub async fn task(&self, owner: &UserId, view: &TaskView) -> TaskView {
+        let token = self.user_token(owner);
+        let path = routes::task(&view.project_id, &view.id);
+        let (status, body) = self.call("GET", &path, Some(&token), None).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body).expect("task view")
+    }
+
+    /// The task once it reached `wanted`; fails if it ends otherwise or takes too long.
+    pub async fn wait_for_status(
+        &self,
+        owner: &UserId,
+        view: &TaskView,
+        wanted: TaskStatus,
+    ) -> TaskView {
+        let start = Instant::now();
+        loop {
+            let current = self.task(owner, view).await;
+            if current.status == wanted {
+                return current;
+            }
+            assert!(
+                !current.status.is_terminal() && start.elapsed() < LIMIT,
+                "task is {} (wanted {wanted}); history {:#?}",
+                current.status,
+                current.history
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every stored message of a session, paging through the history API as `owner`.
+    pub async fn session_messages(
+        &self,
+        owner: &UserId,
+        project: &ProjectId,
+        session: &SessionId,
+    ) -> Vec<ChatMessage> {
+        let token = self.user_token(owner);
+        let mut after = 0;
+        let mut all = Vec::new();
+        loop {
+            let path = routes::messages_page(project, session, after, 200);
+            let (status, body) = self.call("GET", &path, Some(&token), None).await;
+            assert_eq!(status, 200, "{body}");
+            let page: MessagesPage = serde_json::from_value(body).expect("page");
+            all.extend(page.messages);
+            after = page.next_after;
+            if !page.has_more {
+                return all;
+            }
+        }
+    }
+
+    /// Every stored message of the seeded session.
+    pub async fn stored(&self, seeded: &Seeded) -> Vec<ChatMessage> {
+        self.session_messages(&seeded.owner, &seeded.project, &seeded.session)
+            .await
+    }
+
+    /// The node record as stored.
+    pub async fn node(&self, id: &NodeId) -> Node {
+        self.stack
+            .state
+            .store
+            .get_node(id)
+            .await
+            .expect("read node")
+            .expect("node exists")
+    }
+
+    /// The node once it reached `wanted` (or as it is after the wait): a finished task is
+    /// recorded before its node is released, so the node may still be on its way.
+    pub async fn wait_for_node(&self, id: &NodeId, wanted: NodeStatus) -> Node {
+        let start = Instant::now();
+        loop {
+            let current = self.node(id).await;
+            if current.status == wanted || start.elapsed() > LIMIT {
+                return current;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The workspace's status as stored.
+    pub async fn workspace_status(&self, id: &WorkspaceId) -> Option<WorkspaceStatus> {
+        let workspace = self
+            .stack
+            .state
+            .store
+            .get_workspace(id)
+            .await
+            .expect("read");
+        workspace.map(|w| w.status)
     }
 
     /// Seeds a project owned by a new user, a chat session and its workspace.
@@ -201,6 +319,31 @@ impl TestStack {
         }
     }
 
+    /// Like [`TestStack::seed`], with a running task that the workspace runs, so the
+    /// workspace's agent can report its outcome as a node's does.
+    pub async fn seed_running_task(&self) -> (Seeded, TaskView) {
+        let seeded = self.seed().await;
+        let store = &self.stack.state.store;
+        let mut task = fixtures::fake_task(VmSize::Small);
+        task.project_id = seeded.project.clone();
+        task.session_id = seeded.session.clone();
+        task.status = TaskStatus::Running;
+        task.workspace_id = Some(seeded.workspace.clone());
+        task.created_by = seeded.owner.clone();
+        store.save_task(&task, None).await.expect("put task");
+        let mut workspace = store
+            .get_workspace(&seeded.workspace)
+            .await
+            .expect("read")
+            .expect("workspace");
+        workspace.task_id = Some(task.id.clone());
+        store
+            .put_workspace(&workspace)
+            .await
+            .expect("put workspace");
+        (seeded, task.into())
+    }
+
     /// Calls the API as `token`'s holder; returns the status and the JSON body (Null if none).
     pub async fn call(
         &self,
@@ -237,7 +380,7 @@ impl TestStack {
     ) -> reqwest::Response {
         let mut request = self
             .http
-            .post(self.url(&format!("/api/workspaces/{workspace}/messages")))
+            .post(self.url(&routes::workspace_messages(workspace)))
             .header("content-type", "application/json")
             .body(body);
         if let Some(token) = token {
@@ -246,17 +389,15 @@ impl TestStack {
         request.send().await.expect("ingest request")
     }
 
-    /// GETs a page of the session's messages as `user`.
+    /// GETs a page of the session's messages with `token`, `query` appended to the path.
     pub async fn get_messages(
         &self,
         seeded: &Seeded,
         token: Option<&str>,
         query: &str,
     ) -> reqwest::Response {
-        let mut request = self.http.get(self.url(&format!(
-            "/api/projects/{}/sessions/{}/messages{query}",
-            seeded.project, seeded.session
-        )));
+        let path = routes::session_messages(&seeded.project, &seeded.session);
+        let mut request = self.http.get(self.url(&format!("{path}{query}")));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

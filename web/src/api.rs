@@ -3,7 +3,7 @@
 
 use gloo_net::http::{Request, RequestBuilder};
 use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskView};
-use hangar_protocol::{ErrorBody, MessagesPage, ProjectId, SessionId, TaskId};
+use hangar_protocol::{ErrorBody, MessagesPage, ProjectId, SessionId, TaskId, routes};
 use serde::de::DeserializeOwned;
 
 /// Why a call failed, ready to show.
@@ -103,19 +103,19 @@ impl Api {
     }
 
     pub async fn projects(&self) -> Result<Vec<ProjectView>, Failure> {
-        self.get("/api/projects").await
+        self.get(routes::PROJECTS).await
     }
 
     pub async fn project(&self, project: &ProjectId) -> Result<ProjectView, Failure> {
-        self.get(&format!("/api/projects/{project}")).await
+        self.get(&routes::project(project)).await
     }
 
     pub async fn tasks(&self, project: &ProjectId) -> Result<Vec<TaskView>, Failure> {
-        self.get(&format!("/api/projects/{project}/tasks")).await
+        self.get(&routes::tasks(project)).await
     }
 
     pub async fn sessions(&self, project: &ProjectId) -> Result<Vec<SessionView>, Failure> {
-        self.get(&format!("/api/projects/{project}/sessions")).await
+        self.get(&routes::sessions(project)).await
     }
 
     pub async fn create_task(
@@ -123,16 +123,12 @@ impl Api {
         project: &ProjectId,
         request: &CreateTaskRequest,
     ) -> Result<TaskView, Failure> {
-        self.post(&format!("/api/projects/{project}/tasks"), Some(request))
-            .await
+        self.post(&routes::tasks(project), Some(request)).await
     }
 
     pub async fn run_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {
-        self.post(
-            &format!("/api/projects/{project}/tasks/{task}/run"),
-            None::<&()>,
-        )
-        .await
+        self.post(&routes::task_run(project, task), None::<&()>)
+            .await
     }
 
     pub async fn cancel_task(
@@ -140,11 +136,8 @@ impl Api {
         project: &ProjectId,
         task: &TaskId,
     ) -> Result<TaskView, Failure> {
-        self.post(
-            &format!("/api/projects/{project}/tasks/{task}/cancel"),
-            None::<&()>,
-        )
-        .await
+        self.post(&routes::task_cancel(project, task), None::<&()>)
+            .await
     }
 
     pub async fn messages(
@@ -153,9 +146,7 @@ impl Api {
         session: &SessionId,
         after: u64,
     ) -> Result<MessagesPage, Failure> {
-        self.get(&format!(
-            "/api/projects/{project}/sessions/{session}/messages?after={after}&limit={PAGE_LIMIT}"
-        ))
-        .await
+        self.get(&routes::messages_page(project, session, after, PAGE_LIMIT))
+            .await
     }
 }

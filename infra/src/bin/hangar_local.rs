@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hangar_functions::ports::Project;
+use hangar_functions::domain::records::Project;
 use std::time::Duration;
 
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
@@ -81,7 +81,7 @@ async fn run() -> Result<(), String> {
             default_vm_size: VmSize::Small,
             owner: owner.clone(),
             members: vec![owner],
-            created_at: hangar_functions::clock::now_ms(),
+            created_at: hangar_protocol::time::now_ms(),
         };
         stack
             .state

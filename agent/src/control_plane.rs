@@ -1,0 +1,160 @@
+//! The agent's one client of the control plane: message batches, workspace status reports and
+//! the node's ready callback, each sent with the caller's token. One rule tells a transient
+//! failure (network, 5xx, 408, 429: retried with exponential backoff and jitter) from a
+//! permanent one (any other 4xx: never retried), and one backoff serves every call.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
+use hangar_protocol::{NodeId, WorkspaceId, routes};
+
+use crate::config::RetryPolicy;
+
+/// How long one request may take before it counts as a network failure.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The control plane could not be reached or answered 5xx, 408 or 429.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// The control plane refused the call for good.
+    #[error("refused with {status}: {body}")]
+    Permanent { status: u16, body: String },
+}
+
+impl CallError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CallError::Transient(_))
+    }
+}
+
+/// Where a call goes and with which token.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub api_url: &'a str,
+    pub token: &'a str,
+}
+
+#[derive(Clone)]
+pub struct ControlPlane {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl ControlPlane {
+    pub fn new(retry: RetryPolicy) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
+        Ok(ControlPlane { http, retry })
+    }
+
+    /// `MSG_RETRY_*`: exponential from the initial to the maximum interval, with jitter,
+    /// for at most the total retry budget.
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.retry.initial_interval)
+            .with_max_delay(self.retry.max_interval)
+            .with_jitter()
+            .with_total_delay(Some(self.retry.max_elapsed))
+            .without_max_times()
+    }
+
+    /// One POST of `body` (JSON) to `path`.
+    async fn post(&self, caller: Caller<'_>, path: &str, body: Vec<u8>) -> Result<(), CallError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", caller.api_url))
+            .bearer_auth(caller.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| CallError::Transient(err.to_string()))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        let code = status.as_u16();
+        if status.is_server_error() || code == 408 || code == 429 {
+            Err(CallError::Transient(format!("{code}: {body}")))
+        } else {
+            Err(CallError::Permanent { status: code, body })
+        }
+    }
+
+    /// POSTs with retries while the failure is transient and the budget lasts.
+    async fn post_with_retries(
+        &self,
+        caller: Caller<'_>,
+        path: &str,
+        body: Vec<u8>,
+        what: &str,
+    ) -> Result<(), CallError> {
+        (|| self.post(caller, path, body.clone()))
+            .retry(self.backoff())
+            .sleep(tokio::time::sleep)
+            .when(CallError::is_transient)
+            .notify(
+                |err, delay| tracing::warn!(error = %err, ?delay, what, "call failed; retrying"),
+            )
+            .await
+    }
+
+    /// Delivers one ingest batch (`body` is the exact request body).
+    pub async fn ingest(
+        &self,
+        caller: Caller<'_>,
+        workspace: &WorkspaceId,
+        body: Vec<u8>,
+        rows: usize,
+    ) -> Result<(), CallError> {
+        let what = format!("ingest of {rows} message(s)");
+        self.post_with_retries(caller, &routes::workspace_messages(workspace), body, &what)
+            .await
+    }
+
+    /// Reports how a workspace's session ended.
+    pub async fn report_status(
+        &self,
+        caller: Caller<'_>,
+        workspace: &WorkspaceId,
+        report: &WorkspaceStatusReport,
+    ) -> Result<(), CallError> {
+        let path = routes::workspace_status(workspace);
+        self.post_json(caller, &path, report, "status report").await
+    }
+
+    /// Tells the control plane the node is up and where its API is.
+    pub async fn ready(
+        &self,
+        caller: Caller<'_>,
+        node: &NodeId,
+        endpoint: &str,
+    ) -> Result<(), CallError> {
+        let request = NodeReadyRequest {
+            endpoint: endpoint.to_string(),
+        };
+        let path = routes::node_ready(node);
+        self.post_json(caller, &path, &request, "ready callback")
+            .await
+    }
+
+    /// POSTs `value` as JSON, with retries.
+    async fn post_json(
+        &self,
+        caller: Caller<'_>,
+        path: &str,
+        value: &impl serde::Serialize,
+        what: &str,
+    ) -> Result<(), CallError> {
+        let body = serde_json::to_vec(value).map_err(|err| CallError::Permanent {
+            status: 0,
+            body: format!("cannot encode the {what}: {err}"),
+        })?;
+        self.post_with_retries(caller, path, body, what).await
+    }
+}

@@ -1,0 +1,133 @@
+//! One workspace's session, as every node runs it (and `hangar-agent run` too): the prompt
+//! goes to the ACP agent in the workspace directory, every message into the outbox, and once
+//! the workspace's messages are delivered its outcome is reported, so the transcript is
+//! complete when the task shows as finished.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::acp::{AcpAgentCommand, Recorder, run_prompt};
+use crate::config::AcpSettings;
+use crate::control_plane::{Caller, ControlPlane};
+use crate::outbox::{Delivery, Outbox, OutboxError};
+
+/// What one workspace runs.
+#[derive(Debug, Clone)]
+pub struct WorkspaceRun {
+    /// Where its messages go, with the workspace's callback token.
+    pub delivery: Delivery,
+    pub prompt: String,
+    /// The ACP agent's working directory.
+    pub dir: PathBuf,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The session ended and the control plane took the outcome.
+    Reported(WorkspaceOutcome),
+    /// The session ended but the outcome could not be reported; the sweep times it out.
+    Unreported(WorkspaceOutcome),
+    /// Stopped from outside (destroyed, SIGTERM): what was streamed is kept, nothing reported.
+    Stopped,
+}
+
+/// Runs workspaces against one outbox and one control plane.
+pub struct WorkspaceRunner {
+    pub outbox: Outbox,
+    pub control_plane: ControlPlane,
+    pub acp: AcpSettings,
+    /// How long a finished session waits for its messages to be delivered before reporting.
+    pub delivery_deadline: Duration,
+}
+
+impl WorkspaceRunner {
+    /// Makes the workspace known to the outbox (so its rows can be delivered even after a
+    /// restart) and creates its directory.
+    pub async fn prepare(&self, run: &WorkspaceRun) -> Result<(), PrepareError> {
+        tokio::fs::create_dir_all(&run.dir)
+            .await
+            .map_err(|source| PrepareError::Dir {
+                dir: run.dir.clone(),
+                source,
+            })?;
+        self.outbox.register(run.delivery.clone()).await?;
+        Ok(())
+    }
+
+    /// Runs the session to its end (or until `stop`), then reports the outcome once the
+    /// workspace's messages are delivered.
+    pub async fn run(&self, run: WorkspaceRun, stop: CancellationToken) -> RunEnd {
+        let workspace = run.delivery.workspace_id.clone();
+        let recorder = Arc::new(Mutex::new(Recorder::new(
+            self.outbox.clone(),
+            workspace.clone(),
+        )));
+        let agent = AcpAgentCommand {
+            command: self.acp.command.clone(),
+            workdir: run.dir.clone(),
+            policy: self.acp.policy,
+        };
+        let (outcome, reason) = tokio::select! {
+            result = run_prompt(&agent, &run.prompt, Arc::clone(&recorder)) => match result {
+                Ok(stop_reason) if stop_reason == "end_turn" => (WorkspaceOutcome::Completed, format!("the agent ended its turn ({stop_reason})")),
+                Ok(stop_reason) => (WorkspaceOutcome::Failed, format!("the agent stopped: {stop_reason}")),
+                Err(err) => (WorkspaceOutcome::Failed, format!("the agent session failed: {err}")),
+            },
+            () = stop.cancelled() => {
+                // The prompt future is dropped, which kills the ACP agent; keep what it streamed.
+                if let Err(err) = recorder.lock().await.close().await {
+                    tracing::error!(%workspace, error = %err, "could not persist the open message");
+                }
+                return RunEnd::Stopped;
+            }
+        };
+        tracing::info!(%workspace, %outcome, %reason, "the session ended");
+        let deadline = tokio::time::Instant::now() + self.delivery_deadline;
+        match self.outbox.wait_delivered(&workspace, deadline).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(%workspace, "messages are still undelivered; reporting anyway")
+            }
+            Err(err) => tracing::error!(%workspace, error = %err, "cannot read the outbox"),
+        }
+        let report = WorkspaceStatusReport {
+            outcome,
+            reason: Some(reason),
+        };
+        let caller = Caller {
+            api_url: &run.delivery.api_url,
+            token: &run.delivery.callback_token,
+        };
+        match self
+            .control_plane
+            .report_status(caller, &workspace, &report)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(%workspace, %outcome, "reported the workspace's end");
+                RunEnd::Reported(outcome)
+            }
+            Err(err) => {
+                tracing::error!(%workspace, error = %err, "could not report the workspace's end; the sweep will time the task out");
+                RunEnd::Unreported(outcome)
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("cannot create {}: {source}", dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}

@@ -1,0 +1,110 @@
+//! Reading the next batch to deliver: the oldest rows of the oldest pending workspace, as
+//! the exact ingest request body, within the batch limits.
+
+use hangar_protocol::fit::{ArrayBudget, json_len};
+use hangar_protocol::{ChatMessage, IngestBatch, SessionId, WorkspaceId};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Delivery, Outbox, OutboxError};
+
+/// Consecutive rows of one workspace, ready to send as one request body.
+#[derive(Debug, Clone)]
+pub struct PendingBatch {
+    pub delivery: Delivery,
+    pub row_ids: Vec<i64>,
+    /// The exact request body: an encoded [`IngestBatch`].
+    pub body: Vec<u8>,
+    /// Whether the batch stopped at a size or byte limit (more rows of it were waiting).
+    pub full: bool,
+    /// Enqueue time (epoch ms) of its oldest row.
+    pub oldest_enqueued_at: u64,
+}
+
+fn corrupt(id: i64, reason: impl ToString) -> OutboxError {
+    OutboxError::Corrupt {
+        id,
+        reason: reason.to_string(),
+    }
+}
+
+impl Outbox {
+    /// The oldest rows of the oldest pending workspace, up to `max_size` rows and a body of
+    /// at most `max_bytes` (a single oversized row still goes alone, to be refused and set
+    /// aside rather than block the outbox).
+    pub async fn next_batch(
+        &self,
+        max_size: usize,
+        max_bytes: usize,
+    ) -> Result<Option<PendingBatch>, OutboxError> {
+        self.with_conn(move |conn, _| {
+            let head: Option<(String, String)> = conn
+                .query_row(
+                    "SELECT workspace_id, session_id FROM outbox ORDER BY id LIMIT 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            let Some((workspace, session)) = head else {
+                return Ok(None);
+            };
+            let (project_id, api_url, callback_token) = conn
+                .query_row(
+                    "SELECT project_id, api_url, callback_token FROM workspaces WHERE workspace_id = ?1",
+                    [&workspace],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?
+                .ok_or_else(|| OutboxError::UnknownWorkspace(workspace.clone()))?;
+            let delivery = Delivery {
+                workspace_id: WorkspaceId::parse(workspace.clone()).map_err(|e| corrupt(0, e))?,
+                project_id,
+                session_id: SessionId::parse(session.clone()).map_err(|e| corrupt(0, e))?,
+                api_url,
+                callback_token,
+            };
+
+            // Ordered by seq, not id: rows requeued after a retry budget ran out are older
+            // than their ids say, and the endpoint wants ascending seqs in a batch.
+            // One row more than fits tells whether the batch is full.
+            let mut statement = conn.prepare(
+                "SELECT id, payload, enqueued_at FROM outbox
+                 WHERE workspace_id = ?1 AND session_id = ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = statement
+                .query_map(params![workspace, session, max_size as i64 + 1], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u64>(2)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+
+            let mut batch = IngestBatch {
+                session_id: delivery.session_id.clone(),
+                messages: Vec::new(),
+            };
+            let mut budget = ArrayBudget::new(json_len(&batch), max_bytes, max_size);
+            let mut row_ids = Vec::new();
+            let mut full = false;
+            let oldest_enqueued_at = rows.first().map_or(0, |row| row.2);
+            for (id, payload, _) in rows {
+                // `payload` is the message exactly as encoded at enqueue time.
+                if !budget.is_empty() && !budget.fits(payload.len()) {
+                    full = true;
+                    break;
+                }
+                budget.add(payload.len());
+                batch
+                    .messages
+                    .push(serde_json::from_str::<ChatMessage>(&payload).map_err(|e| corrupt(id, e))?);
+                row_ids.push(id);
+            }
+            let body = serde_json::to_vec(&batch).map_err(|e| corrupt(0, e))?;
+            Ok(Some(PendingBatch {
+                delivery,
+                row_ids,
+                body,
+                full,
+                oldest_enqueued_at,
+            }))
+        })
+        .await
+    }
+}

@@ -1,0 +1,374 @@
+//! The crash-safe outbox: every chat message is committed to SQLite (WAL, synchronous=FULL)
+//! before anything else happens to it, and deleted only after the ingest endpoint answered
+//! 2xx. A SIGKILL at any point therefore loses no committed row; a row whose delivery
+//! succeeded but whose delete did not is simply re-sent, and the store counts it as a
+//! duplicate because its `messageId` and `seq` were fixed at enqueue time.
+//!
+//! Bound: at most `max_rows` rows wait here. When full, [`Outbox::enqueue`] waits until the
+//! reporter frees space (backpressure on the ACP agent); nothing is dropped.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ChatMessage, MessageId, MessageRole, SessionId, ToolCallInfo, WorkspaceId};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::Notify;
+
+mod batch;
+mod set_aside;
+
+pub use batch::PendingBatch;
+use set_aside::SetAside;
+pub use set_aside::SetAsideRow;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/agent/0001_outbox.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the outbox holds {0} messages, its limit")]
+    Full(u64),
+    #[error("outbox row {id} is unreadable: {reason}")]
+    Corrupt { id: i64, reason: String },
+    #[error("workspace {0} was never registered with the outbox")]
+    UnknownWorkspace(String),
+    #[error("outbox worker thread failed: {0}")]
+    Worker(String),
+}
+
+/// Where one workspace's messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub workspace_id: WorkspaceId,
+    pub project_id: String,
+    pub session_id: SessionId,
+    pub api_url: String,
+    pub callback_token: String,
+}
+
+/// A message as the ACP host hands it over, before it has an id and a sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub role: MessageRole,
+    pub content: String,
+    pub tool: Option<ToolCallInfo>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    max_rows: u64,
+    rows_added: Notify,
+    /// Rows left the outbox (delivered or set aside): room for enqueues, progress for
+    /// whoever waits for a workspace to be delivered.
+    space_freed: Notify,
+}
+
+/// Cheap to clone; all clones share one connection.
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+/// Opens the file in WAL mode and migrates it. Switching to WAL can answer "busy" at once,
+/// without the busy handler, while another process opens the same new file: then retry.
+fn prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let mut attempt = 0;
+    loop {
+        match try_prepare(path) {
+            Err(rusqlite::Error::SqliteFailure(err, _))
+                if err.code == rusqlite::ErrorCode::DatabaseBusy && attempt < 100 =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn try_prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a committed enqueue survives power loss too, not only a killed process.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Applies the migrations not yet applied. The version is read inside a write transaction,
+/// so two processes opening the same file at once apply each migration once.
+fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied: usize = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        let Some(sql) = MIGRATIONS.get(applied) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", applied + 1)?;
+        tx.commit()?;
+    }
+}
+
+impl Outbox {
+    pub fn open(path: &Path, max_rows: u64) -> Result<Self, OutboxError> {
+        let conn = prepare(path)?;
+        Ok(Outbox {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                max_rows,
+                rows_added: Notify::new(),
+                space_freed: Notify::new(),
+            }),
+        })
+    }
+
+    fn lock(inner: &Inner) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent (the transaction
+        // rolls back), so the poisoned guard is still safe to use.
+        inner
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `work` on the blocking pool with the connection.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, &Inner) -> Result<T, OutboxError> + Send + 'static,
+    ) -> Result<T, OutboxError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = Self::lock(&inner);
+            work(&mut conn, &inner)
+        })
+        .await
+        .map_err(|err| OutboxError::Worker(err.to_string()))?
+    }
+
+    /// Notified whenever rows are added.
+    pub fn rows_added(&self) -> &Notify {
+        &self.inner.rows_added
+    }
+
+    pub async fn register(&self, delivery: Delivery) -> Result<(), OutboxError> {
+        self.with_conn(move |conn, _| {
+            conn.execute(
+                "INSERT INTO workspaces (workspace_id, project_id, session_id, api_url, callback_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (workspace_id) DO UPDATE SET project_id = ?2, session_id = ?3,
+                   api_url = ?4, callback_token = ?5",
+                params![
+                    delivery.workspace_id.as_str(),
+                    delivery.project_id,
+                    delivery.session_id.as_str(),
+                    delivery.api_url,
+                    delivery.callback_token
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Commits `draft` as the session's next message, waiting while the outbox is full.
+    pub async fn enqueue(
+        &self,
+        workspace: &WorkspaceId,
+        draft: Draft,
+    ) -> Result<ChatMessage, OutboxError> {
+        loop {
+            let space = self.inner.space_freed.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            match self.try_enqueue(workspace, draft.clone()).await {
+                Err(OutboxError::Full(rows)) => {
+                    tracing::warn!(
+                        rows,
+                        "outbox full; holding the agent until messages are delivered"
+                    );
+                    space.await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Commits `draft` unless the outbox is full.
+    pub async fn try_enqueue(
+        &self,
+        workspace: &WorkspaceId,
+        draft: Draft,
+    ) -> Result<ChatMessage, OutboxError> {
+        let workspace = workspace.clone();
+        let message = self
+            .with_conn(move |conn, inner| {
+                let tx = conn.transaction()?;
+                let rows: u64 = tx.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))?;
+                if rows >= inner.max_rows {
+                    return Err(OutboxError::Full(rows));
+                }
+                let session: String = tx
+                    .query_row(
+                        "SELECT session_id FROM workspaces WHERE workspace_id = ?1",
+                        [workspace.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()?
+                    .ok_or_else(|| OutboxError::UnknownWorkspace(workspace.to_string()))?;
+                let seq: u64 = tx.query_row(
+                    "INSERT INTO session_seq (session_id, next_seq) VALUES (?1, 2)
+                     ON CONFLICT (session_id) DO UPDATE SET next_seq = next_seq + 1
+                     RETURNING next_seq - 1",
+                    [&session],
+                    |row| row.get(0),
+                )?;
+                let message_id = MessageId::new();
+                let message = ChatMessage {
+                    message_id,
+                    seq,
+                    role: draft.role,
+                    content: draft.content,
+                    tool: draft.tool,
+                    created_at: now_ms(),
+                };
+                let payload = serde_json::to_string(&message)
+                    .map_err(|err| OutboxError::Corrupt { id: 0, reason: err.to_string() })?;
+                tx.execute(
+                    "INSERT INTO outbox (workspace_id, session_id, seq, message_id, payload, enqueued_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![workspace.as_str(), session, seq, message.message_id.as_str(), payload, message.created_at],
+                )?;
+                tx.commit()?;
+                Ok(message)
+            })
+            .await?;
+        self.inner.rows_added.notify_one();
+        Ok(message)
+    }
+
+    pub async fn pending(&self) -> Result<u64, OutboxError> {
+        self.with_conn(|conn, _| {
+            Ok(conn.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))?)
+        })
+        .await
+    }
+
+    /// Rows of one workspace still waiting for delivery.
+    pub async fn pending_for(&self, workspace: &WorkspaceId) -> Result<u64, OutboxError> {
+        let workspace = workspace.to_string();
+        self.with_conn(move |conn, _| {
+            Ok(conn.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE workspace_id = ?1",
+                [workspace],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
+    /// Deletes delivered rows.
+    pub async fn acknowledge(&self, row_ids: Vec<i64>) -> Result<(), OutboxError> {
+        self.remove_rows(row_ids, None).await
+    }
+
+    /// Removes rows from the outbox in one transaction, copying them into `set_aside` first
+    /// when `kept` says why they leave undelivered.
+    async fn remove_rows(
+        &self,
+        row_ids: Vec<i64>,
+        kept: Option<SetAside>,
+    ) -> Result<(), OutboxError> {
+        self.with_conn(move |conn, _| {
+            let tx = conn.transaction()?;
+            {
+                let mut delete = tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+                for id in &row_ids {
+                    if let Some(kept) = &kept {
+                        kept.copy(&tx, *id)?;
+                    }
+                    delete.execute([id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+        self.inner.space_freed.notify_waiters();
+        Ok(())
+    }
+
+    /// Waits until no row of `workspace` is left to deliver, or `deadline` passes; true when
+    /// everything was delivered (or set aside).
+    pub async fn wait_delivered(
+        &self,
+        workspace: &WorkspaceId,
+        deadline: tokio::time::Instant,
+    ) -> Result<bool, OutboxError> {
+        loop {
+            let freed = self.inner.space_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if self.pending_for(workspace).await? == 0 {
+                return Ok(true);
+            }
+            if tokio::time::timeout_at(deadline, freed).await.is_err() {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// The last sequence number given out in `session`: every message up to it was
+    /// committed (acknowledged to the ACP host) at some point.
+    pub async fn last_seq(&self, session: &SessionId) -> Result<u64, OutboxError> {
+        let session = session.to_string();
+        self.with_conn(move |conn, _| {
+            let next: Option<u64> = conn
+                .query_row(
+                    "SELECT next_seq FROM session_seq WHERE session_id = ?1",
+                    [session],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(next.map_or(0, |next| next - 1))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_opening_a_new_outbox_at_once_migrate_it_once() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("dir");
+            let path = dir.path().join("outbox.db");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|scope| {
+                let openers: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            Outbox::open(&path, 10).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for opener in openers {
+                    let opened = opener.join().expect("opener thread");
+                    assert!(opened.is_ok(), "{opened:?}");
+                }
+            });
+            let conn = Connection::open(&path).expect("reopen");
+            let version: usize = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .expect("version");
+            assert_eq!(version, MIGRATIONS.len());
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Chat messages and live connections in the table.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use hangar_protocol::{ChatMessage, ProjectId, SessionId};
+
+use super::DynamoStore;
+use super::items::{
+    CONNECTION_PREFIX, MESSAGE_PREFIX, connection_key, connection_lookup_key, from_item,
+    message_pk, message_sk, project_pk, s, to_item,
+};
+use crate::adapters::aws::SdkFailure;
+use crate::domain::ports::{ConnectionStore, InsertOutcome, MessageStore, StoreError};
+use crate::domain::records::Connection;
+
+#[async_trait]
+impl MessageStore for DynamoStore {
+    async fn insert_message(
+        &self,
+        session: &SessionId,
+        message: &ChatMessage,
+    ) -> Result<InsertOutcome, StoreError> {
+        let item_key = (message_pk(session), message_sk(message.seq));
+        let item = to_item(message, item_key.clone(), "message")?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(InsertOutcome::Inserted),
+            Err(err) => err,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = err.as_service_error()
+        else {
+            return Err(SdkFailure::from(err).into());
+        };
+        // Which message holds this sequence decides between a resend and a confused sender.
+        let existing: Option<ChatMessage> = match failed.item() {
+            Some(item) => Some(from_item(item.clone(), "message")?),
+            None => self.get(item_key, "message").await?,
+        };
+        match existing {
+            Some(existing) if existing.message_id == message.message_id => {
+                Ok(InsertOutcome::Duplicate)
+            }
+            Some(existing) => Ok(InsertOutcome::SequenceTaken {
+                existing: existing.message_id,
+            }),
+            None => Err(StoreError::ConditionFailed(format!(
+                "message seq {} of session {session} was reported present but cannot be read",
+                message.seq
+            ))),
+        }
+    }
+
+    async fn last_message_seq(&self, session: &SessionId) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(message_pk(session)))
+            .expression_attribute_values(":prefix", s(MESSAGE_PREFIX))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(1)
+            .projection_expression("seq")
+            .send()
+            .await
+            .map_err(SdkFailure::from)?;
+        let seq = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|item| match item.get("seq") {
+                Some(AttributeValue::N(n)) => n.parse().ok(),
+                _ => None,
+            });
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn list_messages(
+        &self,
+        session: &SessionId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(message_pk(session)))
+            .expression_attribute_values(":from", s(message_sk(after.saturating_add(1))))
+            .expression_attribute_values(":to", s(message_sk(u64::MAX)))
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(SdkFailure::from)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item(item, "message"))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let by_project = connection_key(&connection.project_id, &connection.id);
+        let by_id = connection_lookup_key(&connection.id);
+        self.put(to_item(connection, by_id, "connection")?).await?;
+        self.put(to_item(connection, by_project, "connection")?)
+            .await
+    }
+
+    async fn get_connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.get(connection_lookup_key(id), "connection").await
+    }
+
+    async fn delete_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        self.delete(connection_key(&connection.project_id, &connection.id))
+            .await?;
+        self.delete(connection_lookup_key(&connection.id)).await
+    }
+
+    async fn list_connections(
+        &self,
+        project: &ProjectId,
+        now_secs: u64,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let connections: Vec<Connection> = self
+            .query_prefix(project_pk(project), CONNECTION_PREFIX, "connection")
+            .await?;
+        // TTL deletion lags by up to days: an expired item is already dead.
+        Ok(connections
+            .into_iter()
+            .filter(|connection| connection.ttl > now_secs)
+            .collect())
+    }
+}

@@ -1,0 +1,192 @@
+//! Projects, sessions, tasks, nodes and workspaces in the table.
+
+use async_trait::async_trait;
+use hangar_protocol::tasks::VmSize;
+use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+
+use super::DynamoStore;
+use super::items::{
+    ACTIVE_TASKS, LIVE_NODES, LIVE_WORKSPACES, MEMBERSHIP_PREFIX, SESSION_PREFIX, TASK_PREFIX, key,
+    membership_key, membership_pk, n, node_item, node_key, pool_pk, project_key, project_pk, s,
+    session_key, task_item, task_key, to_item, workspace_item, workspace_key,
+};
+use crate::adapters::aws::SdkFailure;
+use crate::domain::ports::{
+    NodeStore, ProjectStore, Saved, SessionStore, StoreError, TaskStore, WorkspaceStore,
+};
+use crate::domain::records::{ChatSession, Node, Project, Task, Workspace};
+
+#[async_trait]
+impl ProjectStore for DynamoStore {
+    async fn create_project(&self, project: &Project) -> Result<Saved, StoreError> {
+        let item = to_item(project, project_key(&project.id), "project")?;
+        if self.put_new(item).await? == Saved::Conflict {
+            return Ok(Saved::Conflict);
+        }
+        self.put_project(project).await?;
+        Ok(Saved::Yes)
+    }
+
+    async fn put_project(&self, project: &Project) -> Result<(), StoreError> {
+        self.put(to_item(project, project_key(&project.id), "project")?)
+            .await?;
+        // Membership entries serve "my projects"; they hold only the project id.
+        let mut members = project.members.clone();
+        if !members.contains(&project.owner) {
+            members.push(project.owner.clone());
+        }
+        for member in members {
+            let mut item = key(membership_key(&member, &project.id));
+            item.insert("project_id".into(), s(project.id.as_str()));
+            item.insert("entity".into(), s("membership"));
+            self.put(item).await?;
+        }
+        Ok(())
+    }
+
+    async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+        self.get(project_key(id), "project").await
+    }
+
+    async fn list_projects_for(&self, user: &UserId) -> Result<Vec<Project>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Membership {
+            project_id: ProjectId,
+        }
+        let memberships: Vec<Membership> = self
+            .query_prefix(membership_pk(user), MEMBERSHIP_PREFIX, "membership")
+            .await?;
+        let mut projects = Vec::new();
+        for membership in memberships {
+            // A membership outlives a removal from the member list; the project decides.
+            if let Some(project) = self.get_project(&membership.project_id).await?
+                && project.is_member(user)
+            {
+                projects.push(project);
+            }
+        }
+        projects.sort_by_key(|project| std::cmp::Reverse(project.created_at));
+        Ok(projects)
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn put_session(&self, session: &ChatSession) -> Result<(), StoreError> {
+        let item_key = session_key(&session.project_id, &session.id);
+        self.put(to_item(session, item_key, "session")?).await
+    }
+
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Option<ChatSession>, StoreError> {
+        self.get(session_key(project, id), "session").await
+    }
+
+    async fn list_sessions(&self, project: &ProjectId) -> Result<Vec<ChatSession>, StoreError> {
+        self.query_prefix(project_pk(project), SESSION_PREFIX, "session")
+            .await
+    }
+
+    async fn record_session_messages(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        count: u64,
+        last_message_at: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(session_key(project, session))))
+            .update_expression("ADD message_count :count SET last_message_at = :at")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":count", n(count))
+            .expression_attribute_values(":at", n(last_message_at))
+            .send()
+            .await
+            .map_err(SdkFailure::from)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TaskStore for DynamoStore {
+    async fn save_task(
+        &self,
+        task: &Task,
+        expected_version: Option<u64>,
+    ) -> Result<Saved, StoreError> {
+        let item = task_item(task)?;
+        match expected_version {
+            None => self.put_new(item).await,
+            Some(version) => {
+                self.put_if(item, "version = :v", vec![(":v", n(version))])
+                    .await
+            }
+        }
+    }
+
+    async fn get_task(&self, project: &ProjectId, id: &TaskId) -> Result<Option<Task>, StoreError> {
+        self.get(task_key(project, id), "task").await
+    }
+
+    async fn list_tasks(&self, project: &ProjectId) -> Result<Vec<Task>, StoreError> {
+        self.query_prefix(project_pk(project), TASK_PREFIX, "task")
+            .await
+    }
+
+    async fn list_active_tasks(&self) -> Result<Vec<Task>, StoreError> {
+        self.query_index("gsi2", ACTIVE_TASKS.into(), "task").await
+    }
+}
+
+#[async_trait]
+impl NodeStore for DynamoStore {
+    async fn save_node(&self, node: &Node, read: Option<&Node>) -> Result<Saved, StoreError> {
+        let item = node_item(node)?;
+        let Some(read) = read else {
+            return self.put_new(item).await;
+        };
+        self.put_if(
+            item,
+            "#status = :status AND generation = :generation AND revision = :revision",
+            vec![
+                (":status", s(read.status.as_str())),
+                (":generation", n(read.generation)),
+                (":revision", n(read.revision)),
+            ],
+        )
+        .await
+    }
+
+    async fn get_node(&self, id: &NodeId) -> Result<Option<Node>, StoreError> {
+        self.get(node_key(id), "node").await
+    }
+
+    async fn warm_nodes(&self, size: VmSize) -> Result<Vec<Node>, StoreError> {
+        self.query_index("gsi1", pool_pk(size), "node").await
+    }
+
+    async fn list_live_nodes(&self) -> Result<Vec<Node>, StoreError> {
+        self.query_index("gsi2", LIVE_NODES.into(), "node").await
+    }
+}
+
+#[async_trait]
+impl WorkspaceStore for DynamoStore {
+    async fn put_workspace(&self, workspace: &Workspace) -> Result<(), StoreError> {
+        self.put(workspace_item(workspace)?).await
+    }
+
+    async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, StoreError> {
+        self.get(workspace_key(id), "workspace").await
+    }
+
+    async fn list_live_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
+        self.query_index("gsi2", LIVE_WORKSPACES.into(), "workspace")
+            .await
+    }
+}

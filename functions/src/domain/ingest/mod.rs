@@ -1,0 +1,127 @@
+//! Message ingest: a node agent's batch of chat messages, validated as a whole, then written
+//! one conditional put per message so a re-sent message is counted as a duplicate.
+
+mod batch;
+
+use futures::{StreamExt, TryStreamExt};
+use hangar_protocol::{ChatMessage, ErrorCode, IngestResponse, SessionId, WorkspaceId};
+
+pub use batch::parse_batch;
+
+use super::error::{Error, Result};
+use super::live::Live;
+use super::ports::{InsertOutcome, MessageStore, Store, StoreError};
+
+/// Conditional puts in flight at once for one batch: enough to hide per-write latency,
+/// few enough not to burst a table's partition for one session.
+const WRITE_CONCURRENCY: usize = 10;
+
+async fn insert(
+    store: &dyn MessageStore,
+    session: &SessionId,
+    message: &ChatMessage,
+) -> Result<(u64, InsertOutcome), StoreError> {
+    let outcome = store.insert_message(session, message).await?;
+    Ok((message.seq, outcome))
+}
+
+/// Ingests one batch sent by the agent of `workspace`, then pushes what it stored to the
+/// project's viewers (re-sent messages too: a viewer may have missed the first push).
+pub async fn ingest(
+    store: &dyn Store,
+    live: &Live,
+    workspace_id: &WorkspaceId,
+    body: &[u8],
+) -> Result<IngestResponse> {
+    let batch = parse_batch(body)?;
+
+    let workspace = store.get_workspace(workspace_id).await?.ok_or_else(|| {
+        Error::not_found(
+            ErrorCode::WorkspaceNotFound,
+            format!("workspace {workspace_id} does not exist"),
+        )
+    })?;
+    let unknown_session = || {
+        Error::not_found(
+            ErrorCode::SessionNotFound,
+            format!(
+                "session {} is not the chat session of workspace {workspace_id}",
+                batch.session_id
+            ),
+        )
+    };
+    if workspace.session_id != batch.session_id {
+        return Err(unknown_session());
+    }
+    store
+        .get_session(&workspace.project_id, &batch.session_id)
+        .await?
+        .ok_or_else(unknown_session)?;
+
+    let writes: Vec<_> = batch
+        .messages
+        .iter()
+        .map(|message| insert(store, &batch.session_id, message))
+        .collect();
+    let outcomes: Vec<(u64, InsertOutcome)> = futures::stream::iter(writes)
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .try_collect()
+        .await?;
+
+    let mut response = IngestResponse {
+        persisted: 0,
+        duplicates: 0,
+    };
+    let mut conflicts = Vec::new();
+    for (seq, outcome) in outcomes {
+        match outcome {
+            InsertOutcome::Inserted => response.persisted += 1,
+            InsertOutcome::Duplicate => response.duplicates += 1,
+            InsertOutcome::SequenceTaken { existing } => conflicts.push((seq, existing)),
+        }
+    }
+    if response.persisted > 0 {
+        let last_message_at = batch
+            .messages
+            .iter()
+            .map(|message| message.created_at)
+            .max()
+            .unwrap_or_default();
+        store
+            .record_session_messages(
+                &workspace.project_id,
+                &batch.session_id,
+                u64::from(response.persisted),
+                last_message_at,
+            )
+            .await?;
+    }
+    conflicts.sort();
+    let stored: Vec<ChatMessage> = batch
+        .messages
+        .iter()
+        .filter(|message| !conflicts.iter().any(|(seq, _)| *seq == message.seq))
+        .cloned()
+        .collect();
+    live.messages_stored(&workspace.project_id, &batch.session_id, &stored)
+        .await;
+    if let Some((seq, existing)) = conflicts.first() {
+        return Err(Error::conflict(
+            ErrorCode::SequenceConflict,
+            format!(
+                "{} message(s) reuse a sequence held by another message (first: seq {seq} is message {existing}); {} new, {} duplicate were stored",
+                conflicts.len(),
+                response.persisted,
+                response.duplicates
+            ),
+        ));
+    }
+    tracing::info!(
+        workspace = %workspace_id,
+        session = %batch.session_id,
+        persisted = response.persisted,
+        duplicates = response.duplicates,
+        "batch ingested"
+    );
+    Ok(response)
+}

@@ -1,0 +1,197 @@
+//! Live updates: WebSocket connections of project pages and the frames pushed to them.
+//!
+//! `$connect` (its token checked by the boundary) checks project membership and stores a
+//! connection item with a TTL; `$disconnect` removes it. A publish queries the project's
+//! connections and posts one frame per connection (not one per message); a connection the
+//! gateway reports gone is deleted. Publishing never fails the operation that triggered it:
+//! persisted messages and task changes stand whether or not a viewer was reached, and
+//! viewers page what they missed over HTTP (see [`LiveEvent`]).
+
+mod frames;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use hangar_protocol::limits::CONNECTION_TTL_SECS;
+use hangar_protocol::live::LiveEvent;
+use hangar_protocol::tasks::TaskView;
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ChatMessage, ErrorCode, ProjectId, SessionId, UserId};
+
+pub use frames::message_frames;
+
+use super::access::member_project;
+use super::error::{Error, Result};
+use super::ports::{Delivery, Push, Store};
+use super::records::{Connection, Task};
+
+/// Posts in flight at once during one publish.
+const POST_CONCURRENCY: usize = 16;
+/// Longest connection id accepted (API Gateway's are 16 characters).
+const CONNECTION_ID_MAX_LEN: usize = 128;
+
+pub struct Live {
+    pub store: Arc<dyn Store>,
+    pub push: Arc<dyn Push>,
+}
+
+/// What a publish did, for logs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PublishReport {
+    pub delivered: usize,
+    /// Connections found gone and deleted.
+    pub gone: usize,
+    pub failed: usize,
+}
+
+impl Live {
+    /// `$connect`: `user` (whose token the boundary checked) may watch `project` if a member.
+    pub async fn connect(
+        &self,
+        connection_id: &str,
+        user: &UserId,
+        project: Option<&str>,
+    ) -> Result<Connection> {
+        check_connection_id(connection_id)?;
+        let project = project.filter(|p| !p.is_empty()).ok_or_else(|| {
+            Error::invalid(
+                ErrorCode::MissingProject,
+                "connect with ?projectId=<project id>",
+            )
+        })?;
+        let project = ProjectId::parse(project)
+            .map_err(|err| Error::invalid(ErrorCode::InvalidProject, err.to_string()))?;
+        member_project(self.store.as_ref(), user, &project).await?;
+        let now = now_ms();
+        let connection = Connection {
+            id: connection_id.to_string(),
+            project_id: project,
+            user_id: user.clone(),
+            connected_at: now,
+            ttl: now / 1000 + CONNECTION_TTL_SECS,
+        };
+        self.store.put_connection(&connection).await?;
+        tracing::info!(connection = %connection.id, project = %connection.project_id, user = %connection.user_id, "connected");
+        Ok(connection)
+    }
+
+    /// `$disconnect`: forgets the connection; an unknown one is fine.
+    pub async fn disconnect(&self, connection_id: &str) -> Result<()> {
+        check_connection_id(connection_id)?;
+        if let Some(connection) = self.store.get_connection(connection_id).await? {
+            self.store.delete_connection(&connection).await?;
+            tracing::info!(connection = %connection_id, "disconnected");
+        }
+        Ok(())
+    }
+
+    /// The project's live connections; none when they cannot be read (viewers page later).
+    async fn watchers(&self, project: &ProjectId) -> Vec<Connection> {
+        match self.store.list_connections(project, now_ms() / 1000).await {
+            Ok(connections) => connections,
+            Err(err) => {
+                tracing::warn!(%project, error = %err, "cannot list connections; viewers will page");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Posts `event` to each of `connections`; the gone ones are deleted and dropped from it.
+    async fn post_all(
+        &self,
+        connections: &mut Vec<Connection>,
+        event: &LiveEvent,
+    ) -> PublishReport {
+        let mut report = PublishReport::default();
+        let frame = match serde_json::to_string(event) {
+            Ok(frame) => frame,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot encode a live frame");
+                return report;
+            }
+        };
+        let outcomes: Vec<_> = futures::stream::iter(std::mem::take(connections))
+            .map(|connection| {
+                let frame = frame.as_str();
+                async move {
+                    let outcome = self.push.post(&connection.id, frame).await;
+                    (connection, outcome)
+                }
+            })
+            .buffer_unordered(POST_CONCURRENCY)
+            .collect()
+            .await;
+        for (connection, outcome) in outcomes {
+            match outcome {
+                Ok(Delivery::Delivered) => {
+                    report.delivered += 1;
+                    connections.push(connection);
+                }
+                Ok(Delivery::Gone) => {
+                    report.gone += 1;
+                    if let Err(err) = self.store.delete_connection(&connection).await {
+                        tracing::warn!(connection = %connection.id, error = %err, "cannot delete a gone connection");
+                    }
+                }
+                Err(err) => {
+                    report.failed += 1;
+                    tracing::warn!(connection = %connection.id, error = %err, "post failed");
+                    connections.push(connection);
+                }
+            }
+        }
+        report
+    }
+
+    /// Publishes messages of `session` just stored, in frames that fit the gateway's limit.
+    /// The connections are read once for all frames, and nothing is encoded when nobody
+    /// watches the project.
+    pub async fn messages_stored(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        messages: &[ChatMessage],
+    ) {
+        let mut connections = self.watchers(project).await;
+        if connections.is_empty() {
+            return;
+        }
+        for event in message_frames(project, session, messages) {
+            let report = self.post_all(&mut connections, &event).await;
+            tracing::debug!(%session, ?report, "messages published");
+        }
+    }
+
+    /// Publishes a task change with its session's cursor; the cursor is read only when
+    /// somebody watches the project.
+    pub async fn task_changed(&self, task: &Task) {
+        let mut connections = self.watchers(&task.project_id).await;
+        if connections.is_empty() {
+            return;
+        }
+        let cursor = match self.store.last_message_seq(&task.session_id).await {
+            Ok(cursor) => cursor,
+            Err(err) => {
+                tracing::warn!(task = %task.id, error = %err, "cannot read the session cursor");
+                0
+            }
+        };
+        let event = LiveEvent::Task {
+            project_id: task.project_id.clone(),
+            task: TaskView::from(task.clone()),
+            cursor,
+        };
+        let report = self.post_all(&mut connections, &event).await;
+        tracing::debug!(task = %task.id, status = %task.status, ?report, "task published");
+    }
+}
+
+fn check_connection_id(connection_id: &str) -> Result<()> {
+    if connection_id.is_empty() || connection_id.len() > CONNECTION_ID_MAX_LEN {
+        return Err(Error::invalid(
+            ErrorCode::InvalidConnection,
+            format!("a connection id has 1 to {CONNECTION_ID_MAX_LEN} bytes"),
+        ));
+    }
+    Ok(())
+}

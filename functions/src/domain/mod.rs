@@ -1,0 +1,30 @@
+//! The control plane's domain, one module per flow. Nothing here names an AWS type or an
+//! HTTP status: the outside world is reached through [`ports`], and failures are
+//! [`error::Error`]s that each boundary maps to its own terms.
+
+pub mod access;
+pub mod error;
+pub mod history;
+pub mod ingest;
+pub mod live;
+pub mod pool;
+pub mod ports;
+pub mod projects;
+pub mod records;
+pub mod sweep;
+pub mod tasks;
+
+pub use error::Error;
+
+/// How long each stage may take before the sweep steps in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub node_warm_ms: u64,
+    pub max_node_lifetime_ms: u64,
+    /// A new node must call back ready within this.
+    pub provision_ms: u64,
+    /// A task may wait this long in `queued` or `starting`.
+    pub start_ms: u64,
+    /// A task may run this long.
+    pub run_ms: u64,
+}

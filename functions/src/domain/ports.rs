@@ -1,0 +1,245 @@
+//! Ports: what the domain needs from the world, as traits over the records. The store is one
+//! trait per aggregate (a service asks only for what it uses); adapters implement them
+//! (DynamoDB, EventBridge Scheduler, EC2 or local processes, HTTP to node agents, JWT
+//! signing); nothing here names an AWS type.
+
+use async_trait::async_trait;
+use hangar_protocol::tasks::{CreateWorkspaceRequest, VmSize, WarmTimeoutEvent};
+use hangar_protocol::{
+    ChatMessage, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+};
+
+use super::records::{ChatSession, Connection, Node, Project, Task, Workspace};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Throttling, timeouts, network trouble: the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// An item that cannot be read back as a record, or any other non-retryable failure.
+    #[error("store failure: {0}")]
+    Failed(String),
+    /// A conditional write found the item in another state than required.
+    #[error("store condition failed: {0}")]
+    ConditionFailed(String),
+}
+
+/// Whether a conditional write happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Yes,
+    /// The item was not in the expected state; nothing was written.
+    Conflict,
+}
+
+/// What a conditional message insert found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// The same message (same id at the same sequence) was already stored.
+    Duplicate,
+    /// Another message already holds this sequence number: the sender is confused.
+    SequenceTaken {
+        existing: MessageId,
+    },
+}
+
+type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    /// Creates the project and the owner's membership; `Conflict` if the id is taken.
+    async fn create_project(&self, project: &Project) -> StoreResult<Saved>;
+    /// Replaces the project and writes a membership entry for every member.
+    async fn put_project(&self, project: &Project) -> StoreResult<()>;
+    async fn get_project(&self, id: &ProjectId) -> StoreResult<Option<Project>>;
+    async fn list_projects_for(&self, user: &UserId) -> StoreResult<Vec<Project>>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn put_session(&self, session: &ChatSession) -> StoreResult<()>;
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> StoreResult<Option<ChatSession>>;
+    async fn list_sessions(&self, project: &ProjectId) -> StoreResult<Vec<ChatSession>>;
+    /// Adds `count` to the session's message counter and moves its last-message time.
+    async fn record_session_messages(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        count: u64,
+        last_message_at: u64,
+    ) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Saves `task` if its stored version is `expected_version` (`None`: it must not exist).
+    /// The saved item carries `task.version`.
+    async fn save_task(&self, task: &Task, expected_version: Option<u64>) -> StoreResult<Saved>;
+    async fn get_task(&self, project: &ProjectId, id: &TaskId) -> StoreResult<Option<Task>>;
+    async fn list_tasks(&self, project: &ProjectId) -> StoreResult<Vec<Task>>;
+    /// Tasks in a transient status, across projects.
+    async fn list_active_tasks(&self) -> StoreResult<Vec<Task>>;
+}
+
+#[async_trait]
+pub trait NodeStore: Send + Sync {
+    /// Saves `node` if the stored one is still `read` (same status, generation and revision;
+    /// `None`: it must not exist).
+    async fn save_node(&self, node: &Node, read: Option<&Node>) -> StoreResult<Saved>;
+    async fn get_node(&self, id: &NodeId) -> StoreResult<Option<Node>>;
+    /// Warm nodes of exactly `size`, longest warm first.
+    async fn warm_nodes(&self, size: VmSize) -> StoreResult<Vec<Node>>;
+    /// Nodes not destroyed.
+    async fn list_live_nodes(&self) -> StoreResult<Vec<Node>>;
+}
+
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    async fn put_workspace(&self, workspace: &Workspace) -> StoreResult<()>;
+    async fn get_workspace(&self, id: &WorkspaceId) -> StoreResult<Option<Workspace>>;
+    /// Workspaces not destroyed.
+    async fn list_live_workspaces(&self) -> StoreResult<Vec<Workspace>>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores `message` unless its sequence is taken; never overwrites.
+    async fn insert_message(
+        &self,
+        session: &SessionId,
+        message: &ChatMessage,
+    ) -> StoreResult<InsertOutcome>;
+    /// The highest seq stored for `session` (0: none yet).
+    async fn last_message_seq(&self, session: &SessionId) -> StoreResult<u64>;
+    /// Messages of `session` with `seq > after`, ascending, at most `limit`.
+    async fn list_messages(
+        &self,
+        session: &SessionId,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>>;
+}
+
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Records a live connection, findable by project and by id.
+    async fn put_connection(&self, connection: &Connection) -> StoreResult<()>;
+    async fn get_connection(&self, id: &str) -> StoreResult<Option<Connection>>;
+    /// Removes a connection; a missing one is fine.
+    async fn delete_connection(&self, connection: &Connection) -> StoreResult<()>;
+    /// The project's connections whose TTL has not passed at `now_secs`.
+    async fn list_connections(
+        &self,
+        project: &ProjectId,
+        now_secs: u64,
+    ) -> StoreResult<Vec<Connection>>;
+}
+
+/// The whole table, for the services that touch several aggregates.
+pub trait Store:
+    ProjectStore
+    + SessionStore
+    + TaskStore
+    + NodeStore
+    + WorkspaceStore
+    + MessageStore
+    + ConnectionStore
+{
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A one-time schedule: at `at_ms`, the warm timeout runs with `event`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarmSchedule {
+    pub name: String,
+    pub at_ms: u64,
+    pub event: WarmTimeoutEvent,
+}
+
+impl WarmSchedule {
+    /// One name per node and generation: a node's next warm period gets a new schedule.
+    pub fn name_for(event: &WarmTimeoutEvent) -> String {
+        format!("warm-{}-{}", event.node_id, event.generation)
+    }
+}
+
+/// Creates and removes warm-timeout schedules (EventBridge Scheduler).
+#[async_trait]
+pub trait Scheduler: Send + Sync {
+    async fn create(&self, schedule: &WarmSchedule) -> Result<(), PortError>;
+    /// Removes a schedule; a missing one is fine.
+    async fn delete(&self, name: &str) -> Result<(), PortError>;
+    async fn list(&self) -> Result<Vec<WarmSchedule>, PortError>;
+}
+
+/// What a new node needs to know to boot its agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeLaunch {
+    pub node_id: NodeId,
+    pub size: VmSize,
+    /// The control plane's API base URL, for the ready callback.
+    pub api_url: String,
+    /// Node callback JWT (ready callback).
+    pub node_token: String,
+    /// PEM public key with which the node verifies the control plane's requests.
+    pub control_public_key_pem: String,
+}
+
+/// Creates and destroys nodes (EC2 instances, local processes).
+#[async_trait]
+pub trait Provisioner: Send + Sync {
+    /// Starts a node; returns the provider's handle.
+    async fn provision(&self, launch: &NodeLaunch) -> Result<String, PortError>;
+    /// Destroys it; destroying an already gone node is fine.
+    async fn destroy(&self, provider_id: &str) -> Result<(), PortError>;
+}
+
+/// The control plane's calls to node agents.
+#[async_trait]
+pub trait NodeClient: Send + Sync {
+    async fn create_workspace(
+        &self,
+        node: &Node,
+        request: &CreateWorkspaceRequest,
+    ) -> Result<(), PortError>;
+    /// Stops the workspace's agent and removes it; a missing workspace is fine.
+    async fn destroy_workspace(
+        &self,
+        node: &Node,
+        workspace: &WorkspaceId,
+    ) -> Result<(), PortError>;
+}
+
+/// What posting a frame to a connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// The connection is gone (API Gateway's `GoneException`): forget it.
+    Gone,
+}
+
+/// Posts frames to live connections (API Gateway Management API, the local hub).
+#[async_trait]
+pub trait Push: Send + Sync {
+    async fn post(&self, connection_id: &str, frame: &str) -> Result<Delivery, PortError>;
+}
+
+/// Mints the tokens the control plane hands out (signed JWTs).
+pub trait Tokens: Send + Sync {
+    /// The token a workspace's agent presents on its callbacks, valid for `ttl_secs`.
+    fn workspace_token(&self, workspace: &WorkspaceId, ttl_secs: u64) -> Result<String, PortError>;
+    /// The token a node presents when it calls back, valid for `ttl_secs`.
+    fn node_token(&self, node: &NodeId, ttl_secs: u64) -> Result<String, PortError>;
+}

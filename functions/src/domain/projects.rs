@@ -1,0 +1,108 @@
+//! Projects as their members see them: create one, list mine, read one, add a member.
+
+use hangar_protocol::limits::{PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS};
+use hangar_protocol::tasks::{AddMemberRequest, CreateProjectRequest, ProjectView, VmSize};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ErrorCode, ProjectId, UserId};
+
+use super::access::{member_project, owned_project};
+use super::error::{Error, Result};
+use super::ports::{ProjectStore, Saved};
+use super::records::Project;
+
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> Self {
+        ProjectView {
+            id: project.id,
+            name: project.name,
+            repo: project.repo,
+            default_vm_size: project.default_vm_size,
+            owner: project.owner,
+            members: project.members,
+            created_at: project.created_at,
+        }
+    }
+}
+
+/// `value` trimmed, if it is not empty and has at most `max_chars` characters.
+pub fn bounded_text(field: &str, value: &str, max_chars: usize, code: ErrorCode) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Error::invalid(code, format!("{field} must not be empty")));
+    }
+    let chars = value.chars().count();
+    if chars > max_chars {
+        return Err(Error::invalid(
+            code,
+            format!("{field} has {chars} characters; at most {max_chars} are allowed"),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+pub async fn create_project(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    request: CreateProjectRequest,
+) -> Result<ProjectView> {
+    let project = Project {
+        id: ProjectId::new(),
+        name: bounded_text(
+            "name",
+            &request.name,
+            TITLE_MAX_CHARS,
+            ErrorCode::InvalidName,
+        )?,
+        repo: bounded_text(
+            "repo",
+            &request.repo,
+            REPO_MAX_CHARS,
+            ErrorCode::InvalidRepo,
+        )?,
+        default_vm_size: request.default_vm_size.unwrap_or(VmSize::Small),
+        owner: user.clone(),
+        members: vec![user.clone()],
+        created_at: now_ms(),
+    };
+    if store.create_project(&project).await? == Saved::Conflict {
+        return Err(Error::Internal("a fresh project id was taken".into()));
+    }
+    Ok(project.into())
+}
+
+pub async fn list_projects(store: &dyn ProjectStore, user: &UserId) -> Result<Vec<ProjectView>> {
+    Ok(store
+        .list_projects_for(user)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub async fn get_project(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    project: &ProjectId,
+) -> Result<ProjectView> {
+    Ok(member_project(store, user, project).await?.into())
+}
+
+pub async fn add_member(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    project: &ProjectId,
+    request: AddMemberRequest,
+) -> Result<ProjectView> {
+    let mut project = owned_project(store, user, project).await?;
+    if !project.members.contains(&request.user_id) {
+        if project.members.len() >= PROJECT_MAX_MEMBERS {
+            return Err(Error::conflict(
+                ErrorCode::TooManyMembers,
+                format!("a project has at most {PROJECT_MAX_MEMBERS} members"),
+            ));
+        }
+        project.members.push(request.user_id);
+        store.put_project(&project).await?;
+    }
+    Ok(project.into())
+}

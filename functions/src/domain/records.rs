@@ -1,0 +1,259 @@
+//! The records the control plane keeps, with the state changes that belong to them: a task
+//! moves only through [`Task::transition`], a node only through the `Node` methods below, so
+//! every change of status is made (and bumps its counters) in one place.
+
+use hangar_protocol::tasks::{
+    NodeStatus, SessionView, TaskStatus, TaskTransition, TaskView, VmSize, WorkspaceStatus,
+};
+use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub repo: String,
+    pub default_vm_size: VmSize,
+    pub owner: UserId,
+    /// Users who may see and act on the project; the owner is always one of them.
+    pub members: Vec<UserId>,
+    pub created_at: u64,
+}
+
+impl Project {
+    pub fn is_member(&self, user: &UserId) -> bool {
+        &self.owner == user || self.members.contains(user)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSession {
+    pub project_id: ProjectId,
+    pub id: SessionId,
+    pub task_id: Option<TaskId>,
+    pub workspace_id: Option<WorkspaceId>,
+    #[serde(default)]
+    pub title: String,
+    pub message_count: u64,
+    pub last_message_at: Option<u64>,
+    pub created_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub project_id: ProjectId,
+    pub title: String,
+    pub prompt: String,
+    pub status: TaskStatus,
+    pub vm_size: VmSize,
+    pub session_id: SessionId,
+    pub node_id: Option<NodeId>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub created_by: UserId,
+    pub created_at: u64,
+    pub updated_at: u64,
+    pub history: Vec<TaskTransition>,
+    /// When a transient status must have moved on; the sweep fails the task after it.
+    pub deadline: Option<u64>,
+    /// Optimistic concurrency: every save expects the version it read.
+    pub version: u64,
+}
+
+impl Task {
+    /// Moves the task to `to`, recording when and why; a transient status gets `deadline`.
+    pub fn transition(
+        &mut self,
+        to: TaskStatus,
+        reason: impl Into<String>,
+        now: u64,
+        deadline: Option<u64>,
+    ) {
+        self.history.push(TaskTransition {
+            from: Some(self.status),
+            to,
+            at: now,
+            reason: reason.into(),
+        });
+        self.status = to;
+        self.updated_at = now;
+        self.deadline = if to.is_transient() { deadline } else { None };
+    }
+
+    /// Whether the task holds `node` (a task that moved on to another node does not).
+    pub fn holds(&self, node: &NodeId) -> bool {
+        self.node_id.as_ref() == Some(node)
+    }
+}
+
+impl From<Task> for TaskView {
+    fn from(task: Task) -> Self {
+        TaskView {
+            id: task.id,
+            project_id: task.project_id,
+            title: task.title,
+            prompt: task.prompt,
+            status: task.status,
+            vm_size: task.vm_size,
+            session_id: task.session_id,
+            node_id: task.node_id,
+            workspace_id: task.workspace_id,
+            created_by: task.created_by,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+            history: task.history,
+        }
+    }
+}
+
+impl From<ChatSession> for SessionView {
+    fn from(session: ChatSession) -> Self {
+        SessionView {
+            id: session.id,
+            project_id: session.project_id,
+            task_id: session.task_id,
+            workspace_id: session.workspace_id,
+            title: session.title,
+            message_count: session.message_count,
+            last_message_at: session.last_message_at,
+            created_at: session.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: NodeId,
+    pub status: NodeStatus,
+    pub size: VmSize,
+    /// Bumped on every claim and every return to the pool, so a warm timeout scheduled for
+    /// one warm period can never destroy the node in a later one.
+    pub generation: u64,
+    pub warm_since: Option<u64>,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// The provider's handle (EC2 instance id, local process id).
+    pub provider_id: Option<String>,
+    /// Base URL of the node agent's API, known once the node called back ready.
+    pub endpoint: Option<String>,
+    /// The task holding the node while claimed (or the one it is being created for).
+    pub task_id: Option<TaskId>,
+    pub project_id: Option<ProjectId>,
+    /// Bumped on every save; each save expects the revision it read.
+    pub revision: u64,
+}
+
+impl Node {
+    /// A node being created for `task`.
+    pub fn creating_for(task: &Task, now: u64) -> Node {
+        Node {
+            id: NodeId::new(),
+            status: NodeStatus::Creating,
+            size: task.vm_size,
+            generation: 0,
+            warm_since: None,
+            created_at: now,
+            updated_at: now,
+            provider_id: None,
+            endpoint: None,
+            task_id: Some(task.id.clone()),
+            project_id: Some(task.project_id.clone()),
+            revision: 0,
+        }
+    }
+
+    /// Whether the node has reached its maximum lifetime at `now`.
+    pub fn is_past_lifetime(&self, max_lifetime_ms: u64, now: u64) -> bool {
+        self.created_at + max_lifetime_ms <= now
+    }
+
+    /// Warm → claimed by `task`, in a new generation.
+    pub fn claim_for(&mut self, task: &Task) {
+        self.status = NodeStatus::Claimed;
+        self.generation += 1;
+        self.warm_since = None;
+        self.task_id = Some(task.id.clone());
+        self.project_id = Some(task.project_id.clone());
+    }
+
+    /// Creating → claimed by the task it was created for, now reachable at `endpoint`.
+    pub fn ready_at(&mut self, endpoint: &str) {
+        self.endpoint = Some(endpoint.to_string());
+        self.status = NodeStatus::Claimed;
+        self.generation += 1;
+    }
+
+    /// Claimed → warm since `now`, in a new generation, holding no task.
+    pub fn release(&mut self, now: u64) {
+        self.status = NodeStatus::Warm;
+        self.generation += 1;
+        self.warm_since = Some(now);
+        self.task_id = None;
+        self.project_id = None;
+    }
+
+    /// Any live status → destroying (the provider is asked next).
+    pub fn start_destroying(&mut self) {
+        self.status = NodeStatus::Destroying;
+        self.warm_since = None;
+    }
+
+    /// The provider destroyed it (or it never started).
+    pub fn mark_destroyed(&mut self) {
+        self.status = NodeStatus::Destroyed;
+        self.warm_since = None;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub project_id: ProjectId,
+    pub session_id: SessionId,
+    #[serde(default)]
+    pub task_id: Option<TaskId>,
+    #[serde(default)]
+    pub node_id: Option<NodeId>,
+    #[serde(default = "default_workspace_status")]
+    pub status: WorkspaceStatus,
+    pub created_at: u64,
+}
+
+fn default_workspace_status() -> WorkspaceStatus {
+    WorkspaceStatus::Running
+}
+
+impl Workspace {
+    /// A workspace for `task` being created on `node`.
+    pub fn creating(task: &Task, node: &NodeId, now: u64) -> Workspace {
+        Workspace {
+            id: WorkspaceId::new(),
+            project_id: task.project_id.clone(),
+            session_id: task.session_id.clone(),
+            task_id: Some(task.id.clone()),
+            node_id: Some(node.clone()),
+            status: WorkspaceStatus::Creating,
+            created_at: now,
+        }
+    }
+
+    pub fn with_status(&self, status: WorkspaceStatus) -> Workspace {
+        Workspace {
+            status,
+            ..self.clone()
+        }
+    }
+}
+
+/// A browser's live connection to a project page (a WebSocket of API Gateway or the local hub).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// The gateway's connection id.
+    pub id: String,
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub connected_at: u64,
+    /// Unix epoch seconds after which the item is dead even without a `$disconnect` (the
+    /// table's TTL attribute removes it eventually; readers skip it at once).
+    pub ttl: u64,
+}

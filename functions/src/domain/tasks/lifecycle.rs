@@ -1,0 +1,248 @@
+//! The steps that move a queued task along: a warm node or a new one, the node's ready
+//! callback, the workspace's start on the node, and the outcome the node reports.
+
+use hangar_protocol::tasks::{
+    CreateWorkspaceRequest, NodeStatus, TaskStatus, WorkspaceOutcome, WorkspaceStatus,
+};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
+
+use super::Tasks;
+use crate::domain::error::{Error, Result};
+use crate::domain::ports::NodeLaunch;
+use crate::domain::records::{Node, Task, Workspace};
+
+impl Tasks {
+    /// Moves a queued task on: a warm node if one fits, else a new one.
+    pub async fn start(&self, task: &Task) -> Result<()> {
+        match self.pool.claim_node(task).await? {
+            Some(node) => self.start_workspace(task, node).await,
+            None => self.provision_for(task).await,
+        }
+    }
+
+    /// Creates a node for `task`; its agent calls [`Tasks::node_ready`] when it is up.
+    async fn provision_for(&self, task: &Task) -> Result<()> {
+        let now = now_ms();
+        let node = Node::creating_for(task, now);
+        self.store.save_node(&node, None).await?;
+        let deadline = now + self.timeouts.provision_ms;
+        let moved = self
+            .update_task(&task.project_id, &task.id, |task| {
+                if task.status != TaskStatus::Queued {
+                    return false;
+                }
+                task.node_id = Some(node.id.clone());
+                task.transition(
+                    TaskStatus::Provisioning,
+                    format!("no warm {} node; provisioning node {}", node.size, node.id),
+                    now,
+                    Some(deadline),
+                );
+                true
+            })
+            .await?;
+        if moved.is_none() {
+            // Cancelled meanwhile: the node record is dropped before anything was started.
+            return self.pool.mark_destroyed(&node.id).await;
+        }
+        let launch = NodeLaunch {
+            node_id: node.id.clone(),
+            size: node.size,
+            api_url: self.address.api_url.clone(),
+            node_token: self
+                .tokens
+                .node_token(&node.id, self.timeouts.max_node_lifetime_ms / 1000)?,
+            control_public_key_pem: self.address.control_public_key_pem.clone(),
+        };
+        match self.pool.provisioner.provision(&launch).await {
+            Ok(provider_id) => {
+                tracing::info!(node = %node.id, %provider_id, "provisioning a node");
+                self.pool
+                    .update_node(&node.id, |node| {
+                        node.provider_id = Some(provider_id.clone());
+                        true
+                    })
+                    .await?;
+                Ok(())
+            }
+            Err(err) => {
+                self.pool.mark_destroyed(&node.id).await?;
+                self.fail_task(task, format!("could not provision a node: {err}"))
+                    .await
+            }
+        }
+    }
+
+    /// A new node's agent is up. The node goes to its task, or to the pool when the task no
+    /// longer needs it.
+    pub async fn node_ready(&self, id: &NodeId, endpoint: &str) -> Result<()> {
+        let node = self.store.get_node(id).await?.ok_or_else(|| {
+            Error::not_found(ErrorCode::NodeNotFound, format!("node {id} does not exist"))
+        })?;
+        if node.status != NodeStatus::Creating {
+            if node.endpoint.as_deref() == Some(endpoint) {
+                return Ok(()); // a repeated callback
+            }
+            return Err(Error::conflict(
+                ErrorCode::NodeNotCreating,
+                format!("node {id} is {}, not creating", node.status),
+            ));
+        }
+        let claimed = self
+            .pool
+            .update_node(id, |node| {
+                if node.status != NodeStatus::Creating {
+                    return false;
+                }
+                node.ready_at(endpoint);
+                true
+            })
+            .await?;
+        let Some(node) = claimed else {
+            return Ok(());
+        };
+        tracing::info!(node = %node.id, endpoint, "node ready");
+        let task = match (&node.project_id, &node.task_id) {
+            (Some(project), Some(task)) => self.store.get_task(project, task).await?,
+            _ => None,
+        };
+        match task {
+            Some(task) if task.status == TaskStatus::Provisioning && task.holds(&node.id) => {
+                self.start_workspace(&task, node).await
+            }
+            _ => self.pool.release_node(&node).await,
+        }
+    }
+
+    /// Creates the task's workspace on `node` (claimed for it) and starts the agent session.
+    pub async fn start_workspace(&self, task: &Task, node: Node) -> Result<()> {
+        let now = now_ms();
+        let workspace = Workspace::creating(task, &node.id, now);
+        self.store.put_workspace(&workspace).await?;
+        let start_deadline = now + self.timeouts.start_ms;
+        let starting = self
+            .update_task(&task.project_id, &task.id, |task| {
+                if !matches!(task.status, TaskStatus::Queued | TaskStatus::Provisioning) {
+                    return false;
+                }
+                task.node_id = Some(node.id.clone());
+                task.workspace_id = Some(workspace.id.clone());
+                task.transition(
+                    TaskStatus::Starting,
+                    format!("starting workspace {} on node {}", workspace.id, node.id),
+                    now,
+                    Some(start_deadline),
+                );
+                true
+            })
+            .await?;
+        let Some(task) = starting else {
+            // Cancelled while the node was found: give it back.
+            self.store
+                .put_workspace(&workspace.with_status(WorkspaceStatus::Destroyed))
+                .await?;
+            return self.pool.release_node(&node).await;
+        };
+        if let Some(mut session) = self
+            .store
+            .get_session(&task.project_id, &task.session_id)
+            .await?
+        {
+            session.workspace_id = Some(workspace.id.clone());
+            self.store.put_session(&session).await?;
+        }
+        let request = CreateWorkspaceRequest {
+            workspace_id: workspace.id.clone(),
+            project_id: task.project_id.clone(),
+            session_id: task.session_id.clone(),
+            repo: self
+                .store
+                .get_project(&task.project_id)
+                .await?
+                .map(|project| project.repo)
+                .unwrap_or_default(),
+            prompt: task.prompt.clone(),
+            callback_token: self.tokens.workspace_token(
+                &workspace.id,
+                (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
+            )?,
+            api_url: self.address.api_url.clone(),
+        };
+        if let Err(err) = self.nodes.create_workspace(&node, &request).await {
+            return self
+                .fail_task(
+                    &task,
+                    format!("node {} could not start the workspace: {err}", node.id),
+                )
+                .await;
+        }
+        self.store
+            .put_workspace(&workspace.with_status(WorkspaceStatus::Running))
+            .await?;
+        let now = now_ms();
+        let deadline = now + self.timeouts.run_ms;
+        self.update_task(&task.project_id, &task.id, |task| {
+            if task.status != TaskStatus::Starting {
+                return false;
+            }
+            task.transition(
+                TaskStatus::Running,
+                "the agent is working",
+                now,
+                Some(deadline),
+            );
+            true
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The workspace's agent session ended.
+    pub async fn workspace_finished(
+        &self,
+        id: &WorkspaceId,
+        outcome: WorkspaceOutcome,
+        reason: Option<String>,
+    ) -> Result<()> {
+        let workspace = self.store.get_workspace(id).await?.ok_or_else(|| {
+            Error::not_found(
+                ErrorCode::WorkspaceNotFound,
+                format!("workspace {id} does not exist"),
+            )
+        })?;
+        let Some(task_id) = &workspace.task_id else {
+            return Err(Error::conflict(
+                ErrorCode::WorkspaceHasNoTask,
+                format!("workspace {id} does not run a task"),
+            ));
+        };
+        let now = now_ms();
+        let (to, default_reason) = match outcome {
+            WorkspaceOutcome::Completed => (TaskStatus::Completed, "the agent finished the task"),
+            WorkspaceOutcome::Failed => (TaskStatus::Failed, "the agent failed"),
+        };
+        let reason = reason
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or_else(|| default_reason.to_string());
+        let finished = self
+            .update_task(&workspace.project_id, task_id, |task| {
+                if !matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
+                    || task.workspace_id.as_ref() != Some(&workspace.id)
+                {
+                    return false;
+                }
+                task.transition(to, reason.clone(), now, None);
+                true
+            })
+            .await?;
+        match finished {
+            Some(task) => self.clean_up(&task).await,
+            // A repeated report, or the task already ended another way: still tidy up.
+            None => match self.store.get_task(&workspace.project_id, task_id).await? {
+                Some(task) if task.status.is_terminal() => self.clean_up(&task).await,
+                _ => Ok(()),
+            },
+        }
+    }
+}

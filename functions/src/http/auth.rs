@@ -1,0 +1,255 @@
+//! Token checks at the boundary. Three kinds of token arrive, all asymmetric JWTs whose
+//! audience tells them apart: workspace callback tokens and node callback tokens (minted by
+//! the control plane, see [`crate::adapters::tokens`]) and user tokens (minted by the user
+//! auth issuer). The control plane verifies them with public keys only.
+
+use std::fmt::Display;
+
+use hangar_protocol::auth::{
+    CALLBACK_AUDIENCE, CallbackClaims, NODE_CALLBACK_AUDIENCE, NodeClaims, USER_AUDIENCE,
+    UserClaims,
+};
+use hangar_protocol::{ErrorCode, NodeId, UserId, WorkspaceId};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::adapters::tokens::KeyError;
+use crate::config::{Config, UserTokenAlgorithm};
+
+/// Seconds of clock skew tolerated on `exp`/`nbf`.
+const LEEWAY_SECONDS: u64 = 30;
+
+#[derive(Clone)]
+pub struct Authenticator {
+    callback_key: DecodingKey,
+    callback_validation: Validation,
+    node_validation: Validation,
+    user_key: DecodingKey,
+    user_validation: Validation,
+}
+
+impl Authenticator {
+    pub fn from_config(config: &Config) -> Result<Self, KeyError> {
+        let callback_key = DecodingKey::from_ed_pem(config.callback_public_key_pem.as_bytes())
+            .map_err(|err| KeyError {
+                name: "HANGAR_CALLBACK_PUBLIC_KEY",
+                algorithm: "Ed25519",
+                reason: err.to_string(),
+            })?;
+        let (user_key, user_algorithm, curve) = match config.user_token_algorithm {
+            UserTokenAlgorithm::EdDsa => (
+                DecodingKey::from_ed_pem(config.user_public_key_pem.as_bytes()),
+                Algorithm::EdDSA,
+                "Ed25519",
+            ),
+            UserTokenAlgorithm::Es256 => (
+                DecodingKey::from_ec_pem(config.user_public_key_pem.as_bytes()),
+                Algorithm::ES256,
+                "P-256",
+            ),
+        };
+        let user_key = user_key.map_err(|err| KeyError {
+            name: "HANGAR_USER_JWT_PUBLIC_KEY",
+            algorithm: curve,
+            reason: err.to_string(),
+        })?;
+        let issuer = &config.callback_issuer;
+        Ok(Authenticator {
+            callback_key,
+            callback_validation: validation(Algorithm::EdDSA, CALLBACK_AUDIENCE, issuer),
+            node_validation: validation(Algorithm::EdDSA, NODE_CALLBACK_AUDIENCE, issuer),
+            user_key,
+            user_validation: validation(user_algorithm, USER_AUDIENCE, &config.user_issuer),
+        })
+    }
+
+    /// Checks a callback token and that it was minted for `workspace`.
+    pub fn verify_callback(
+        &self,
+        authorization: Option<&str>,
+        workspace: &WorkspaceId,
+    ) -> Result<CallbackClaims, ApiError> {
+        verify_scoped(
+            authorization,
+            &self.callback_key,
+            &self.callback_validation,
+            workspace,
+        )
+    }
+
+    /// Checks a node callback token and that it was minted for `node`.
+    pub fn verify_node(
+        &self,
+        authorization: Option<&str>,
+        node: &NodeId,
+    ) -> Result<NodeClaims, ApiError> {
+        verify_scoped(
+            authorization,
+            &self.callback_key,
+            &self.node_validation,
+            node,
+        )
+    }
+
+    /// Checks a user token; returns the user it names.
+    pub fn verify_user(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
+        self.verify_user_token(Some(bearer(authorization)?))
+    }
+
+    /// Checks a bare user token (the WebSocket `$connect` gets it in the query string, since
+    /// browsers cannot set headers on a WebSocket).
+    pub fn verify_user_token(&self, token: Option<&str>) -> Result<UserId, ApiError> {
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(ErrorCode::MissingToken, "connect with ?token=<user jwt>")
+            })?;
+        let claims: UserClaims = decode_token(token, &self.user_key, &self.user_validation)?;
+        UserId::parse(claims.sub).map_err(|err| {
+            ApiError::unauthorized(
+                ErrorCode::InvalidToken,
+                format!("the token's subject is not a user id: {err}"),
+            )
+        })
+    }
+}
+
+/// Claims of a token scoped to one workspace or node.
+trait Scoped: DeserializeOwned {
+    type Scope: PartialEq + Display;
+    /// What the scope is called in messages.
+    const KIND: &'static str;
+    /// The code of a token used for another scope than the request's.
+    const MISMATCH: ErrorCode;
+    fn subject(&self) -> &str;
+    fn scope(&self) -> &Self::Scope;
+    fn subject_for(scope: &Self::Scope) -> String;
+}
+
+impl Scoped for CallbackClaims {
+    type Scope = WorkspaceId;
+    const KIND: &'static str = "workspace";
+    const MISMATCH: ErrorCode = ErrorCode::WorkspaceMismatch;
+    fn subject(&self) -> &str {
+        &self.sub
+    }
+    fn scope(&self) -> &WorkspaceId {
+        &self.workspace_id
+    }
+    fn subject_for(scope: &WorkspaceId) -> String {
+        CallbackClaims::subject_for(scope)
+    }
+}
+
+impl Scoped for NodeClaims {
+    type Scope = NodeId;
+    const KIND: &'static str = "node";
+    const MISMATCH: ErrorCode = ErrorCode::NodeMismatch;
+    fn subject(&self) -> &str {
+        &self.sub
+    }
+    fn scope(&self) -> &NodeId {
+        &self.node_id
+    }
+    fn subject_for(scope: &NodeId) -> String {
+        NodeClaims::subject_for(scope)
+    }
+}
+
+/// Checks a scoped token: its signature and claims, that its subject names its scope, and
+/// that the scope is the one the request is about.
+fn verify_scoped<C: Scoped>(
+    authorization: Option<&str>,
+    key: &DecodingKey,
+    validation: &Validation,
+    requested: &C::Scope,
+) -> Result<C, ApiError> {
+    let claims: C = decode_token(bearer(authorization)?, key, validation)?;
+    if claims.subject() != C::subject_for(claims.scope()) {
+        return Err(ApiError::unauthorized(
+            ErrorCode::InvalidToken,
+            format!("the token's subject does not name its {}", C::KIND),
+        ));
+    }
+    if claims.scope() != requested {
+        return Err(ApiError::forbidden(
+            C::MISMATCH,
+            format!(
+                "the token is scoped to {} {}, not {requested}",
+                C::KIND,
+                claims.scope()
+            ),
+        ));
+    }
+    Ok(claims)
+}
+
+fn validation(algorithm: Algorithm, audience: &str, issuer: &str) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    validation.leeway = LEEWAY_SECONDS;
+    validation
+}
+
+/// The token of an `Authorization: Bearer <jwt>` header.
+fn bearer(authorization: Option<&str>) -> Result<&str, ApiError> {
+    let Some(header) = authorization else {
+        return Err(ApiError::unauthorized(
+            ErrorCode::MissingToken,
+            "send the token as 'Authorization: Bearer <jwt>'",
+        ));
+    };
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                ErrorCode::MissingToken,
+                "the Authorization header must be 'Bearer <jwt>'",
+            )
+        })
+}
+
+fn decode_token<T: DeserializeOwned>(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<T, ApiError> {
+    jsonwebtoken::decode::<T>(token, key, validation)
+        .map(|data| data.claims)
+        .map_err(|err| {
+            let (code, message) = match err.kind() {
+                ErrorKind::ExpiredSignature => {
+                    (ErrorCode::TokenExpired, "the token has expired".into())
+                }
+                ErrorKind::InvalidSignature => (
+                    ErrorCode::InvalidToken,
+                    "the token's signature does not verify".into(),
+                ),
+                ErrorKind::InvalidAudience => (
+                    ErrorCode::InvalidToken,
+                    "the token was not issued for this use (wrong audience)".into(),
+                ),
+                ErrorKind::InvalidIssuer => (
+                    ErrorCode::InvalidToken,
+                    "the token's issuer is not trusted".into(),
+                ),
+                ErrorKind::InvalidAlgorithm => (
+                    ErrorCode::InvalidToken,
+                    "the token is signed with the wrong algorithm".into(),
+                ),
+                other => (
+                    ErrorCode::InvalidToken,
+                    format!("the token is not valid: {other:?}"),
+                ),
+            };
+            ApiError::unauthorized(code, message)
+        })
+}

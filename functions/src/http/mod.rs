@@ -1,0 +1,149 @@
+//! The HTTP boundary: the route table ([`routes`]), typed extractors ([`extract`]), token
+//! checks ([`auth`]) and the one error map ([`error`]). The local stack mounts every route in
+//! one router; each Lambda mounts its own.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::MethodRouter;
+use hangar_protocol::ErrorCode;
+
+use self::auth::Authenticator;
+pub use self::error::ApiError;
+use self::routes::{ROUTES, Route};
+use crate::adapters::node_http::HttpNodeClient;
+use crate::adapters::tokens::{KeyError, TokenIssuer};
+use crate::config::Config;
+use crate::domain::live::Live;
+use crate::domain::pool::Pool;
+use crate::domain::ports::{PortError, Provisioner, Push, Scheduler, Store};
+use crate::domain::tasks::{ControlPlaneAddress, Tasks};
+
+/// Everything a handler needs, built once per process (Lambda cold start, local stack start).
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub auth: Arc<Authenticator>,
+    pub tasks: Arc<Tasks>,
+    pub live: Arc<Live>,
+}
+
+/// The outside world a control plane runs against.
+pub struct Ports {
+    pub store: Arc<dyn Store>,
+    pub scheduler: Arc<dyn Scheduler>,
+    pub provisioner: Arc<dyn Provisioner>,
+    pub push: Arc<dyn Push>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] hangar_protocol::config::ConfigError),
+    #[error("keys: {0}")]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    Port(#[from] PortError),
+}
+
+impl AppState {
+    /// Wires the domain services to `ports` under `config`.
+    pub fn new(config: &Config, ports: Ports) -> Result<Self, StartupError> {
+        let live = Arc::new(Live {
+            store: Arc::clone(&ports.store),
+            push: ports.push,
+        });
+        let tokens = Arc::new(TokenIssuer::from_pem(
+            &config.callback_private_key_pem,
+            config.callback_issuer.clone(),
+        )?);
+        // Node agents are called over HTTP with control tokens signed by the same issuer.
+        let nodes = Arc::new(HttpNodeClient::new(Arc::clone(&tokens))?);
+        let pool = Arc::new(Pool {
+            store: ports.store.clone(),
+            scheduler: ports.scheduler,
+            provisioner: ports.provisioner,
+            timeouts: config.timeouts,
+        });
+        let tasks = Tasks {
+            store: Arc::clone(&ports.store),
+            pool,
+            nodes,
+            tokens,
+            live: Arc::clone(&live),
+            address: ControlPlaneAddress {
+                api_url: config.public_api_url.clone(),
+                control_public_key_pem: config.callback_public_key_pem.clone(),
+            },
+            timeouts: config.timeouts,
+        };
+        Ok(AppState {
+            store: ports.store,
+            auth: Arc::new(Authenticator::from_config(config)?),
+            tasks: Arc::new(tasks),
+            live,
+        })
+    }
+}
+
+/// Bodies above this are refused before they are read; batch limits are checked after, with
+/// their own codes, so the cap only has to be above `MSG_BATCH_MAX_BYTES`.
+const BODY_READ_LIMIT: usize = 1024 * 1024;
+
+/// Every route: the local stack.
+pub fn router(state: AppState) -> Router {
+    build(state, |_| true)
+}
+
+/// Only the routes served by one Lambda.
+pub fn lambda_router(lambda: &str, state: AppState) -> Router {
+    build(state, |route| route.lambda == lambda)
+}
+
+fn build(state: AppState, keep: impl Fn(&Route) -> bool) -> Router {
+    // One method router per path, so GET and POST of a path share it and its fallback.
+    let mut paths: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
+    for route in ROUTES.iter().filter(|route| keep(route)) {
+        let method_router = match route.method_router() {
+            Ok(method_router) => method_router,
+            Err(err) => {
+                tracing::error!(error = %err, "a route of the table cannot be mounted");
+                continue;
+            }
+        };
+        match paths.iter_mut().find(|(path, _)| *path == route.path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(method_router),
+            None => paths.push((route.path, method_router)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, method_router) in paths {
+        router = router.route(path, method_router.fallback(method_not_allowed));
+    }
+    router
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_READ_LIMIT))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        ErrorCode::RouteNotFound,
+        "no such route",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "this route does not accept that method",
+    )
+}

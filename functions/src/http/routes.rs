@@ -1,0 +1,240 @@
+//! The HTTP API's route table: each entry names the Lambda that serves it in production,
+//! its method and path, and mounts its handler. The local stack mounts every entry, each
+//! Lambda its own, and the template and OpenAPI tests read the same table.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use hangar_protocol::tasks::{
+    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, NodeReadyRequest, ProjectView,
+    SessionView, TaskView, WorkspaceStatusReport,
+};
+use hangar_protocol::{
+    ErrorCode, IngestResponse, MessagesPage, ProjectId, SessionId, TaskId, routes,
+};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{AuthUser, BatchBody, JsonBody, NodeCaller, PathIds, WorkspaceCaller};
+use crate::domain::history::{self, PageRequest};
+use crate::domain::{ingest, projects};
+
+/// One HTTP route and the Lambda (binary in `src/bin/`) that serves it in production.
+#[derive(Clone, Copy)]
+pub struct Route {
+    pub lambda: &'static str,
+    pub method: &'static str,
+    /// API Gateway path syntax, which axum 0.8 shares.
+    pub path: &'static str,
+    mount: fn(MethodFilter) -> MethodRouter<AppState>,
+}
+
+impl Route {
+    /// The handler, mounted for the route's method.
+    pub fn method_router(&self) -> Result<MethodRouter<AppState>, String> {
+        let method = axum::http::Method::from_bytes(self.method.as_bytes())
+            .map_err(|err| format!("{}: {err}", self.lambda))?;
+        let filter =
+            MethodFilter::try_from(method).map_err(|err| format!("{}: {err}", self.lambda))?;
+        Ok((self.mount)(filter))
+    }
+}
+
+const fn route(
+    lambda: &'static str,
+    method: &'static str,
+    path: &'static str,
+    mount: fn(MethodFilter) -> MethodRouter<AppState>,
+) -> Route {
+    Route {
+        lambda,
+        method,
+        path,
+        mount,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    route("create-project", "POST", routes::PROJECTS, |m| {
+        on(m, create_project)
+    }),
+    route("list-projects", "GET", routes::PROJECTS, |m| {
+        on(m, list_projects)
+    }),
+    route("get-project", "GET", routes::PROJECT, |m| {
+        on(m, get_project)
+    }),
+    route("add-member", "POST", routes::MEMBERS, |m| on(m, add_member)),
+    route("create-task", "POST", routes::TASKS, |m| on(m, create_task)),
+    route("list-tasks", "GET", routes::TASKS, |m| on(m, list_tasks)),
+    route("get-task", "GET", routes::TASK, |m| on(m, get_task)),
+    route("run-task", "POST", routes::TASK_RUN, |m| on(m, run_task)),
+    route("cancel-task", "POST", routes::TASK_CANCEL, |m| {
+        on(m, cancel_task)
+    }),
+    route("list-sessions", "GET", routes::SESSIONS, |m| {
+        on(m, list_sessions)
+    }),
+    route("list-messages", "GET", routes::SESSION_MESSAGES, |m| {
+        on(m, list_messages)
+    }),
+    route("ingest-messages", "POST", routes::WORKSPACE_MESSAGES, |m| {
+        on(m, ingest_messages)
+    }),
+    route("workspace-status", "POST", routes::WORKSPACE_STATUS, |m| {
+        on(m, workspace_status)
+    }),
+    route("node-ready", "POST", routes::NODE_READY, |m| {
+        on(m, node_ready)
+    }),
+];
+
+type Answer<T> = Result<Json<T>, ApiError>;
+
+async fn create_project(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    JsonBody(request): JsonBody<CreateProjectRequest>,
+) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    let project = projects::create_project(state.store.as_ref(), &user, request).await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+async fn list_projects(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Answer<Vec<ProjectView>> {
+    Ok(Json(
+        projects::list_projects(state.store.as_ref(), &user).await?,
+    ))
+}
+
+async fn get_project(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds(project): PathIds<ProjectId>,
+) -> Answer<ProjectView> {
+    Ok(Json(
+        projects::get_project(state.store.as_ref(), &user, &project).await?,
+    ))
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds(project): PathIds<ProjectId>,
+    JsonBody(request): JsonBody<AddMemberRequest>,
+) -> Answer<ProjectView> {
+    Ok(Json(
+        projects::add_member(state.store.as_ref(), &user, &project, request).await?,
+    ))
+}
+
+async fn create_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds(project): PathIds<ProjectId>,
+    JsonBody(request): JsonBody<CreateTaskRequest>,
+) -> Result<(StatusCode, Json<TaskView>), ApiError> {
+    let task = state.tasks.create_task(&user, &project, request).await?;
+    Ok((StatusCode::CREATED, Json(task)))
+}
+
+async fn list_tasks(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds(project): PathIds<ProjectId>,
+) -> Answer<Vec<TaskView>> {
+    Ok(Json(state.tasks.list_tasks(&user, &project).await?))
+}
+
+async fn get_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+) -> Answer<TaskView> {
+    Ok(Json(state.tasks.get_task(&user, &project, &task).await?))
+}
+
+async fn run_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+) -> Answer<TaskView> {
+    Ok(Json(state.tasks.run_task(&user, &project, &task).await?))
+}
+
+async fn cancel_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+) -> Answer<TaskView> {
+    Ok(Json(state.tasks.cancel_task(&user, &project, &task).await?))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds(project): PathIds<ProjectId>,
+) -> Answer<Vec<SessionView>> {
+    Ok(Json(state.tasks.list_sessions(&user, &project).await?))
+}
+
+async fn list_messages(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, session)): PathIds<(ProjectId, SessionId)>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer<MessagesPage> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
+    })?;
+    let page = PageRequest::from_query(&query)?;
+    Ok(Json(
+        history::list_messages(state.store.as_ref(), &user, &project, &session, page).await?,
+    ))
+}
+
+async fn ingest_messages(
+    State(state): State<AppState>,
+    WorkspaceCaller(workspace): WorkspaceCaller,
+    BatchBody(body): BatchBody,
+) -> Answer<IngestResponse> {
+    Ok(Json(
+        ingest::ingest(state.store.as_ref(), &state.live, &workspace, &body).await?,
+    ))
+}
+
+async fn workspace_status(
+    State(state): State<AppState>,
+    WorkspaceCaller(workspace): WorkspaceCaller,
+    JsonBody(report): JsonBody<WorkspaceStatusReport>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .tasks
+        .workspace_finished(&workspace, report.outcome, report.reason)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn node_ready(
+    State(state): State<AppState>,
+    NodeCaller(node): NodeCaller,
+    JsonBody(request): JsonBody<NodeReadyRequest>,
+) -> Result<StatusCode, ApiError> {
+    if !(request.endpoint.starts_with("http://") || request.endpoint.starts_with("https://")) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidEndpoint,
+            "endpoint must be an http:// or https:// URL",
+        ));
+    }
+    state
+        .tasks
+        .node_ready(&node, request.endpoint.trim_end_matches('/'))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,121 @@
+//! The API's paths, once: the router mounts the templates, and the agent, the UI and the
+//! tests build concrete paths with the functions below, which fill the same templates.
+
+use crate::ids::{NodeId, ProjectId, SessionId, TaskId, WorkspaceId};
+
+pub const PROJECTS: &str = "/api/projects";
+pub const PROJECT: &str = "/api/projects/{projectId}";
+pub const MEMBERS: &str = "/api/projects/{projectId}/members";
+pub const TASKS: &str = "/api/projects/{projectId}/tasks";
+pub const TASK: &str = "/api/projects/{projectId}/tasks/{taskId}";
+pub const TASK_RUN: &str = "/api/projects/{projectId}/tasks/{taskId}/run";
+pub const TASK_CANCEL: &str = "/api/projects/{projectId}/tasks/{taskId}/cancel";
+pub const SESSIONS: &str = "/api/projects/{projectId}/sessions";
+pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionId}/messages";
+pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
+pub const WORKSPACE_STATUS: &str = "/api/workspaces/{workspaceId}/status";
+pub const NODE_READY: &str = "/api/nodes/{nodeId}/ready";
+
+/// The node agent's own API (served by the node, called by the control plane).
+pub const NODE_WORKSPACES: &str = "/workspaces";
+pub const NODE_WORKSPACE: &str = "/workspaces/{workspaceId}";
+
+/// The local stack's WebSocket endpoint (API Gateway's WebSocket API in production).
+pub const LIVE_SOCKET: &str = "/ws";
+
+/// `template` with each `{name}` segment replaced, in order, by `values`.
+pub fn fill(template: &str, values: &[&str]) -> String {
+    let mut path = String::with_capacity(template.len() + 64);
+    let mut values = values.iter();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        path.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        path.push_str(values.next().copied().unwrap_or_default());
+        rest = &rest[open + close + 1..];
+    }
+    path.push_str(rest);
+    path
+}
+
+pub fn project(project: &ProjectId) -> String {
+    fill(PROJECT, &[project.as_str()])
+}
+
+pub fn members(project: &ProjectId) -> String {
+    fill(MEMBERS, &[project.as_str()])
+}
+
+pub fn tasks(project: &ProjectId) -> String {
+    fill(TASKS, &[project.as_str()])
+}
+
+pub fn task(project: &ProjectId, task: &TaskId) -> String {
+    fill(TASK, &[project.as_str(), task.as_str()])
+}
+
+pub fn task_run(project: &ProjectId, task: &TaskId) -> String {
+    fill(TASK_RUN, &[project.as_str(), task.as_str()])
+}
+
+pub fn task_cancel(project: &ProjectId, task: &TaskId) -> String {
+    fill(TASK_CANCEL, &[project.as_str(), task.as_str()])
+}
+
+pub fn sessions(project: &ProjectId) -> String {
+    fill(SESSIONS, &[project.as_str()])
+}
+
+pub fn session_messages(project: &ProjectId, session: &SessionId) -> String {
+    fill(SESSION_MESSAGES, &[project.as_str(), session.as_str()])
+}
+
+/// A page of a session's history: messages after `after`, at most `limit`.
+pub fn messages_page(project: &ProjectId, session: &SessionId, after: u64, limit: u32) -> String {
+    format!(
+        "{}?after={after}&limit={limit}",
+        session_messages(project, session)
+    )
+}
+
+pub fn workspace_messages(workspace: &WorkspaceId) -> String {
+    fill(WORKSPACE_MESSAGES, &[workspace.as_str()])
+}
+
+pub fn workspace_status(workspace: &WorkspaceId) -> String {
+    fill(WORKSPACE_STATUS, &[workspace.as_str()])
+}
+
+pub fn node_ready(node: &NodeId) -> String {
+    fill(NODE_READY, &[node.as_str()])
+}
+
+pub fn node_workspace(workspace: &WorkspaceId) -> String {
+    fill(NODE_WORKSPACE, &[workspace.as_str()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_filled_in_order() {
+        let project = ProjectId::parse("p1").unwrap();
+        let session = SessionId::parse("s1").unwrap();
+        assert_eq!(
+            session_messages(&project, &session),
+            "/api/projects/p1/sessions/s1/messages"
+        );
+        assert_eq!(
+            messages_page(&project, &session, 7, 50),
+            "/api/projects/p1/sessions/s1/messages?after=7&limit=50"
+        );
+        assert_eq!(fill(PROJECTS, &[]), PROJECTS);
+        assert_eq!(
+            node_ready(&NodeId::parse("n1").unwrap()),
+            "/api/nodes/n1/ready"
+        );
+    }
+}

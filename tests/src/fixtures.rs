@@ -1,0 +1,54 @@
+//! Records made up for the tests that seed the store directly (races, the sweep).
+
+use hangar_functions::domain::records::{Node, Task};
+use hangar_protocol::tasks::{NodeStatus, TaskStatus, VmSize};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId};
+
+use crate::unique;
+
+/// A new user's id.
+pub fn user() -> UserId {
+    UserId::parse(unique("user")).expect("id")
+}
+
+/// A warm node of `size` in `generation`, warm since now.
+pub fn warm_node(size: VmSize, generation: u64) -> Node {
+    let now = now_ms();
+    Node {
+        id: NodeId::new(),
+        status: NodeStatus::Warm,
+        size,
+        generation,
+        warm_since: Some(now),
+        created_at: now,
+        updated_at: now,
+        provider_id: None,
+        endpoint: Some("http://127.0.0.1:9".into()),
+        task_id: None,
+        project_id: None,
+        revision: 0,
+    }
+}
+
+/// A queued task of `size` in a project named `p`.
+pub fn fake_task(size: VmSize) -> Task {
+    let now = now_ms();
+    Task {
+        id: TaskId::new(),
+        project_id: ProjectId::parse("p").expect("id"),
+        title: "t".into(),
+        prompt: "p".into(),
+        status: TaskStatus::Queued,
+        vm_size: size,
+        session_id: SessionId::new(),
+        node_id: None,
+        workspace_id: None,
+        created_by: UserId::parse("u").expect("id"),
+        created_at: now,
+        updated_at: now,
+        history: Vec::new(),
+        deadline: None,
+        version: 0,
+    }
+}

@@ -1,0 +1,579 @@
+//! Message ingest and history against the local stack on a real DynamoDB-compatible server.
+
+use hangar_protocol::limits::{MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES, MSG_BATCH_MAX_SIZE};
+use hangar_protocol::{
+    ErrorBody, ErrorCode, IngestResponse, MessagesPage, SessionId, UserId, WorkspaceId, routes,
+};
+use hangar_tests::wire::{batch, ingest_ok, message, range};
+use hangar_tests::{Seeded, TestStack, unique};
+use serde_json::json;
+
+async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> ErrorBody {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    let body: ErrorBody = response.json().await.expect("error body is {code,message}");
+    assert_eq!(body.code, code, "{}", body.message);
+    assert!(!body.message.is_empty());
+    body
+}
+
+async fn all_messages(stack: &TestStack, seeded: &Seeded) -> MessagesPage {
+    let token = stack.user_token(&seeded.owner);
+    let response = stack.get_messages(seeded, Some(&token), "?limit=200").await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("page")
+}
+
+fn seqs(page: &MessagesPage) -> Vec<u64> {
+    page.messages.iter().map(|m| m.seq).collect()
+}
+
+#[tokio::test]
+async fn a_resent_batch_is_all_duplicates_and_stored_once() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let body = batch(&seeded.session, range(1..=5));
+
+    let first = ingest_ok(&stack, &seeded, body.clone()).await;
+    assert_eq!(
+        first,
+        IngestResponse {
+            persisted: 5,
+            duplicates: 0
+        }
+    );
+    let second = ingest_ok(&stack, &seeded, body).await;
+    assert_eq!(
+        second,
+        IngestResponse {
+            persisted: 0,
+            duplicates: 5
+        }
+    );
+
+    // A batch overlapping the stored ones persists only what is new.
+    let overlap = ingest_ok(&stack, &seeded, batch(&seeded.session, range(4..=7))).await;
+    assert_eq!(
+        overlap,
+        IngestResponse {
+            persisted: 2,
+            duplicates: 2
+        }
+    );
+
+    let page = all_messages(&stack, &seeded).await;
+    assert_eq!(seqs(&page), (1..=7).collect::<Vec<_>>());
+    let session = stack
+        .stack
+        .state
+        .store
+        .get_session(&seeded.project, &seeded.session)
+        .await
+        .expect("read session")
+        .expect("session exists");
+    assert_eq!(session.message_count, 7);
+    assert_eq!(session.last_message_at, Some(1_700_000_000_007));
+}
+
+#[tokio::test]
+async fn history_is_ordered_by_sequence_whatever_the_arrival_order() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    ingest_ok(&stack, &seeded, batch(&seeded.session, range(11..=15))).await;
+    ingest_ok(&stack, &seeded, batch(&seeded.session, range(1..=10))).await;
+    // Seq 100 sorts after 15 only if the store orders numerically, not as text.
+    ingest_ok(
+        &stack,
+        &seeded,
+        batch(&seeded.session, vec![message(100, "late")]),
+    )
+    .await;
+
+    let page = all_messages(&stack, &seeded).await;
+    let mut expected: Vec<u64> = (1..=15).collect();
+    expected.push(100);
+    assert_eq!(seqs(&page), expected);
+    assert_eq!(page.messages[0].content, "message 1");
+    assert_eq!(page.next_after, 100);
+    assert!(!page.has_more);
+}
+
+#[tokio::test]
+async fn history_pages_from_a_cursor() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    ingest_ok(&stack, &seeded, batch(&seeded.session, range(1..=25))).await;
+    let token = stack.user_token(&seeded.owner);
+
+    let mut after = 0;
+    let mut pages = Vec::new();
+    loop {
+        let response = stack
+            .get_messages(&seeded, Some(&token), &format!("?after={after}&limit=10"))
+            .await;
+        assert_eq!(response.status(), 200);
+        let page: MessagesPage = response.json().await.expect("page");
+        pages.push(seqs(&page));
+        after = page.next_after;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(
+        pages,
+        vec![
+            (1..=10).collect::<Vec<_>>(),
+            (11..=20).collect(),
+            (21..=25).collect()
+        ]
+    );
+
+    // Past the end: empty, and the cursor stays put so a poller can reuse it.
+    let response = stack.get_messages(&seeded, Some(&token), "?after=25").await;
+    let page: MessagesPage = response.json().await.expect("page");
+    assert!(page.messages.is_empty());
+    assert_eq!(page.next_after, 25);
+    assert!(!page.has_more);
+
+    // Exactly a full page left: has_more is false, not a phantom next page.
+    let response = stack
+        .get_messages(&seeded, Some(&token), "?after=15&limit=10")
+        .await;
+    let page: MessagesPage = response.json().await.expect("page");
+    assert_eq!(seqs(&page), (16..=25).collect::<Vec<_>>());
+    assert!(!page.has_more);
+
+    for (query, code) in [
+        ("?limit=0", "invalid_limit"),
+        ("?limit=201", "invalid_limit"),
+        ("?after=-3", "invalid_after"),
+    ] {
+        expect_error(
+            stack.get_messages(&seeded, Some(&token), query).await,
+            400,
+            code,
+        )
+        .await;
+    }
+    let response = stack
+        .get_messages(&seeded, Some(&token), "?limit=200")
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+/// A body of exactly `size` bytes: two messages whose contents pad it out.
+fn body_of_size(session: &SessionId, size: usize) -> Vec<u8> {
+    let empty = batch(session, vec![message(1, ""), message(2, "")]);
+    let padding = size - empty.len();
+    let first = padding / 2;
+    let body = batch(
+        session,
+        vec![
+            message(1, &"a".repeat(first)),
+            message(2, &"b".repeat(padding - first)),
+        ],
+    );
+    assert_eq!(body.len(), size);
+    body
+}
+
+#[tokio::test]
+async fn every_batch_limit_is_enforced_at_its_edge() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let token = stack.callback_token(&seeded.workspace);
+    let post = |body: Vec<u8>| stack.post_messages(&seeded.workspace, Some(&token), body);
+
+    // Message count: MSG_BATCH_MAX_SIZE passes, one more is refused.
+    let over = range(1..=(MSG_BATCH_MAX_SIZE as u64 + 1));
+    expect_error(
+        post(batch(&seeded.session, over)).await,
+        413,
+        "too_many_messages",
+    )
+    .await;
+    let at_limit = ingest_ok(
+        &stack,
+        &seeded,
+        batch(&seeded.session, range(1..=MSG_BATCH_MAX_SIZE as u64)),
+    )
+    .await;
+    assert_eq!(at_limit.persisted, MSG_BATCH_MAX_SIZE as u32);
+
+    // Body bytes: exactly MSG_BATCH_MAX_BYTES passes, one more byte is refused.
+    let fresh = stack.seed().await;
+    let fresh_token = stack.callback_token(&fresh.workspace);
+    let response = stack
+        .post_messages(
+            &fresh.workspace,
+            Some(&fresh_token),
+            body_of_size(&fresh.session, MSG_BATCH_MAX_BYTES + 1),
+        )
+        .await;
+    expect_error(response, 413, "batch_too_large").await;
+    let ok = ingest_ok(
+        &stack,
+        &fresh,
+        body_of_size(&fresh.session, MSG_BATCH_MAX_BYTES),
+    )
+    .await;
+    assert_eq!(ok.persisted, 2);
+
+    // Content bytes: exactly MESSAGE_CONTENT_MAX_BYTES (counted in UTF-8 bytes) passes.
+    let third = stack.seed().await;
+    let third_token = stack.callback_token(&third.workspace);
+    let euro = "\u{20ac}"; // three bytes
+    let too_long = format!("{}{}", euro.repeat(MESSAGE_CONTENT_MAX_BYTES / 3), "xyz");
+    assert_eq!(too_long.len(), MESSAGE_CONTENT_MAX_BYTES + 1);
+    let response = stack
+        .post_messages(
+            &third.workspace,
+            Some(&third_token),
+            batch(&third.session, vec![message(1, &too_long)]),
+        )
+        .await;
+    expect_error(response, 413, "message_too_large").await;
+    let just_fits = &too_long[..too_long.len() - 1];
+    let ok = ingest_ok(
+        &stack,
+        &third,
+        batch(&third.session, vec![message(1, just_fits)]),
+    )
+    .await;
+    assert_eq!(ok.persisted, 1);
+    let page = all_messages(&stack, &third).await;
+    assert_eq!(
+        page.messages[0].content, just_fits,
+        "multi-byte content survives intact"
+    );
+}
+
+/// Every rule of the batch parser has its own unit test (`domain/ingest/batch.rs`); here,
+/// one refusal of each kind crosses the real HTTP boundary with its status and code.
+#[tokio::test]
+async fn malformed_batches_get_clear_errors_and_store_nothing() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let token = stack.callback_token(&seeded.workspace);
+    let session = &seeded.session;
+
+    let mut bad_role = message(2, "x");
+    bad_role["role"] = json!("robot");
+    let mut huge_tool = message(2, "");
+    huge_tool["tool"] = json!({"toolCallId": "c1", "title": "t".repeat(9000)});
+
+    let cases: Vec<(Vec<u8>, u16, ErrorCode)> = vec![
+        (b"{not json".to_vec(), 400, ErrorCode::InvalidBody),
+        (
+            batch(session, vec![message(1, "ok"), bad_role]),
+            400,
+            ErrorCode::InvalidRole,
+        ),
+        (
+            batch(session, vec![message(2, "b"), message(1, "a")]),
+            400,
+            ErrorCode::SeqNotAscending,
+        ),
+        (
+            batch(session, vec![message(1, "ok"), huge_tool]),
+            413,
+            ErrorCode::ToolInfoTooLarge,
+        ),
+    ];
+    for (body, status, code) in cases {
+        let response = stack
+            .post_messages(&seeded.workspace, Some(&token), body)
+            .await;
+        expect_error(response, status, code.as_str()).await;
+    }
+    // The valid first message of each rejected batch was not written.
+    assert!(all_messages(&stack, &seeded).await.messages.is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_batch_loses_nothing_in_flight_beside_it() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let token = stack.callback_token(&seeded.workspace);
+    let mut requests = Vec::new();
+    for chunk in 0..10u64 {
+        let good = batch(&seeded.session, range(chunk * 5 + 1..=chunk * 5 + 5));
+        let bad = batch(
+            &seeded.session,
+            vec![message(
+                1000 + chunk,
+                &"x".repeat(MESSAGE_CONTENT_MAX_BYTES + 1),
+            )],
+        );
+        requests.push(stack.post_messages(&seeded.workspace, Some(&token), good));
+        requests.push(stack.post_messages(&seeded.workspace, Some(&token), bad));
+    }
+    let statuses: Vec<u16> = futures::future::join_all(requests)
+        .await
+        .iter()
+        .map(|response| response.status().as_u16())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10);
+    assert_eq!(statuses.iter().filter(|s| **s == 413).count(), 10);
+    assert_eq!(
+        seqs(&all_messages(&stack, &seeded).await),
+        (1..=50).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn unknown_workspace_or_session_is_404_not_500() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+
+    let ghost = WorkspaceId::parse(unique("ghost")).expect("id");
+    let token = stack.callback_token(&ghost);
+    let response = stack
+        .post_messages(&ghost, Some(&token), batch(&seeded.session, range(1..=1)))
+        .await;
+    expect_error(response, 404, "workspace_not_found").await;
+
+    let token = stack.callback_token(&seeded.workspace);
+    let other_session = SessionId::parse(unique("session")).expect("id");
+    let response = stack
+        .post_messages(
+            &seeded.workspace,
+            Some(&token),
+            batch(&other_session, range(1..=1)),
+        )
+        .await;
+    expect_error(response, 404, "session_not_found").await;
+
+    // Another project's session is not reachable through this workspace either.
+    let other = stack.seed().await;
+    let response = stack
+        .post_messages(
+            &seeded.workspace,
+            Some(&token),
+            batch(&other.session, range(1..=1)),
+        )
+        .await;
+    expect_error(response, 404, "session_not_found").await;
+    assert!(all_messages(&stack, &other).await.messages.is_empty());
+}
+
+#[tokio::test]
+async fn a_sequence_held_by_another_message_is_a_conflict() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    ingest_ok(&stack, &seeded, batch(&seeded.session, range(1..=2))).await;
+    let mut impostor = message(2, "different");
+    impostor["messageId"] = json!("m-other");
+    let token = stack.callback_token(&seeded.workspace);
+    let response = stack
+        .post_messages(
+            &seeded.workspace,
+            Some(&token),
+            batch(
+                &seeded.session,
+                vec![message(1, "message 1"), impostor, message(3, "three")],
+            ),
+        )
+        .await;
+    let body = expect_error(response, 409, "sequence_conflict").await;
+    assert!(body.message.contains("seq 2"), "{}", body.message);
+    let page = all_messages(&stack, &seeded).await;
+    assert_eq!(seqs(&page), vec![1, 2, 3]);
+    assert_eq!(
+        page.messages[1].message_id.as_str(),
+        "m-0002",
+        "the stored message is never overwritten"
+    );
+}
+
+#[tokio::test]
+async fn callback_auth_failures_are_refused() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    let body = || batch(&seeded.session, range(1..=1));
+
+    expect_error(
+        stack.post_messages(&seeded.workspace, None, body()).await,
+        401,
+        "missing_token",
+    )
+    .await;
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some(""), body())
+            .await,
+        401,
+        "missing_token",
+    )
+    .await;
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some("not.a.jwt"), body())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    // Signed by a key the control plane does not trust.
+    let stranger = TestStack::start().await;
+    let forged = stranger.callback_token(&seeded.workspace);
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some(&forged), body())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    // Tampered payload: the signature no longer matches.
+    let genuine = stack.callback_token(&seeded.workspace);
+    let other_ws = WorkspaceId::parse(unique("ws")).expect("id");
+    let other_token = stack.callback_token(&other_ws);
+    let parts: Vec<&str> = genuine.split('.').collect();
+    let other_parts: Vec<&str> = other_token.split('.').collect();
+    let tampered = format!("{}.{}.{}", parts[0], other_parts[1], parts[2]);
+    expect_error(
+        stack
+            .post_messages(&other_ws, Some(&tampered), body())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    // Expired an hour ago (beyond any clock-skew leeway).
+    let now = hangar_protocol::time::now_ms() / 1000;
+    let expired = stack
+        .issuer()
+        .mint(&seeded.workspace, now - 7200, 3600)
+        .expect("mint");
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some(&expired), body())
+            .await,
+        401,
+        "token_expired",
+    )
+    .await;
+
+    // Minted by the right key but for another issuer.
+    let wrong_issuer = hangar_functions::adapters::tokens::TokenIssuer::from_pem(
+        &stack.keys.callback_private_pem,
+        "someone-else",
+    )
+    .expect("key")
+    .mint(&seeded.workspace, now, 3600)
+    .expect("mint");
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some(&wrong_issuer), body())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    // A valid token of another workspace.
+    let other = stack.seed().await;
+    let theirs = stack.callback_token(&other.workspace);
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some(&theirs), body())
+            .await,
+        403,
+        "workspace_mismatch",
+    )
+    .await;
+
+    // A user token is not a callback token.
+    let user = stack.user_token(&seeded.owner);
+    expect_error(
+        stack
+            .post_messages(&seeded.workspace, Some(&user), body())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+
+    assert!(all_messages(&stack, &seeded).await.messages.is_empty());
+    // And the genuine token still works.
+    assert_eq!(ingest_ok(&stack, &seeded, body()).await.persisted, 1);
+}
+
+#[tokio::test]
+async fn history_requires_a_member_user_token() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    ingest_ok(&stack, &seeded, batch(&seeded.session, range(1..=3))).await;
+
+    expect_error(
+        stack.get_messages(&seeded, None, "").await,
+        401,
+        "missing_token",
+    )
+    .await;
+    let callback = stack.callback_token(&seeded.workspace);
+    expect_error(
+        stack.get_messages(&seeded, Some(&callback), "").await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let outsider = stack.user_token(&UserId::parse(unique("user")).expect("id"));
+    expect_error(
+        stack.get_messages(&seeded, Some(&outsider), "").await,
+        403,
+        "not_a_member",
+    )
+    .await;
+
+    let owner = stack.user_token(&seeded.owner);
+    let mut ghost_project = Seeded {
+        project: hangar_protocol::ProjectId::parse(unique("p")).expect("id"),
+        ..stack.seed().await
+    };
+    ghost_project.owner = seeded.owner.clone();
+    expect_error(
+        stack.get_messages(&ghost_project, Some(&owner), "").await,
+        404,
+        "project_not_found",
+    )
+    .await;
+    let ghost_session = Seeded {
+        project: seeded.project.clone(),
+        owner: seeded.owner.clone(),
+        session: SessionId::parse(unique("session")).expect("id"),
+        workspace: seeded.workspace.clone(),
+    };
+    expect_error(
+        stack.get_messages(&ghost_session, Some(&owner), "").await,
+        404,
+        "session_not_found",
+    )
+    .await;
+
+    let response = stack
+        .http
+        .get(stack.url("/api/projects/bad%23id/sessions/x/messages"))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .expect("request");
+    expect_error(response, 400, "invalid_path").await;
+    let response = stack
+        .http
+        .delete(stack.url(&routes::workspace_messages(&seeded.workspace)))
+        .send()
+        .await
+        .expect("request");
+    expect_error(response, 405, "method_not_allowed").await;
+    let response = stack
+        .http
+        .get(stack.url("/api/nowhere"))
+        .send()
+        .await
+        .expect("request");
+    expect_error(response, 404, "route_not_found").await;
+}

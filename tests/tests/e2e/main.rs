@@ -1,0 +1,13 @@
+//! The end-to-end tests, one binary with a module per flow: each test starts its own local
+//! stack on its own table in the loopback DynamoDB-compatible server (`scripts/test`).
+
+mod adapters;
+mod agent;
+mod browser;
+mod deploy;
+mod ingest;
+mod live;
+mod pool;
+mod projects;
+mod sweep;
+mod tasks;

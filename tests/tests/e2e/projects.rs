@@ -1,0 +1,107 @@
+//! Projects as their members see them: create, list, share, and the input rules.
+
+use hangar_protocol::routes;
+use hangar_tests::TestStack;
+use hangar_tests::fixtures::user;
+use serde_json::json;
+
+#[tokio::test]
+async fn projects_are_created_listed_and_shared_only_with_members() {
+    let stack = TestStack::start().await;
+    let (owner, other) = (user(), user());
+    let project = stack.new_project(&owner).await;
+    let owner_token = stack.user_token(&owner);
+    let other_token = stack.user_token(&other);
+
+    let (status, body) = stack
+        .call("GET", routes::PROJECTS, Some(&owner_token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+    assert_eq!(body[0]["defaultVmSize"], "small");
+    let (_, body) = stack
+        .call("GET", routes::PROJECTS, Some(&other_token), None)
+        .await;
+    assert_eq!(body, json!([]));
+    let (status, body) = stack
+        .call("GET", &routes::project(&project), Some(&other_token), None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("not_a_member")));
+
+    let add = json!({"userId": other.as_str()});
+    let (status, body) = stack
+        .call(
+            "POST",
+            &routes::members(&project),
+            Some(&other_token),
+            Some(add.clone()),
+        )
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("not_a_member")));
+    let (status, body) = stack
+        .call(
+            "POST",
+            &routes::members(&project),
+            Some(&owner_token),
+            Some(add),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = stack
+        .call("GET", &routes::project(&project), Some(&other_token), None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = stack
+        .call("GET", routes::PROJECTS, Some(&other_token), None)
+        .await;
+    assert_eq!(body.as_array().map(Vec::len), Some(1));
+    // A member who is not the owner cannot add members.
+    let (status, body) = stack
+        .call(
+            "POST",
+            &routes::members(&project),
+            Some(&other_token),
+            Some(json!({"userId": "someone"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("not_the_owner"))
+    );
+
+    for (body, code) in [
+        (json!({"name": "", "repo": "a/b"}), "invalid_name"),
+        (
+            json!({"name": "x".repeat(201), "repo": "a/b"}),
+            "invalid_name",
+        ),
+        (
+            json!({"name": "ok", "repo": "a/b", "defaultVmSize": "huge"}),
+            "invalid_body",
+        ),
+        (json!({"repo": "a/b"}), "invalid_body"),
+    ] {
+        let (status, answer) = stack
+            .call("POST", routes::PROJECTS, Some(&owner_token), Some(body))
+            .await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some(code)),
+            "{answer}"
+        );
+    }
+    let (status, _) = stack
+        .call(
+            "POST",
+            routes::PROJECTS,
+            Some(&owner_token),
+            Some(json!({"name": "x".repeat(200), "repo": "a/b"})),
+        )
+        .await;
+    assert_eq!(status, 201, "a name of exactly the limit is fine");
+    let (status, body) = stack.call("GET", routes::PROJECTS, None, None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("missing_token"))
+    );
+}

@@ -1,0 +1,149 @@
+//! The task board: one column per group of statuses, a card per task with its actions.
+
+use std::cmp::Reverse;
+use std::rc::Rc;
+
+use hangar_protocol::TaskId;
+use hangar_protocol::tasks::{TaskStatus, TaskView};
+use sycamore::prelude::*;
+
+use crate::state::{Ctx, TaskAction};
+
+/// Kanban columns: id, heading, the statuses they hold.
+const COLUMNS: [(&str, &str, &[TaskStatus]); 5] = [
+    ("backlog", "Backlog", &[TaskStatus::Backlog]),
+    (
+        "starting",
+        "Starting",
+        &[
+            TaskStatus::Queued,
+            TaskStatus::Provisioning,
+            TaskStatus::Starting,
+        ],
+    ),
+    ("running", "Running", &[TaskStatus::Running]),
+    ("done", "Done", &[TaskStatus::Completed]),
+    (
+        "stopped",
+        "Failed / cancelled",
+        &[TaskStatus::Failed, TaskStatus::Cancelled],
+    ),
+];
+
+pub fn board(ctx: Rc<Ctx>) -> View {
+    let columns: Vec<View> = COLUMNS
+        .iter()
+        .map(|(id, heading, statuses)| column(Rc::clone(&ctx), id, heading, statuses))
+        .collect();
+    let page = ctx.page;
+    view! {
+        h2 { "Tasks" }
+        (if page.tasks.with(|t| t.is_empty()) {
+            view! { p(class="empty", data-testid="tasks-empty") { "No tasks yet." } }
+        } else {
+            view! {}
+        })
+        div(class="kanban") { (columns) }
+    }
+}
+
+fn column(
+    ctx: Rc<Ctx>,
+    id: &'static str,
+    heading: &'static str,
+    statuses: &'static [TaskStatus],
+) -> View {
+    let page = ctx.page;
+    let tasks = move || {
+        page.tasks.with(|tasks| {
+            let mut shown: Vec<TaskView> = tasks
+                .iter()
+                .filter(|t| statuses.contains(&t.status))
+                .cloned()
+                .collect();
+            shown.sort_by_key(|t| Reverse(t.updated_at));
+            shown
+        })
+    };
+    let count = move || tasks().len().to_string();
+    let testid = format!("column-{id}");
+    view! {
+        div(class="column", data-testid=testid) {
+            h3 { (heading) " " span(class="count") { (count) } }
+            Keyed(
+                list=tasks,
+                view=move |task| card(Rc::clone(&ctx), task),
+                // A changed task is a new card: the key includes its last change.
+                key=|task| (task.id.clone(), task.updated_at),
+            )
+        }
+    }
+}
+
+fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
+    let status = task.status;
+    let class = if status.is_transient() && status != TaskStatus::Running {
+        "card transient"
+    } else {
+        "card"
+    };
+    let spinning = matches!(
+        status,
+        TaskStatus::Queued | TaskStatus::Provisioning | TaskStatus::Starting | TaskStatus::Running
+    );
+    let reason = task
+        .history
+        .last()
+        .filter(|_| status == TaskStatus::Failed)
+        .map(|t| {
+            let reason = t.reason.clone();
+            view! { p(class="card-reason", data-testid="task-reason") { (reason) } }
+        })
+        .unwrap_or_default();
+    let title = task.title.clone();
+    let task_id = task.id.to_string();
+    let status_text = status.as_str();
+    let session = task.session_id.clone();
+    let select_ctx = Rc::clone(&ctx);
+    let run = if status == TaskStatus::Backlog {
+        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Run)
+    } else {
+        View::default()
+    };
+    let cancel = if status.is_terminal() {
+        View::default()
+    } else {
+        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Cancel)
+    };
+    view! {
+        div(class=class, data-testid="task-card", data-task-id=task_id, data-status=status_text,
+            on:click=move |_| select_ctx.select(session.clone())) {
+            div(class="card-title") { (title) }
+            div(class="card-status") {
+                (if spinning { view! { span(class="spinner", aria-hidden="true") } } else { view! {} })
+                span(class="status-label") { (status_text) }
+            }
+            (reason)
+            div(class="card-actions") {
+                (run)
+                (cancel)
+            }
+        }
+    }
+}
+
+/// A card's button: runs or cancels the task and draws the answer.
+fn task_action(ctx: Rc<Ctx>, id: TaskId, action: TaskAction) -> View {
+    let (testid, label) = match action {
+        TaskAction::Run => ("task-run", "Run"),
+        TaskAction::Cancel => ("task-cancel", "Cancel"),
+    };
+    view! {
+        button(data-testid=testid, on:click=move |event: web_sys::MouseEvent| {
+            // The card behind selects its session; the button only acts.
+            event.stop_propagation();
+            let (ctx, id) = (Rc::clone(&ctx), id.clone());
+            wasm_bindgen_futures::spawn_local(async move { ctx.act_on_task(id, action).await });
+        }) { (label) }
+    }
+}

@@ -1,0 +1,153 @@
+//! The page's views: they render [`crate::state::Page`] and call [`Ctx`] for anything that
+//! changes it. Test hooks are `data-testid` attributes; the browser tests use them.
+
+mod board;
+mod chat;
+
+use std::rc::Rc;
+
+use sycamore::prelude::*;
+
+use crate::api::{Api, Failure};
+use crate::socket::LinkState;
+use crate::state::{Ctx, Page};
+
+fn reload() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
+    }
+}
+
+fn sign_out() {
+    crate::forget_token();
+    reload();
+}
+
+pub fn fatal(message: String) -> View {
+    view! {
+        main(class="centered") {
+            h1 { "Hangar" }
+            p(class="error-text", data-testid="fatal") { (message) }
+        }
+    }
+}
+
+pub fn sign_in() -> View {
+    let token = create_signal(String::new());
+    view! {
+        main(class="centered") {
+            h1 { "Hangar" }
+            p { "Paste your access token to continue." }
+            textarea(data-testid="token-input", bind:value=token, rows="4", placeholder="eyJhbGciOi…")
+            button(class="primary", data-testid="token-save", on:click=move |_| {
+                let value = token.get_clone();
+                if !value.trim().is_empty() {
+                    crate::store_token(&value);
+                    reload();
+                }
+            }) { "Continue" }
+        }
+    }
+}
+
+pub fn project_picker(api: Rc<Api>) -> View {
+    let projects = create_signal(None::<Result<Vec<hangar_protocol::tasks::ProjectView>, Failure>>);
+    wasm_bindgen_futures::spawn_local(async move {
+        projects.set(Some(api.projects().await));
+    });
+    view! {
+        main(class="centered") {
+            h1 { "Hangar" }
+            h2 { "Your projects" }
+            (match projects.get_clone() {
+                None => view! { p(class="muted") { "Loading…" } },
+                Some(Err(failure)) => {
+                    let text = failure.describe();
+                    view! {
+                        p(class="error-text", data-testid="error") { (text) }
+                        button(on:click=|_| sign_out()) { "Sign out" }
+                    }
+                }
+                Some(Ok(list)) if list.is_empty() => view! {
+                    p(class="muted", data-testid="projects-empty") { "You are not a member of any project yet." }
+                },
+                Some(Ok(list)) => {
+                    let items: Vec<View> = list
+                        .into_iter()
+                        .map(|project| {
+                            let href = format!("?project={}", project.id);
+                            let name = project.name;
+                            let repo = project.repo;
+                            view! { li { a(href=href) { (name) } span(class="muted") { " " (repo) } } }
+                        })
+                        .collect();
+                    view! { ul(class="project-list") { (items) } }
+                }
+            })
+        }
+    }
+}
+
+fn link_label(state: LinkState) -> &'static str {
+    match state {
+        LinkState::Connecting => "connecting…",
+        LinkState::Live => "live",
+        LinkState::Reconnecting => "reconnecting…",
+    }
+}
+
+/// The project page, for the [`Ctx`] in context.
+pub fn project() -> View {
+    let ctx = use_context::<Rc<Ctx>>();
+    let page = ctx.page;
+    let name = move || {
+        page.project
+            .with(|p| p.as_ref().map(|p| p.name.clone()).unwrap_or_default())
+    };
+    let repo = move || {
+        page.project
+            .with(|p| p.as_ref().map(|p| p.repo.clone()).unwrap_or_default())
+    };
+    let link_class = move || format!("link link-{:?}", page.link.get()).to_lowercase();
+    let link_text = move || link_label(page.link.get());
+    let banner = error_banner(page);
+    let sidebar = chat::sidebar(Rc::clone(&ctx));
+    let messages = chat::messages(page);
+    let composer = chat::composer(Rc::clone(&ctx));
+    let board = board::board(ctx);
+    view! {
+        div(class="app") {
+            header(class="topbar") {
+                span(class="brand") { "Hangar" }
+                span(class="project-name", data-testid="project-name") { (name) }
+                span(class="muted") { (repo) }
+                span(class="spacer")
+                span(class=link_class, data-testid="link-state") { (link_text) }
+                button(class="link-button", on:click=|_| sign_out()) { "Sign out" }
+            }
+            (banner)
+            div(class="layout") {
+                aside(class="sidebar") { (sidebar) }
+                section(class="chat") {
+                    (messages)
+                    (composer)
+                }
+                section(class="board") { (board) }
+            }
+        }
+    }
+}
+
+fn error_banner(page: Page) -> View {
+    view! {
+        (match page.error.get_clone() {
+            Some(text) => view! {
+                div(class="error-banner", data-testid="error", role="alert") {
+                    span { (text) }
+                    button(class="link-button", on:click=move |_| page.error.set(None)) { "Dismiss" }
+                }
+            },
+            None => view! {},
+        })
+    }
+}
