@@ -1,18 +1,23 @@
 //! The reporter drains the outbox to the ingest endpoint in batches.
 //!
-//! Batching: when the reporter has been idle for `MSG_BATCH_MAX_WAIT_MS` it sends whatever is
-//! waiting at once (low latency when traffic is light). Right after a send it gathers: the
-//! next batch goes when it is full (`MSG_BATCH_MAX_SIZE` rows or `MSG_BATCH_MAX_BYTES`) or
-//! when its oldest row has waited `MSG_BATCH_MAX_WAIT_MS`.
+//! Batching without a fixed wait: a workspace's next batch goes as soon as nothing of that
+//! workspace is in flight, carrying every row that arrived meanwhile up to the batch limits
+//! (`MSG_BATCH_MAX_SIZE` rows, `MSG_BATCH_MAX_BYTES`). A lone message therefore goes at
+//! once, and a stream gathers into batches exactly as fast as the endpoint takes them. Each
+//! workspace has at most one batch on the wire, so its rows arrive in order; workspaces do
+//! not wait for each other.
 //!
 //! Delivery: 2xx deletes the rows. 5xx, 408, 429 and network errors are retried with
-//! exponential backoff and jitter (`MSG_RETRY_*`); a batch whose retry budget runs out is set
-//! aside as `retry_exhausted` and requeued at the next agent start. Any other 4xx is
-//! permanent: the rows are set aside as `rejected` with the answer, logged, never retried.
+//! exponential backoff and jitter (`MSG_RETRY_*`, the only timer on this path); a batch
+//! whose retry budget runs out is set aside as `retry_exhausted` and requeued at the next
+//! agent start. Any other 4xx is permanent: the rows are set aside as `rejected` with the
+//! answer, logged, never retried.
 
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Duration;
 
-use hangar_protocol::time::now_ms;
+use hangar_protocol::WorkspaceId;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BatchLimits;
@@ -35,19 +40,39 @@ impl Reporter {
         }
     }
 
-    /// Delivers batches until `stop` is cancelled.
+    /// Delivers batches until `stop` is cancelled; batches on the wire then are dropped with
+    /// their rows still in the outbox (a later drain or start sends them again).
     pub async fn run(&self, stop: CancellationToken) -> Result<(), OutboxError> {
-        tokio::select! {
-            result = self.deliver_forever() => result,
-            () = stop.cancelled() => Ok(()),
+        let mut on_the_wire: JoinSet<(WorkspaceId, Result<(), OutboxError>)> = JoinSet::new();
+        let mut busy: HashSet<WorkspaceId> = HashSet::new();
+        loop {
+            let added = self.outbox.rows_added().notified();
+            tokio::pin!(added);
+            added.as_mut().enable();
+            while let Some(batch) = self.next_batch(&busy).await? {
+                let workspace = batch.delivery.workspace_id.clone();
+                busy.insert(workspace.clone());
+                let reporter = self.clone();
+                on_the_wire.spawn(async move { (workspace, reporter.deliver(batch).await) });
+            }
+            tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                () = &mut added => {}
+                Some(done) = on_the_wire.join_next() => {
+                    let (workspace, delivered) = done
+                        .map_err(|err| OutboxError::Worker(err.to_string()))?;
+                    busy.remove(&workspace);
+                    delivered?;
+                }
+            }
         }
     }
 
-    /// Delivers everything waiting, as fast as the endpoint allows, giving up after
-    /// `deadline`. Returns the rows left behind.
+    /// Delivers everything waiting, one batch after another, giving up after `deadline`.
+    /// Returns the rows left behind.
     pub async fn drain(&self, deadline: Duration) -> Result<u64, OutboxError> {
         let drained = tokio::time::timeout(deadline, async {
-            while let Some(batch) = self.next_batch().await? {
+            while let Some(batch) = self.next_batch(&HashSet::new()).await? {
                 self.deliver(batch).await?;
             }
             Ok::<_, OutboxError>(())
@@ -67,41 +92,13 @@ impl Reporter {
         Ok(left)
     }
 
-    async fn next_batch(&self) -> Result<Option<PendingBatch>, OutboxError> {
+    async fn next_batch(
+        &self,
+        busy: &HashSet<WorkspaceId>,
+    ) -> Result<Option<PendingBatch>, OutboxError> {
         self.outbox
-            .next_batch(self.batch.max_size, self.batch.max_bytes)
+            .next_batch(self.batch.max_size, self.batch.max_bytes, busy)
             .await
-    }
-
-    async fn deliver_forever(&self) -> Result<(), OutboxError> {
-        let max_wait = self.batch.max_wait;
-        let mut last_send: Option<Instant> = None;
-        loop {
-            let added = self.outbox.rows_added().notified();
-            tokio::pin!(added);
-            added.as_mut().enable();
-            let Some(batch) = self.next_batch().await? else {
-                added.await;
-                continue;
-            };
-            let gathering = last_send.is_some_and(|at| at.elapsed() < max_wait);
-            if gathering && !batch.full {
-                let waited =
-                    Duration::from_millis(now_ms().saturating_sub(batch.oldest_enqueued_at));
-                if let Some(left) = max_wait.checked_sub(waited).filter(|left| !left.is_zero()) {
-                    tokio::select! {
-                        () = &mut added => continue,
-                        () = tokio::time::sleep(left) => {}
-                    }
-                }
-            }
-            // Re-read: rows may have arrived while gathering.
-            let Some(batch) = self.next_batch().await? else {
-                continue;
-            };
-            self.deliver(batch).await?;
-            last_send = Some(Instant::now());
-        }
     }
 
     /// Sends one batch with retries, then acknowledges or sets it aside.
@@ -113,12 +110,7 @@ impl Reporter {
         };
         let sent = self
             .control_plane
-            .ingest(
-                caller,
-                &batch.delivery.workspace_id,
-                batch.body.clone(),
-                rows,
-            )
+            .ingest(caller, &batch.delivery.workspace_id, batch.body.clone(), rows)
             .await;
         match sent {
             Ok(()) => self.outbox.acknowledge(batch.row_ids).await,

@@ -28,10 +28,9 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// The design's batching, with retries short enough for a benchmark.
+/// The design's batch limits, with retries short enough for a benchmark.
 fn reporter(outbox: Outbox) -> Reporter {
     let batch = BatchLimits {
-        max_wait: Duration::from_millis(hangar_protocol::limits::MSG_BATCH_MAX_WAIT_MS),
         max_size: hangar_protocol::limits::MSG_BATCH_MAX_SIZE,
         max_bytes: hangar_protocol::limits::MSG_BATCH_MAX_BYTES,
     };

@@ -1,6 +1,8 @@
 //! Reading the next batch to deliver: the oldest rows of the oldest pending workspace, as
 //! the exact ingest request body, within the batch limits.
 
+use std::collections::HashSet;
+
 use hangar_protocol::fit::{ArrayBudget, json_len};
 use hangar_protocol::{ChatMessage, IngestBatch, SessionId, WorkspaceId};
 use rusqlite::{OptionalExtension, params};
@@ -14,10 +16,6 @@ pub struct PendingBatch {
     pub row_ids: Vec<i64>,
     /// The exact request body: an encoded [`IngestBatch`].
     pub body: Vec<u8>,
-    /// Whether the batch stopped at a size or byte limit (more rows of it were waiting).
-    pub full: bool,
-    /// Enqueue time (epoch ms) of its oldest row.
-    pub oldest_enqueued_at: u64,
 }
 
 fn corrupt(id: i64, reason: impl ToString) -> OutboxError {
@@ -28,22 +26,28 @@ fn corrupt(id: i64, reason: impl ToString) -> OutboxError {
 }
 
 impl Outbox {
-    /// The oldest rows of the oldest pending workspace, up to `max_size` rows and a body of
-    /// at most `max_bytes` (a single oversized row still goes alone, to be refused and set
+    /// The oldest rows of the pending workspace whose oldest row is oldest, leaving out the
+    /// workspaces in `busy` (they have a batch on the wire): up to `max_size` rows and a body
+    /// of at most `max_bytes` (a single oversized row still goes alone, to be refused and set
     /// aside rather than block the outbox).
     pub async fn next_batch(
         &self,
         max_size: usize,
         max_bytes: usize,
+        busy: &HashSet<WorkspaceId>,
     ) -> Result<Option<PendingBatch>, OutboxError> {
+        let busy = busy.clone();
         self.with_conn(move |conn, _| {
-            let head: Option<(String, String)> = conn
-                .query_row(
-                    "SELECT workspace_id, session_id FROM outbox ORDER BY id LIMIT 1",
-                    [],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
+            let mut heads = conn.prepare_cached(
+                "SELECT workspace_id, session_id FROM outbox
+                 GROUP BY workspace_id, session_id ORDER BY MIN(id)",
+            )?;
+            let heads = heads
+                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            let head = heads
+                .into_iter()
+                .find(|(workspace, _)| !busy.iter().any(|b| b.as_str() == workspace));
             let Some((workspace, session)) = head else {
                 return Ok(None);
             };
@@ -65,14 +69,13 @@ impl Outbox {
 
             // Ordered by seq, not id: rows requeued after a retry budget ran out are older
             // than their ids say, and the endpoint wants ascending seqs in a batch.
-            // One row more than fits tells whether the batch is full.
-            let mut statement = conn.prepare(
-                "SELECT id, payload, enqueued_at FROM outbox
+            let mut statement = conn.prepare_cached(
+                "SELECT id, payload FROM outbox
                  WHERE workspace_id = ?1 AND session_id = ?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = statement
-                .query_map(params![workspace, session, max_size as i64 + 1], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u64>(2)?))
+                .query_map(params![workspace, session, max_size as i64], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
 
@@ -82,12 +85,9 @@ impl Outbox {
             };
             let mut budget = ArrayBudget::new(json_len(&batch), max_bytes, max_size);
             let mut row_ids = Vec::new();
-            let mut full = false;
-            let oldest_enqueued_at = rows.first().map_or(0, |row| row.2);
-            for (id, payload, _) in rows {
+            for (id, payload) in rows {
                 // `payload` is the message exactly as encoded at enqueue time.
                 if !budget.is_empty() && !budget.fits(payload.len()) {
-                    full = true;
                     break;
                 }
                 budget.add(payload.len());
@@ -101,8 +101,6 @@ impl Outbox {
                 delivery,
                 row_ids,
                 body,
-                full,
-                oldest_enqueued_at,
             }))
         })
         .await
