@@ -20,7 +20,8 @@ free_port() {
 # it answers, and records its pid in MOTO_PID.
 start_moto() {
   local port=$1 logfile=$2
-  moto_server -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
+  # DynamoDB actions one at a time, as atomic as the real service (see the script).
+  python3 scripts/moto-server.py -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do
     if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then

@@ -199,6 +199,23 @@ pub fn decide(
     }
 }
 
+/// The ACP agent's process group, killed whole when the session ends or is dropped (a
+/// cancel, a destroy): the agent's own tools and servers go with it.
+struct ProcessGroup(u32);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Ok(group) = libc::pid_t::try_from(self.0) else {
+            return;
+        };
+        // SAFETY: killpg only sends a signal; a group that is already gone is harmless
+        // (ESRCH), and the group id is the one this host created for the agent.
+        unsafe {
+            libc::killpg(group, libc::SIGKILL);
+        }
+    }
+}
+
 /// How to run the ACP agent.
 #[derive(Debug, Clone)]
 pub struct AcpAgentCommand {
@@ -227,12 +244,15 @@ pub async fn run_prompt(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        // Its own process group: stopping the agent stops everything it started too.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| HostError::Spawn {
             command: shown.clone(),
             source,
         })?;
+    let _group = child.id().map(ProcessGroup);
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return Err(HostError::Protocol(
             "the agent's stdio was not captured".into(),

@@ -3,7 +3,6 @@
 //! agent with a sentence naming the variable.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -191,20 +190,18 @@ impl FromEnv for AgentConfig {
     }
 }
 
-/// `hangar-agent node`: a long-lived agent serving the node API, one workspace per task.
+/// `hangar-agent node`: the long-lived agent of a node, one workspace per task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     pub node_id: NodeId,
+    /// The control plane's API base URL (its HTTPS callbacks).
     pub api_url: String,
-    /// The node callback JWT (ready callback).
+    /// The WebSocket API URL the node dials for its commands (`wss://…`).
+    pub socket_url: String,
+    /// The node's JWT: its callbacks and its socket.
     pub node_token: String,
-    /// PEM Ed25519 key that verifies the control plane's requests.
-    pub control_public_key_pem: String,
-    /// `iss` of the control plane's tokens.
-    pub control_issuer: String,
-    pub listen: SocketAddr,
-    /// The URL the control plane reaches this node at; defaults to `http://{listen}`.
-    pub advertise_url: Option<String>,
+    /// How often the node tells the control plane it is alive, over its socket.
+    pub heartbeat: Duration,
     /// Workspaces and the outbox live under it.
     pub dir: PathBuf,
     pub acp: AcpSettings,
@@ -214,27 +211,27 @@ pub struct NodeConfig {
 impl FromEnv for NodeConfig {
     fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let vars = Vars(vars);
-        let listen = vars.get_or("HANGAR_NODE_LISTEN", "127.0.0.1:0");
-        let listen: SocketAddr = listen.parse().map_err(|_| ConfigError::Invalid {
-            name: "HANGAR_NODE_LISTEN",
-            value: listen.into(),
-            reason: "expected host:port".into(),
-        })?;
+        let socket_url =
+            vars.required("HANGAR_SOCKET_URL", "the WebSocket API URL the node dials")?;
+        if !(socket_url.starts_with("ws://") || socket_url.starts_with("wss://")) {
+            return Err(ConfigError::Invalid {
+                name: "HANGAR_SOCKET_URL",
+                value: socket_url.into(),
+                reason: "must be a ws:// or wss:// URL".into(),
+            });
+        }
         Ok(NodeConfig {
             node_id: vars.id("NODE_ID", "this node's id", NodeId::parse)?,
             api_url: vars.url("HANGAR_API_URL", "the control plane's base URL")?,
+            socket_url: socket_url.trim_end_matches('/').to_string(),
             node_token: vars
-                .required("HANGAR_NODE_TOKEN", "the node callback JWT")?
+                .required("HANGAR_NODE_TOKEN", "the node's JWT")?
                 .to_string(),
-            control_public_key_pem: vars.pem(
-                "HANGAR_CONTROL_PLANE_PUBLIC_KEY",
-                "the PEM key that verifies the control plane's requests",
-            )?,
-            control_issuer: vars
-                .get_or("HANGAR_CONTROL_PLANE_ISSUER", "hangar-control-plane")
-                .to_string(),
-            listen,
-            advertise_url: vars.optional_url("HANGAR_NODE_ADVERTISE_URL")?,
+            heartbeat: Duration::from_millis(vars.millis(
+                "HANGAR_NODE_HEARTBEAT_MS",
+                60_000,
+                MAX_WAIT_MS,
+            )?),
             dir: PathBuf::from(vars.get_or("HANGAR_NODE_DIR", ".")),
             acp: AcpSettings::from_vars(vars)?,
             delivery: DeliveryConfig::from_vars(vars)?,

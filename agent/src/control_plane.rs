@@ -1,11 +1,12 @@
-//! The agent's one client of the control plane: message batches, workspace status reports and
-//! the node's ready callback, each sent with the caller's token. One rule tells a transient
+//! The agent's one client of the control plane: message batches, workspace start and status
+//! reports, and the node's ready callback and assignments, each with the caller's token. One rule tells a transient
 //! failure (network, 5xx, 408, 429: retried with exponential backoff and jitter) from a
 //! permanent one (any other 4xx: never retried), and one backoff serves every call.
 
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
 use hangar_protocol::{NodeId, WorkspaceId, routes};
 
@@ -73,17 +74,7 @@ impl ControlPlane {
             .send()
             .await
             .map_err(|err| CallError::Transient(err.to_string()))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = response.text().await.unwrap_or_default();
-        let code = status.as_u16();
-        if status.is_server_error() || code == 408 || code == 429 {
-            Err(CallError::Transient(format!("{code}: {body}")))
-        } else {
-            Err(CallError::Permanent { status: code, body })
-        }
+        checked(response).await.map(drop)
     }
 
     /// POSTs with retries while the failure is transient and the budget lasts.
@@ -128,18 +119,58 @@ impl ControlPlane {
         self.post_json(caller, &path, report, "status report").await
     }
 
-    /// Tells the control plane the node is up and where its API is.
+    /// Tells the control plane the workspace's session is running.
+    pub async fn started(
+        &self,
+        caller: Caller<'_>,
+        workspace: &WorkspaceId,
+    ) -> Result<(), CallError> {
+        let path = routes::workspace_started(workspace);
+        self.post_with_retries(caller, &path, Vec::new(), "start acknowledgement")
+            .await
+    }
+
+    /// Tells the control plane the node is up, running `agent_version`.
     pub async fn ready(
         &self,
         caller: Caller<'_>,
         node: &NodeId,
-        endpoint: &str,
+        agent_version: &str,
     ) -> Result<(), CallError> {
         let request = NodeReadyRequest {
-            endpoint: endpoint.to_string(),
+            agent_version: Some(agent_version.to_string()),
         };
         let path = routes::node_ready(node);
         self.post_json(caller, &path, &request, "ready callback")
+            .await
+    }
+
+    /// What the node should run now, with retries.
+    pub async fn assignments(
+        &self,
+        caller: Caller<'_>,
+        node: &NodeId,
+    ) -> Result<Assignments, CallError> {
+        let url = format!("{}{}", caller.api_url, routes::node_assignments(node));
+        let fetch = || async {
+            let response = self
+                .http
+                .get(&url)
+                .bearer_auth(caller.token)
+                .send()
+                .await
+                .map_err(|err| CallError::Transient(err.to_string()))?;
+            checked(response)
+                .await?
+                .json::<Assignments>()
+                .await
+                .map_err(|err| CallError::Transient(format!("unreadable assignments: {err}")))
+        };
+        fetch
+            .retry(self.backoff())
+            .sleep(tokio::time::sleep)
+            .when(CallError::is_transient)
+            .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching assignments failed; retrying"))
             .await
     }
 
@@ -156,5 +187,20 @@ impl ControlPlane {
             body: format!("cannot encode the {what}: {err}"),
         })?;
         self.post_with_retries(caller, path, body, what).await
+    }
+}
+
+/// The response if it is a 2xx; otherwise its failure, transient or permanent.
+async fn checked(response: reqwest::Response) -> Result<reqwest::Response, CallError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let code = status.as_u16();
+    if status.is_server_error() || code == 408 || code == 429 {
+        Err(CallError::Transient(format!("{code}: {body}")))
+    } else {
+        Err(CallError::Permanent { status: code, body })
     }
 }

@@ -12,6 +12,7 @@
 //! outbox (they are delivered by the next start).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use hangar_agent::config::{AgentConfig, FromEnv, NodeConfig};
 use hangar_agent::control_plane::ControlPlane;
@@ -93,12 +94,12 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         prompt,
         dir: config.workdir.clone(),
     };
-    let runner = WorkspaceRunner {
+    let runner = Arc::new(WorkspaceRunner {
         outbox,
         control_plane,
         acp: config.acp.clone(),
         delivery_deadline: delivery.retry.max_elapsed,
-    };
+    });
     runner.prepare(&workspace).await.map_err(runtime)?;
 
     let stop_reporter = CancellationToken::new();

@@ -110,7 +110,12 @@ impl Reporter {
         };
         let sent = self
             .control_plane
-            .ingest(caller, &batch.delivery.workspace_id, batch.body.clone(), rows)
+            .ingest(
+                caller,
+                &batch.delivery.workspace_id,
+                batch.body.clone(),
+                rows,
+            )
             .await;
         match sent {
             Ok(()) => self.outbox.acknowledge(batch.row_ids).await,

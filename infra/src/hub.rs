@@ -1,11 +1,13 @@
 //! The local stack's WebSocket gateway: what API Gateway's WebSocket API is in production.
-//! `GET /ws?token=&projectId=` runs the same `$connect` domain code (refusing with the same
-//! HTTP errors), the socket then carries the same JSON text frames, and closing it runs
-//! `$disconnect`. The hub is also the local [`Push`] adapter: a post to a connection that is
-//! no longer open reports it gone, as API Gateway's `GoneException` does.
+//! `GET /ws?token=…` runs the same `$connect` code (refusing with the same HTTP errors) for
+//! viewers (`&projectId=`) and nodes (a node token); the socket then carries the same JSON
+//! text frames, a node's messages reach the same route handlers (`heartbeat`), and closing
+//! it runs `$disconnect`. The hub is also the local [`Push`] adapter: a post to a
+//! connection that is no longer open reports it gone, as API Gateway's `GoneException` does.
+//! For fault tests it can refuse connections, close sockets and drop node commands.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -19,17 +21,26 @@ use hangar_functions::AppState;
 use hangar_functions::domain::ports::{Delivery, PortError, Push};
 use hangar_functions::http::ApiError;
 use hangar_protocol::live::{CONNECT_PROJECT_PARAM, CONNECT_TOKEN_PARAM};
+use hangar_protocol::node::NodeMessage;
 use hangar_protocol::{ErrorCode, routes};
 use tokio::sync::mpsc;
 
-/// Frames waiting for one slow browser before the hub treats it as gone.
+/// Frames waiting for one slow peer before the hub treats it as gone.
 const CONNECTION_BUFFER: usize = 256;
+
+struct Socket {
+    frames: mpsc::Sender<String>,
+    /// A node's socket (not a viewer's).
+    node: bool,
+}
 
 #[derive(Default)]
 pub struct LocalHub {
-    connections: Mutex<HashMap<String, mpsc::Sender<String>>>,
+    connections: Mutex<HashMap<String, Socket>>,
     /// While set, new connections are refused (503), as during a gateway outage.
     refusing: AtomicBool,
+    /// How many of the next frames to nodes are dropped on the way (reported delivered).
+    drop_node_frames: AtomicUsize,
 }
 
 impl LocalHub {
@@ -42,10 +53,24 @@ impl LocalHub {
 
     /// Closes every open socket, as a network drop would (tests of reconnects).
     pub fn drop_all(&self) -> usize {
+        self.close(|_| true)
+    }
+
+    /// Closes the nodes' sockets only.
+    pub fn drop_nodes(&self) -> usize {
+        self.close(|socket| socket.node)
+    }
+
+    fn close(&self, which: impl Fn(&Socket) -> bool) -> usize {
         let mut connections = self.lock();
-        let count = connections.len();
-        connections.clear();
-        count
+        let before = connections.len();
+        connections.retain(|_, socket| !which(socket));
+        before - connections.len()
+    }
+
+    /// Loses the next `count` frames pushed to nodes, as a gateway that drops them would.
+    pub fn drop_next_node_frames(&self, count: usize) {
+        self.drop_node_frames.store(count, Ordering::SeqCst);
     }
 
     /// Refuses (`true`) or accepts again (`false`) new connections.
@@ -57,26 +82,47 @@ impl LocalHub {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<String>>> {
+    /// Open node sockets.
+    pub fn node_sockets(&self) -> usize {
+        self.lock().values().filter(|socket| socket.node).count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Socket>> {
         // A panic while holding the lock leaves a map that is still consistent.
         self.connections
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a frame to a node is to be lost (and counts it).
+    fn lose_node_frame(&self) -> bool {
+        self.drop_node_frames
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
     }
 }
 
 #[async_trait]
 impl Push for LocalHub {
     async fn post(&self, connection_id: &str, frame: &str) -> Result<Delivery, PortError> {
-        let sender = self.lock().get(connection_id).cloned();
-        let Some(sender) = sender else {
+        let socket = self
+            .lock()
+            .get(connection_id)
+            .map(|socket| (socket.frames.clone(), socket.node));
+        let Some((sender, node)) = socket else {
             return Ok(Delivery::Gone);
         };
+        if node && self.lose_node_frame() {
+            tracing::info!(connection = %connection_id, "dropping a frame to a node (fault injected)");
+            return Ok(Delivery::Delivered);
+        }
         match sender.try_send(frame.to_string()) {
             Ok(()) => Ok(Delivery::Delivered),
             Err(_) => {
-                // Closed, or so far behind that it is as good as gone: the viewer reconnects
-                // and pages what it missed.
+                // Closed, or so far behind that it is as good as gone: the peer reconnects
+                // and catches up over HTTP.
                 self.lock().remove(connection_id);
                 Ok(Delivery::Gone)
             }
@@ -98,13 +144,23 @@ async fn upgrade(
         .into_response();
     }
     let connection_id = ulid::Ulid::new().to_string();
-    if let Err(err) = connect(&state, &connection_id, &query).await {
+    let token = query.get(CONNECT_TOKEN_PARAM).map(String::as_str);
+    let project = query.get(CONNECT_PROJECT_PARAM).map(String::as_str);
+    if let Err(err) = hangar_functions::http::connect(&state, &connection_id, token, project).await
+    {
         return err.into_response();
     }
+    let node = state.live.is_node_socket(&connection_id).await;
     let (sender, receiver) = mpsc::channel(CONNECTION_BUFFER);
-    hub.lock().insert(connection_id.clone(), sender);
+    hub.lock().insert(
+        connection_id.clone(),
+        Socket {
+            frames: sender,
+            node,
+        },
+    );
     upgrade.on_upgrade(move |socket| async move {
-        relay(socket, receiver).await;
+        relay(socket, receiver, &state, &connection_id).await;
         hub.lock().remove(&connection_id);
         if let Err(err) = state.live.disconnect(&connection_id).await {
             tracing::warn!(connection = %connection_id, error = %err, "disconnect failed");
@@ -112,21 +168,13 @@ async fn upgrade(
     })
 }
 
-/// `$connect`, as API Gateway's route would run it.
-async fn connect(
+/// Forwards frames to the peer until either side closes; a node's messages run their route.
+async fn relay(
+    mut socket: WebSocket,
+    mut frames: mpsc::Receiver<String>,
     state: &AppState,
     connection_id: &str,
-    query: &HashMap<String, String>,
-) -> Result<(), ApiError> {
-    let token = query.get(CONNECT_TOKEN_PARAM).map(String::as_str);
-    let user = state.auth.verify_user_token(token)?;
-    let project = query.get(CONNECT_PROJECT_PARAM).map(String::as_str);
-    state.live.connect(connection_id, &user, project).await?;
-    Ok(())
-}
-
-/// Forwards frames to the browser until either side closes.
-async fn relay(mut socket: WebSocket, mut frames: mpsc::Receiver<String>) {
+) {
     loop {
         tokio::select! {
             frame = frames.recv() => match frame {
@@ -142,10 +190,25 @@ async fn relay(mut socket: WebSocket, mut frames: mpsc::Receiver<String>) {
                 }
             },
             incoming = socket.recv() => match incoming {
-                // Browsers only listen; pings are answered by axum.
+                Some(Ok(Message::Text(text))) => route_message(state, connection_id, &text).await,
+                // Pings are answered by axum.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+}
+
+/// What API Gateway's route selection (`$request.body.action`) does with a peer's message.
+async fn route_message(state: &AppState, connection_id: &str, text: &str) {
+    match serde_json::from_str::<NodeMessage>(text) {
+        Ok(NodeMessage::Heartbeat) => {
+            if let Err(err) = state.live.heartbeat(connection_id).await {
+                tracing::warn!(connection = %connection_id, error = %err, "heartbeat refused");
+            }
+        }
+        Err(err) => {
+            tracing::debug!(connection = %connection_id, error = %err, "no route for a message")
         }
     }
 }

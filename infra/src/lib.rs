@@ -5,6 +5,7 @@ pub mod hub;
 pub mod keys;
 pub mod provisioner;
 pub mod stack;
+pub mod template;
 
 pub use hub::LocalHub;
 pub use keys::DevKeys;

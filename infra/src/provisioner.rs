@@ -1,5 +1,6 @@
 //! The local provisioner: each node is a child process running the real node agent
-//! (`hangar-agent node`) on loopback, with the scripted ACP agent as its coding agent.
+//! (`hangar-agent node`), which dials the local stack's socket like an EC2 node dials the
+//! WebSocket API, with the scripted ACP agent as its coding agent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,7 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hangar_functions::domain::ports::{NodeLaunch, PortError, Provisioner};
+use hangar_functions::domain::ports::{Instance, NodeLaunch, PortError, Provisioner};
+use hangar_protocol::NodeId;
 use tokio::process::{Child, Command};
 
 #[derive(Debug, Clone)]
@@ -23,9 +25,15 @@ pub struct LocalNodeOptions {
     pub env: Vec<(String, String)>,
 }
 
+/// A node process and the node it runs.
+struct LocalNode {
+    child: Child,
+    node: NodeId,
+}
+
 pub struct LocalProvisioner {
     options: LocalNodeOptions,
-    children: Mutex<HashMap<String, Child>>,
+    children: Mutex<HashMap<String, LocalNode>>,
 }
 
 impl LocalProvisioner {
@@ -36,16 +44,21 @@ impl LocalProvisioner {
         }
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, Child>> {
+    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, LocalNode>> {
         self.children
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Where a node keeps its workspaces and outbox.
+    pub fn node_dir(&self, node: &NodeId) -> PathBuf {
+        self.options.base_dir.join(node.as_str())
+    }
+
     /// Provider ids of node processes still running.
     pub fn running(&self) -> Vec<String> {
         let mut children = self.children();
-        children.retain(|_, child| matches!(child.try_wait(), Ok(None)));
+        children.retain(|_, local| matches!(local.child.try_wait(), Ok(None)));
         children.keys().cloned().collect()
     }
 }
@@ -53,7 +66,16 @@ impl LocalProvisioner {
 #[async_trait]
 impl Provisioner for LocalProvisioner {
     async fn provision(&self, launch: &NodeLaunch) -> Result<String, PortError> {
-        let dir = self.options.base_dir.join(launch.node_id.as_str());
+        // One process per node, however often its launch is repeated.
+        let running = self
+            .list()
+            .await?
+            .into_iter()
+            .find(|instance| instance.node_id.as_ref() == Some(&launch.node_id));
+        if let Some(instance) = running {
+            return Ok(instance.provider_id);
+        }
+        let dir = self.node_dir(&launch.node_id);
         std::fs::create_dir_all(&dir)
             .map_err(|err| PortError::Failed(format!("{}: {err}", dir.display())))?;
         let log = std::fs::File::create(dir.join("agent.log"))
@@ -68,12 +90,8 @@ impl Provisioner for LocalProvisioner {
             )
             .env("NODE_ID", launch.node_id.as_str())
             .env("HANGAR_API_URL", &launch.api_url)
+            .env("HANGAR_SOCKET_URL", &launch.socket_url)
             .env("HANGAR_NODE_TOKEN", &launch.node_token)
-            .env(
-                "HANGAR_CONTROL_PLANE_PUBLIC_KEY",
-                &launch.control_public_key_pem,
-            )
-            .env("HANGAR_NODE_LISTEN", "127.0.0.1:0")
             .env("HANGAR_NODE_DIR", &dir)
             .env("HANGAR_ACP_COMMAND", &self.options.acp_command)
             .stdin(Stdio::null())
@@ -89,12 +107,14 @@ impl Provisioner for LocalProvisioner {
             })?;
         let provider_id = format!("local-{}", child.id().unwrap_or_default());
         tracing::info!(node = %launch.node_id, %provider_id, "started a local node process");
-        self.children().insert(provider_id.clone(), child);
+        let node = launch.node_id.clone();
+        self.children()
+            .insert(provider_id.clone(), LocalNode { child, node });
         Ok(provider_id)
     }
 
     async fn destroy(&self, provider_id: &str) -> Result<(), PortError> {
-        let Some(mut child) = self.children().remove(provider_id) else {
+        let Some(LocalNode { mut child, .. }) = self.children().remove(provider_id) else {
             return Ok(());
         };
         // SIGTERM lets the agent flush its outbox; SIGKILL if it takes too long.
@@ -111,5 +131,17 @@ impl Provisioner for LocalProvisioner {
         }
         tracing::info!(%provider_id, "stopped a local node process");
         Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<Instance>, PortError> {
+        let mut children = self.children();
+        children.retain(|_, local| matches!(local.child.try_wait(), Ok(None)));
+        Ok(children
+            .iter()
+            .map(|(provider_id, local)| Instance {
+                provider_id: provider_id.clone(),
+                node_id: Some(local.node.clone()),
+            })
+            .collect())
     }
 }

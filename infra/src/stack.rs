@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use hangar_functions::adapters::dynamo::{DynamoStore, table};
 use hangar_functions::adapters::scheduler::EventBridgeScheduler;
-use hangar_functions::config::{Config, Ec2Config, SchedulerConfig, UserTokenAlgorithm};
+use hangar_functions::adapters::tokens::TokenIssuer;
+use hangar_functions::config::{
+    Config, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
+};
 use hangar_functions::domain::Timeouts;
 use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
 use hangar_functions::http::StartupError;
 use hangar_functions::{AppState, Ports};
-use hangar_protocol::tasks::VmSize;
+use hangar_protocol::routes;
 use hangar_protocol::time::now_ms;
-use hangar_protocol::{limits, routes};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
@@ -46,13 +48,7 @@ pub struct StackOptions {
 impl StackOptions {
     /// The design's timeouts.
     pub fn default_timeouts() -> Timeouts {
-        Timeouts {
-            node_warm_ms: limits::NODE_WARM_TIMEOUT_MS,
-            max_node_lifetime_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
-            provision_ms: 600_000,
-            start_ms: 300_000,
-            run_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
-        }
+        Timeouts::default()
     }
 }
 
@@ -83,6 +79,16 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
+    /// Schedules go to the loopback server; the stack fires them itself.
+    fn scheduler_config(options: &StackOptions) -> SchedulerConfig {
+        SchedulerConfig {
+            group: options.schedule_group.clone(),
+            target_arn: "arn:aws:lambda:us-east-1:000000000000:function:hangar-warm-timeout".into(),
+            role_arn: "arn:aws:iam::000000000000:role/hangar-scheduler".into(),
+            endpoint: Some(options.dynamodb_endpoint.clone()),
+        }
+    }
+
     fn config_for(options: &StackOptions, api_url: String) -> Config {
         Config {
             table_name: options.table_name.clone(),
@@ -92,33 +98,21 @@ impl LocalStack {
             user_public_key_pem: options.keys.user_public_pem.clone(),
             user_token_algorithm: UserTokenAlgorithm::EdDsa,
             user_issuer: DEV_USER_ISSUER.into(),
-            callback_private_key_pem: options.keys.callback_private_pem.clone(),
-            // Frames go through the local hub; this is where its sockets are.
-            push_endpoint: format!(
-                "{}{}",
-                api_url.replacen("http", "ws", 1),
-                routes::LIVE_SOCKET
-            ),
-            public_api_url: api_url,
-            scheduler: SchedulerConfig {
-                group: options.schedule_group.clone(),
-                target_arn: "arn:aws:lambda:us-east-1:000000000000:function:hangar-warm-timeout"
-                    .into(),
-                role_arn: "arn:aws:iam::000000000000:role/hangar-scheduler".into(),
-                endpoint: Some(options.dynamodb_endpoint.clone()),
-            },
-            ec2: Ec2Config {
-                ami_id: "local".into(),
-                subnet_id: None,
-                security_group_ids: Vec::new(),
-                instance_profile: None,
-                instance_types: VmSize::ALL
-                    .iter()
-                    .map(|size| (*size, "local".to_string()))
-                    .collect(),
-                agent_port: 0,
-                endpoint: None,
-            },
+            signing: Some(SigningConfig {
+                key: SigningKey::Pem(options.keys.callback_private_pem.clone()),
+                public_api_url: api_url.clone(),
+                // Nodes dial the local hub, as EC2 nodes dial the WebSocket API.
+                node_socket_url: format!(
+                    "{}{}",
+                    api_url.replacen("http", "ws", 1),
+                    routes::LIVE_SOCKET
+                ),
+            }),
+            // Frames go through the local hub (the stack's Push adapter), not an endpoint.
+            push_endpoint: None,
+            scheduler: Some(Self::scheduler_config(options)),
+            // Nodes are local processes (the stack's Provisioner), not instances.
+            ec2: None,
             timeouts: options.timeouts,
         }
     }
@@ -140,7 +134,8 @@ impl LocalStack {
         let store =
             DynamoStore::connect(config.dynamodb_endpoint.as_deref(), &config.table_name).await;
         table::ensure_table(store.client(), store.table()).await?;
-        let scheduler = Arc::new(EventBridgeScheduler::connect(&config.scheduler).await);
+        let scheduler =
+            Arc::new(EventBridgeScheduler::connect(&Self::scheduler_config(&options)).await);
         scheduler.ensure_group().await?;
         let provisioner = Arc::new(LocalProvisioner::new(options.nodes.clone()));
         let hub = Arc::new(LocalHub::default());
@@ -151,6 +146,13 @@ impl LocalStack {
                 scheduler: scheduler.clone(),
                 provisioner: provisioner.clone(),
                 push: hub.clone(),
+                tokens: Arc::new(
+                    TokenIssuer::from_pem(
+                        &options.keys.callback_private_pem,
+                        config.callback_issuer.clone(),
+                    )
+                    .map_err(StartupError::Key)?,
+                ),
             },
         )?;
 

@@ -1,4 +1,4 @@
--- The node agent's crash-safe outbox. Applied in order by agent/src/outbox.rs, tracked in
+-- The node agent's crash-safe outbox. Applied in order by agent/src/outbox/mod.rs, tracked in
 -- PRAGMA user_version.
 
 -- Where to deliver each workspace's messages, so a restarted agent can drain rows left by

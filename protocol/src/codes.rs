@@ -72,12 +72,11 @@ error_codes! {
     SequenceConflict = "sequence_conflict",
     WorkspaceNotFound = "workspace_not_found",
     WorkspaceHasNoTask = "workspace_has_no_task",
+    WorkspaceClosed = "workspace_closed",
     // Nodes.
     NodeNotFound = "node_not_found",
     NodeNotCreating = "node_not_creating",
-    InvalidEndpoint = "invalid_endpoint",
-    WorkspaceDir = "workspace_dir",
-    Outbox = "outbox",
+    NotANode = "not_a_node",
     // Live connections.
     MissingProject = "missing_project",
     InvalidProject = "invalid_project",

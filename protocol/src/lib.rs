@@ -11,6 +11,7 @@ pub mod ids;
 pub mod limits;
 pub mod live;
 pub mod messages;
+pub mod node;
 pub mod routes;
 pub mod tasks;
 #[cfg(not(target_arch = "wasm32"))]

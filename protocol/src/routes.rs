@@ -13,14 +13,13 @@ pub const TASK_CANCEL: &str = "/api/projects/{projectId}/tasks/{taskId}/cancel";
 pub const SESSIONS: &str = "/api/projects/{projectId}/sessions";
 pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionId}/messages";
 pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
+pub const WORKSPACE_STARTED: &str = "/api/workspaces/{workspaceId}/started";
 pub const WORKSPACE_STATUS: &str = "/api/workspaces/{workspaceId}/status";
 pub const NODE_READY: &str = "/api/nodes/{nodeId}/ready";
+pub const NODE_ASSIGNMENTS: &str = "/api/nodes/{nodeId}/assignments";
 
-/// The node agent's own API (served by the node, called by the control plane).
-pub const NODE_WORKSPACES: &str = "/workspaces";
-pub const NODE_WORKSPACE: &str = "/workspaces/{workspaceId}";
-
-/// The local stack's WebSocket endpoint (API Gateway's WebSocket API in production).
+/// The local stack's WebSocket endpoint (API Gateway's WebSocket API in production), where
+/// viewers and nodes connect.
 pub const LIVE_SOCKET: &str = "/ws";
 
 /// `template` with each `{name}` segment replaced, in order, by `values`.
@@ -88,12 +87,16 @@ pub fn workspace_status(workspace: &WorkspaceId) -> String {
     fill(WORKSPACE_STATUS, &[workspace.as_str()])
 }
 
+pub fn workspace_started(workspace: &WorkspaceId) -> String {
+    fill(WORKSPACE_STARTED, &[workspace.as_str()])
+}
+
 pub fn node_ready(node: &NodeId) -> String {
     fill(NODE_READY, &[node.as_str()])
 }
 
-pub fn node_workspace(workspace: &WorkspaceId) -> String {
-    fill(NODE_WORKSPACE, &[workspace.as_str()])
+pub fn node_assignments(node: &NodeId) -> String {
+    fill(NODE_ASSIGNMENTS, &[node.as_str()])
 }
 
 #[cfg(test)]

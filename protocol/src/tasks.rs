@@ -198,11 +198,14 @@ pub struct SessionView {
     pub created_at: u64,
 }
 
-/// `POST /api/nodes/{nodeId}/ready`: the node agent is up and serves its API at `endpoint`.
+/// `POST /api/nodes/{nodeId}/ready`: the node agent is up (and dials its socket next).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeReadyRequest {
-    pub endpoint: String,
+    /// The agent's version; warm nodes of another version than the control plane expects
+    /// are retired.
+    #[serde(default)]
+    pub agent_version: Option<String>,
 }
 
 /// `POST /api/workspaces/{workspaceId}/status`: the workspace's agent session ended.
@@ -214,7 +217,7 @@ pub struct WorkspaceStatusReport {
     pub reason: Option<String>,
 }
 
-/// Node agent API: `POST /workspaces`.
+/// A workspace as a node is told to run it (the create command and the assignments).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWorkspaceRequest {

@@ -12,7 +12,12 @@ pub fn user() -> UserId {
     UserId::parse(unique("user")).expect("id")
 }
 
-/// A warm node of `size` in `generation`, warm since now.
+/// The project of [`fake_task`]s and [`warm_node`]s.
+pub fn fake_project() -> ProjectId {
+    ProjectId::parse("p").expect("id")
+}
+
+/// A warm node of [`fake_project`] of `size` in `generation`, warm since now.
 pub fn warm_node(size: VmSize, generation: u64) -> Node {
     let now = now_ms();
     Node {
@@ -24,19 +29,19 @@ pub fn warm_node(size: VmSize, generation: u64) -> Node {
         created_at: now,
         updated_at: now,
         provider_id: None,
-        endpoint: Some("http://127.0.0.1:9".into()),
+        agent_version: None,
         task_id: None,
-        project_id: None,
+        project_id: Some(fake_project()),
         revision: 0,
     }
 }
 
-/// A queued task of `size` in a project named `p`.
+/// A queued task of `size` in [`fake_project`].
 pub fn fake_task(size: VmSize) -> Task {
     let now = now_ms();
     Task {
         id: TaskId::new(),
-        project_id: ProjectId::parse("p").expect("id"),
+        project_id: fake_project(),
         title: "t".into(),
         prompt: "p".into(),
         status: TaskStatus::Queued,

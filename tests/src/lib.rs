@@ -3,6 +3,7 @@
 //! helpers the flows share (calls, reads, waits, seeded records).
 
 pub mod agent;
+pub mod aws_proxy;
 pub mod browser;
 pub mod fixtures;
 pub mod wire;
@@ -308,6 +309,7 @@ impl TestStack {
                 node_id: None,
                 status: WorkspaceStatus::Running,
                 created_at: now_ms(),
+                closed_at: None,
             })
             .await
             .expect("put workspace");

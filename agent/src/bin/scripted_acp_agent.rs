@@ -6,7 +6,8 @@
 //! Script: a JSON array of steps, each one of
 //! `{"say": "text", "chunks": n}`, `{"think": "text"}`, `{"update": <raw ACP SessionUpdate>}`,
 //! `{"burst": {"count": n, "delayMs": d}}` (n tool-call messages "step 1".."step n"),
-//! `{"sleepMs": n}`, `{"permission": "title"}`, `{"stop": "end_turn" | "refusal" | ...}`.
+//! `{"sleepMs": n}`, `{"permission": "title"}`, `{"stop": "end_turn" | "refusal" | ...}`,
+//! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written).
 
 use std::time::Duration;
 
@@ -58,6 +59,13 @@ enum Step {
     },
     Stop {
         stop: String,
+    },
+    /// Starts a program that outlives this step (as tools an agent runs do) and writes its
+    /// pid to `pidFile`.
+    Spawn {
+        spawn: Vec<String>,
+        #[serde(rename = "pidFile")]
+        pid_file: String,
     },
 }
 
@@ -184,6 +192,19 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
                 ))))?;
             }
             Step::Stop { stop } => return Ok(stop),
+            Step::Spawn { spawn, pid_file } => {
+                let (program, args) = spawn
+                    .split_first()
+                    .ok_or_else(|| Error::invalid_params().data("spawn needs a program"))?;
+                let child = std::process::Command::new(program)
+                    .args(args)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(Error::into_internal_error)?;
+                std::fs::write(&pid_file, child.id().to_string())
+                    .map_err(Error::into_internal_error)?;
+            }
         }
     }
     Ok("end_turn".into())

@@ -1,58 +1,207 @@
-//! `hangar-agent node`: the long-lived agent of a node. It serves the node API to the control
-//! plane ([`api`]), runs one ACP session per workspace ([`workspace`]), and delivers every
-//! workspace's messages through one outbox and reporter, each with its own workspace token
-//! and session, so a reused node never mixes sessions.
+//! `hangar-agent node`: the long-lived agent of a node. It accepts no inbound connection: it
+//! dials the control plane's WebSocket API ([`link`]) and takes commands from it, runs one
+//! ACP session per workspace ([`workspace`]), and delivers every workspace's messages
+//! through one outbox and reporter, each with its own workspace token and session.
+//!
+//! The store holds the desired state, so a command is only a nudge: after every
+//! (re)connect the node fetches its assignments and converges ([`Node::converge`]), which
+//! starts what should run, reports outcomes it could not report before, and removes what
+//! should not be here any more.
 
-pub mod api;
+pub mod link;
 pub mod workspace;
 
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hangar_protocol::auth::NODE_CONTROL_AUDIENCE;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use hangar_protocol::WorkspaceId;
+use hangar_protocol::node::{Assignments, NodeCommand};
+use hangar_protocol::tasks::{CreateWorkspaceRequest, WorkspaceOutcome};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use self::api::NodeApi;
-use self::workspace::WorkspaceRunner;
+use self::workspace::{WorkspaceRun, WorkspaceRunner};
 use crate::config::NodeConfig;
 use crate::control_plane::{CallError, Caller, ControlPlane};
-use crate::outbox::Outbox;
+use crate::outbox::{Delivery, Outbox, RunState};
 use crate::reporter::Reporter;
+
+/// The agent's version, reported when the node is ready.
+pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("the control plane public key is unusable: {0}")]
-    Key(String),
     #[error("outbox: {0}")]
     Outbox(#[from] crate::outbox::OutboxError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
     #[error("the control plane never took the ready callback: {0}")]
     Ready(CallError),
     #[error("{0}")]
     Io(String),
 }
 
-/// How the node checks the control plane's tokens.
-fn control_plane_key(config: &NodeConfig) -> Result<(DecodingKey, Validation), NodeError> {
-    let key = DecodingKey::from_ed_pem(config.control_public_key_pem.as_bytes())
-        .map_err(|err| NodeError::Key(err.to_string()))?;
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_audience(&[NODE_CONTROL_AUDIENCE]);
-    validation.set_issuer(&[config.control_issuer.as_str()]);
-    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    validation.leeway = 30;
-    Ok((key, validation))
+/// A workspace this process runs (or ran).
+struct Slot {
+    stop: CancellationToken,
+    dir: PathBuf,
 }
 
-/// Serves the node until SIGTERM; then stops the sessions and drains the outbox. Returns the
+pub struct Node {
+    config: NodeConfig,
+    control_plane: ControlPlane,
+    runner: Arc<WorkspaceRunner>,
+    workspaces: Mutex<HashMap<WorkspaceId, Slot>>,
+}
+
+impl Node {
+    fn caller(&self) -> Caller<'_> {
+        Caller {
+            api_url: &self.config.api_url,
+            token: &self.config.node_token,
+        }
+    }
+
+    fn workspace_dir(&self, id: &WorkspaceId) -> PathBuf {
+        self.config.dir.join("workspaces").join(id.as_str())
+    }
+
+    /// Carries out one command pushed down the socket.
+    pub async fn apply(self: &Arc<Self>, command: NodeCommand) {
+        match command {
+            NodeCommand::CreateWorkspace(request) => self.ensure_running(request).await,
+            NodeCommand::DestroyWorkspace { workspace_id } => self.destroy(&workspace_id).await,
+            NodeCommand::Converge => self.converge().await,
+        }
+    }
+
+    /// Fetches the assignments and makes the node run exactly them.
+    pub async fn converge(self: &Arc<Self>) {
+        let assignments: Assignments = match self
+            .control_plane
+            .assignments(self.caller(), &self.config.node_id)
+            .await
+        {
+            Ok(assignments) => assignments,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot fetch the assignments; the next reconnect tries again");
+                return;
+            }
+        };
+        let assigned: HashSet<WorkspaceId> = assignments
+            .workspaces
+            .iter()
+            .map(|request| request.workspace_id.clone())
+            .collect();
+        let here: Vec<WorkspaceId> = self.workspaces.lock().await.keys().cloned().collect();
+        for workspace in here.iter().filter(|id| !assigned.contains(*id)) {
+            self.destroy(workspace).await;
+        }
+        for request in assignments.workspaces {
+            self.ensure_running(request).await;
+        }
+    }
+
+    /// Starts the workspace unless this node runs it already, or ran it: then its start is
+    /// acknowledged again, or its kept outcome reported.
+    async fn ensure_running(self: &Arc<Self>, request: CreateWorkspaceRequest) {
+        let workspace = request.workspace_id.clone();
+        let run = WorkspaceRun {
+            delivery: delivery_of(&request),
+            prompt: request.prompt,
+            dir: self.workspace_dir(&workspace),
+        };
+        let mut workspaces = self.workspaces.lock().await;
+        let here = workspaces.contains_key(&workspace);
+        let runner = Arc::clone(&self.runner);
+        match (self.runner.outbox.run_state(&workspace).await, here) {
+            (Ok(Some(RunState::Finished { outcome, reason })), _) => {
+                // Ended, and the control plane has not taken the outcome yet.
+                tokio::spawn(async move { runner.report(&run.delivery, outcome, reason).await });
+                return;
+            }
+            (Ok(Some(RunState::Running)), true) => {
+                // A repeated create: the first acknowledgement may have been lost.
+                tokio::spawn(async move { runner.acknowledge_start(&run.delivery).await });
+                return;
+            }
+            (Ok(Some(RunState::Running)), false) => {
+                // Started by an agent process that died with its session: never run twice.
+                let reason = "the node agent restarted while the session ran".to_string();
+                tokio::spawn(async move {
+                    let failed = WorkspaceOutcome::Failed;
+                    if let Err(err) = runner.outbox.finish(&workspace, failed, &reason).await {
+                        tracing::error!(%workspace, error = %err, "cannot record the outcome");
+                    }
+                    runner.report(&run.delivery, failed, reason).await
+                });
+                return;
+            }
+            // Reported and forgotten: nothing left to do here.
+            (Ok(None), true) => return,
+            (Ok(None), false) => {}
+            (Err(err), _) => {
+                tracing::error!(%workspace, error = %err, "cannot read the workspace's run");
+                return;
+            }
+        }
+        if let Err(err) = self.runner.prepare(&run).await {
+            tracing::error!(%workspace, error = %err, "cannot prepare the workspace");
+            return;
+        }
+        let stop = CancellationToken::new();
+        workspaces.insert(
+            workspace.clone(),
+            Slot {
+                stop: stop.clone(),
+                dir: run.dir.clone(),
+            },
+        );
+        tracing::info!(%workspace, session = %run.delivery.session_id, "starting a workspace");
+        tokio::spawn(Arc::clone(&self.runner).run(run, stop));
+    }
+
+    /// Stops the workspace's session and removes its directory; its undelivered messages
+    /// stay in the outbox and are still delivered.
+    async fn destroy(&self, workspace: &WorkspaceId) {
+        let slot = self.workspaces.lock().await.remove(workspace);
+        let dir = match slot {
+            Some(slot) => {
+                slot.stop.cancel();
+                slot.dir
+            }
+            None => self.workspace_dir(workspace),
+        };
+        if let Err(err) = tokio::fs::remove_dir_all(&dir).await
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::error!(%workspace, error = %err, "cannot remove {}", dir.display());
+        }
+        self.runner.forget(workspace).await;
+        tracing::info!(%workspace, "workspace destroyed");
+    }
+
+    /// Stops every running workspace (SIGTERM).
+    async fn stop_all(&self) {
+        for (_, slot) in self.workspaces.lock().await.drain() {
+            slot.stop.cancel();
+        }
+    }
+}
+
+fn delivery_of(request: &CreateWorkspaceRequest) -> Delivery {
+    Delivery {
+        workspace_id: request.workspace_id.clone(),
+        project_id: request.project_id.to_string(),
+        session_id: request.session_id.clone(),
+        api_url: request.api_url.clone(),
+        callback_token: request.callback_token.clone(),
+    }
+}
+
+/// Runs the node until SIGTERM; then stops the sessions and drains the outbox. Returns the
 /// rows left undelivered.
 pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
-    let key = control_plane_key(&config)?;
     tokio::fs::create_dir_all(&config.dir)
         .await
         .map_err(|err| NodeError::Io(err.to_string()))?;
@@ -75,57 +224,31 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         acp: config.acp.clone(),
         delivery_deadline: config.delivery.retry.max_elapsed,
     });
-    let node = Arc::new(NodeApi::new(
-        config.node_id.clone(),
-        key,
-        config.dir.clone(),
+    let node = Arc::new(Node {
+        config: config.clone(),
+        control_plane,
         runner,
-    ));
+        workspaces: Mutex::new(HashMap::new()),
+    });
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| NodeError::Listen {
-            addr: config.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| NodeError::Listen {
-        addr: config.listen,
-        source,
-    })?;
-    let endpoint = config
-        .advertise_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let shutdown = CancellationToken::new();
-    let server = {
-        let (app, shutdown) = (node.router(), shutdown.clone());
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-        })
-    };
-    tracing::info!(%addr, %endpoint, node = %config.node_id, "node agent listening");
-
-    // Tell the control plane we are ready, retrying while it is unreachable.
-    let caller = Caller {
-        api_url: &config.api_url,
-        token: &config.node_token,
-    };
-    control_plane
-        .ready(caller, &config.node_id, &endpoint)
+    // The socket first, so the first command finds it; then tell the control plane.
+    let unlink = CancellationToken::new();
+    let linked = tokio::spawn(link::keep_linked(Arc::clone(&node), unlink.clone()));
+    node.control_plane
+        .ready(node.caller(), &config.node_id, AGENT_VERSION)
         .await
         .map_err(NodeError::Ready)?;
+    tracing::info!(node = %config.node_id, version = AGENT_VERSION, "node ready");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|err| NodeError::Io(err.to_string()))?;
     terminate.recv().await;
     tracing::info!("SIGTERM: stopping workspaces and flushing the outbox");
+    unlink.cancel();
+    let _ = linked.await;
     node.stop_all().await;
     // Give cancelled sessions a moment to persist what they were streaming.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    shutdown.cancel();
-    let _ = server.await;
     stop_reporter.cancel();
     let _ = background.await;
     Ok(reporter

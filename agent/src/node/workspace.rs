@@ -1,12 +1,14 @@
-//! One workspace's session, as every node runs it (and `hangar-agent run` too): the prompt
-//! goes to the ACP agent in the workspace directory, every message into the outbox, and once
-//! the workspace's messages are delivered its outcome is reported, so the transcript is
-//! complete when the task shows as finished.
+//! One workspace's session, as every node runs it (and `hangar-agent run` too): the start is
+//! acknowledged, the prompt goes to the ACP agent in the workspace directory, every message
+//! into the outbox, and once the workspace's messages are delivered its outcome is reported,
+//! so the transcript is complete when the task shows as finished. The outcome is recorded in
+//! the outbox first, so an outcome that could not be reported is reported later, never lost.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hangar_protocol::WorkspaceId;
 use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +33,7 @@ pub struct WorkspaceRun {
 pub enum RunEnd {
     /// The session ended and the control plane took the outcome.
     Reported(WorkspaceOutcome),
-    /// The session ended but the outcome could not be reported; the sweep times it out.
+    /// The session ended but the outcome could not be reported yet (it is kept).
     Unreported(WorkspaceOutcome),
     /// Stopped from outside (destroyed, SIGTERM): what was streamed is kept, nothing reported.
     Stopped,
@@ -60,10 +62,26 @@ impl WorkspaceRunner {
         Ok(())
     }
 
+    /// Tells the control plane the session runs (the task moves to `running`).
+    pub async fn acknowledge_start(&self, delivery: &Delivery) {
+        let workspace = &delivery.workspace_id;
+        if let Err(err) = self
+            .control_plane
+            .started(caller(delivery), workspace)
+            .await
+        {
+            tracing::warn!(%workspace, error = %err, "could not acknowledge the start; a later create command asks again");
+        }
+    }
+
     /// Runs the session to its end (or until `stop`), then reports the outcome once the
     /// workspace's messages are delivered.
-    pub async fn run(&self, run: WorkspaceRun, stop: CancellationToken) -> RunEnd {
+    pub async fn run(self: Arc<Self>, run: WorkspaceRun, stop: CancellationToken) -> RunEnd {
         let workspace = run.delivery.workspace_id.clone();
+        let acknowledge = {
+            let (runner, delivery) = (Arc::clone(&self), run.delivery.clone());
+            tokio::spawn(async move { runner.acknowledge_start(&delivery).await })
+        };
         let recorder = Arc::new(Mutex::new(Recorder::new(
             self.outbox.clone(),
             workspace.clone(),
@@ -84,12 +102,29 @@ impl WorkspaceRunner {
                 if let Err(err) = recorder.lock().await.close().await {
                     tracing::error!(%workspace, error = %err, "could not persist the open message");
                 }
+                acknowledge.abort();
                 return RunEnd::Stopped;
             }
         };
+        let _ = acknowledge.await;
         tracing::info!(%workspace, %outcome, %reason, "the session ended");
+        if let Err(err) = self.outbox.finish(&workspace, outcome, &reason).await {
+            tracing::error!(%workspace, error = %err, "cannot record the outcome");
+        }
+        self.report(&run.delivery, outcome, reason).await
+    }
+
+    /// Reports an outcome once the workspace's messages are delivered (within the delivery
+    /// deadline), then forgets the workspace and its token if nothing is left to deliver.
+    pub async fn report(
+        &self,
+        delivery: &Delivery,
+        outcome: WorkspaceOutcome,
+        reason: String,
+    ) -> RunEnd {
+        let workspace = &delivery.workspace_id;
         let deadline = tokio::time::Instant::now() + self.delivery_deadline;
-        match self.outbox.wait_delivered(&workspace, deadline).await {
+        match self.outbox.wait_delivered(workspace, deadline).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(%workspace, "messages are still undelivered; reporting anyway")
@@ -100,24 +135,33 @@ impl WorkspaceRunner {
             outcome,
             reason: Some(reason),
         };
-        let caller = Caller {
-            api_url: &run.delivery.api_url,
-            token: &run.delivery.callback_token,
-        };
-        match self
+        let reported = self
             .control_plane
-            .report_status(caller, &workspace, &report)
-            .await
-        {
-            Ok(()) => {
-                tracing::info!(%workspace, %outcome, "reported the workspace's end");
-                RunEnd::Reported(outcome)
-            }
-            Err(err) => {
-                tracing::error!(%workspace, error = %err, "could not report the workspace's end; the sweep will time the task out");
-                RunEnd::Unreported(outcome)
-            }
+            .report_status(caller(delivery), workspace, &report)
+            .await;
+        if let Err(err) = reported {
+            tracing::error!(%workspace, error = %err, "could not report the workspace's end; it is reported when the node next converges");
+            return RunEnd::Unreported(outcome);
         }
+        tracing::info!(%workspace, %outcome, "reported the workspace's end");
+        self.forget(workspace).await;
+        RunEnd::Reported(outcome)
+    }
+
+    /// Forgets a workspace whose rows are all delivered, its token with it.
+    pub async fn forget(&self, workspace: &WorkspaceId) {
+        match self.outbox.forget(workspace).await {
+            Ok(true) => tracing::info!(%workspace, "forgot the workspace and its token"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(%workspace, error = %err, "cannot forget the workspace"),
+        }
+    }
+}
+
+fn caller(delivery: &Delivery) -> Caller<'_> {
+    Caller {
+        api_url: &delivery.api_url,
+        token: &delivery.callback_token,
     }
 }
 

@@ -16,13 +16,18 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 mod batch;
+mod runs;
 mod set_aside;
 
 pub use batch::PendingBatch;
+pub use runs::RunState;
 use set_aside::SetAside;
 pub use set_aside::SetAsideRow;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/agent/0001_outbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/agent/0001_outbox.sql"),
+    include_str!("../../../migrations/agent/0002_workspace_runs.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -153,26 +158,6 @@ impl Outbox {
     /// Notified whenever rows are added.
     pub fn rows_added(&self) -> &Notify {
         &self.inner.rows_added
-    }
-
-    pub async fn register(&self, delivery: Delivery) -> Result<(), OutboxError> {
-        self.with_conn(move |conn, _| {
-            conn.execute(
-                "INSERT INTO workspaces (workspace_id, project_id, session_id, api_url, callback_token)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (workspace_id) DO UPDATE SET project_id = ?2, session_id = ?3,
-                   api_url = ?4, callback_token = ?5",
-                params![
-                    delivery.workspace_id.as_str(),
-                    delivery.project_id,
-                    delivery.session_id.as_str(),
-                    delivery.api_url,
-                    delivery.callback_token
-                ],
-            )?;
-            Ok(())
-        })
-        .await
     }
 
     /// Commits `draft` as the session's next message, waiting while the outbox is full.

@@ -3,6 +3,7 @@
 //! server, with dummy credentials unless the environment provides some) and the one rule
 //! that tells a transient SDK failure from a permanent one.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -49,22 +50,28 @@ pub struct SdkFailure {
 }
 
 impl SdkFailure {
-    pub fn of<E, R>(err: &SdkError<E, R>) -> SdkFailure
+    pub fn of<E>(err: &SdkError<E, HttpResponse>) -> SdkFailure
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let code = err
             .as_service_error()
             .and_then(|e| e.code())
             .map(String::from);
+        let server_error = err
+            .raw_response()
+            .is_some_and(|response| response.status().is_server_error());
         let transient = match err {
             SdkError::TimeoutError(_)
             | SdkError::DispatchFailure(_)
             | SdkError::ResponseError(_) => true,
-            _ => code
-                .as_deref()
-                .is_some_and(|code| RETRYABLE_CODES.contains(&code)),
+            // Throttling, and the service's own failures (any 5xx).
+            _ => {
+                server_error
+                    || code
+                        .as_deref()
+                        .is_some_and(|code| RETRYABLE_CODES.contains(&code))
+            }
         };
         SdkFailure {
             transient,
@@ -78,12 +85,11 @@ impl SdkFailure {
     }
 }
 
-impl<E, R> From<SdkError<E, R>> for SdkFailure
+impl<E> From<SdkError<E, HttpResponse>> for SdkFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    fn from(err: SdkError<E, R>) -> Self {
+    fn from(err: SdkError<E, HttpResponse>) -> Self {
         SdkFailure::of(&err)
     }
 }

@@ -1,17 +1,36 @@
 //! The EC2 adapter of [`Provisioner`]: one instance per node, booted by cloud-init user data
-//! that writes the node agent's environment and starts its service. The image (`ami_id`) is
-//! expected to carry `/usr/local/bin/hangar-agent` and the `hangar-agent.service` unit.
+//! that writes the node agent's environment and starts its service (the image, built from
+//! `infra/node-image`, carries both). Instances require IMDSv2, terminate when they shut
+//! down, and carry this stack's and the node's tags.
+//!
+//! A launch is idempotent: it first looks the node's instance up by its tag, and sends a
+//! `ClientToken` derived from the node id, so a retried launch whose first answer was lost
+//! never makes a second instance.
 
 use async_trait::async_trait;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification,
+    Filter, HttpTokensState, IamInstanceProfileSpecification, InstanceMetadataEndpointState,
+    InstanceMetadataOptionsRequest, InstanceType, ResourceType, ShutdownBehavior, Tag,
+    TagSpecification,
 };
 use base64::Engine;
+use hangar_protocol::NodeId;
 
 use crate::adapters::aws::{SdkFailure, sdk_config};
 use crate::config::Ec2Config;
-use crate::domain::ports::{NodeLaunch, PortError, Provisioner};
+use crate::domain::ports::{Instance, NodeLaunch, PortError, Provisioner};
+
+/// The tag naming the node an instance runs.
+pub const NODE_TAG: &str = "hangar:node-id";
+/// The tag naming the stack an instance belongs to (what the sweep may terminate).
+pub const STACK_TAG: &str = "hangar:stack";
+
+/// Launches tried before a provision gives up (each one looks the instance up first).
+const LAUNCH_ATTEMPTS: usize = 3;
+
+/// Instance states that still cost money or may come back.
+const LIVE_STATES: &[&str] = &["pending", "running", "stopping", "stopped"];
 
 /// Escapes a value for a systemd EnvironmentFile line (double-quoted, newlines as `\n`).
 fn env_value(value: &str) -> String {
@@ -24,17 +43,16 @@ fn env_value(value: &str) -> String {
     )
 }
 
-/// The cloud-init user data of a node.
-pub fn user_data(launch: &NodeLaunch, agent_port: u16) -> String {
+/// The cloud-init user data of a node: the agent's environment (readable by root only; the
+/// node image blocks the instance metadata service for every other user, so workspaces
+/// cannot read it either), then the agent's service. The node dials out; nothing listens.
+pub fn user_data(launch: &NodeLaunch, acp_command: &str) -> String {
     let env = [
         ("NODE_ID", launch.node_id.to_string()),
         ("HANGAR_API_URL", launch.api_url.clone()),
+        ("HANGAR_SOCKET_URL", launch.socket_url.clone()),
         ("HANGAR_NODE_TOKEN", launch.node_token.clone()),
-        (
-            "HANGAR_CONTROL_PLANE_PUBLIC_KEY",
-            launch.control_public_key_pem.clone(),
-        ),
-        ("HANGAR_NODE_LISTEN", format!("0.0.0.0:{agent_port}")),
+        ("HANGAR_ACP_COMMAND", acp_command.to_string()),
         ("HANGAR_NODE_DIR", "/var/lib/hangar".to_string()),
     ]
     .iter()
@@ -48,9 +66,17 @@ pub fn user_data(launch: &NodeLaunch, agent_port: u16) -> String {
          permissions: \"0600\"\n    \
          content: |\n{env}\n\
          runcmd:\n  \
-         - [sh, -c, 'echo HANGAR_NODE_ADVERTISE_URL=\"http://$(curl -s http://169.254.169.254/latest/meta-data/local-ipv4):{agent_port}\" >> /etc/hangar/agent.env']\n  \
          - [systemctl, enable, --now, hangar-agent.service]\n"
     )
+}
+
+/// The idempotency token of a node's launch (EC2 takes up to 64 ASCII characters).
+pub fn client_token(node: &NodeId) -> String {
+    format!("hangar-{node}")
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
 }
 
 pub struct Ec2Provisioner {
@@ -61,8 +87,12 @@ pub struct Ec2Provisioner {
 impl Ec2Provisioner {
     pub async fn connect(config: &Ec2Config) -> Self {
         let sdk = sdk_config(config.endpoint.as_deref()).await;
+        // The SDK would resend a launch itself; this adapter retries by looking up first.
+        let ec2 = aws_sdk_ec2::config::Builder::from(&sdk)
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled())
+            .build();
         Ec2Provisioner {
-            client: Client::new(&sdk),
+            client: Client::from_conf(ec2),
             config: config.clone(),
         }
     }
@@ -70,11 +100,69 @@ impl Ec2Provisioner {
     pub fn client(&self) -> &Client {
         &self.client
     }
-}
 
-#[async_trait]
-impl Provisioner for Ec2Provisioner {
-    async fn provision(&self, launch: &NodeLaunch) -> Result<String, PortError> {
+    /// This stack's live instances matching `filter` (and their node tags).
+    async fn instances(&self, filter: Option<Filter>) -> Result<Vec<Instance>, PortError> {
+        let states = LIVE_STATES.iter().map(|state| state.to_string()).collect();
+        let mut filters = vec![
+            Filter::builder()
+                .name(format!("tag:{STACK_TAG}"))
+                .values(&self.config.stack)
+                .build(),
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(states))
+                .build(),
+        ];
+        filters.extend(filter);
+        let mut found = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .describe_instances()
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(SdkFailure::from)?;
+            for instance in page.reservations().iter().flat_map(|r| r.instances()) {
+                let Some(id) = instance.instance_id() else {
+                    continue;
+                };
+                let node = instance
+                    .tags()
+                    .iter()
+                    .find(|tag| tag.key() == Some(NODE_TAG))
+                    .and_then(|tag| tag.value())
+                    .and_then(|value| NodeId::parse(value).ok());
+                found.push(Instance {
+                    provider_id: id.to_string(),
+                    node_id: node,
+                });
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// The instance already launched for `node`, if any.
+    async fn launched_for(&self, node: &NodeId) -> Result<Option<String>, PortError> {
+        let by_tag = Filter::builder()
+            .name(format!("tag:{NODE_TAG}"))
+            .values(node.as_str())
+            .build();
+        Ok(self
+            .instances(Some(by_tag))
+            .await?
+            .into_iter()
+            .next()
+            .map(|instance| instance.provider_id))
+    }
+
+    async fn launch(&self, launch: &NodeLaunch) -> Result<String, PortError> {
         let instance_type = self
             .config
             .instance_types
@@ -84,31 +172,33 @@ impl Provisioner for Ec2Provisioner {
             .ok_or_else(|| {
                 PortError::Failed(format!("no instance type for size {}", launch.size))
             })?;
-        let tags = TagSpecification::builder()
-            .resource_type(ResourceType::Instance)
-            .tags(
-                Tag::builder()
-                    .key("Name")
-                    .value(format!("hangar-node-{}", launch.node_id))
-                    .build(),
-            )
-            .tags(
-                Tag::builder()
-                    .key("hangar:node-id")
-                    .value(launch.node_id.as_str())
-                    .build(),
-            )
-            .build();
+        let tags = |resource| {
+            TagSpecification::builder()
+                .resource_type(resource)
+                .tags(tag("Name", &format!("hangar-node-{}", launch.node_id)))
+                .tags(tag(NODE_TAG, launch.node_id.as_str()))
+                .tags(tag(STACK_TAG, &self.config.stack))
+                .tags(tag("hangar:project", launch.project_id.as_str()))
+                .build()
+        };
         let user_data = base64::engine::general_purpose::STANDARD
-            .encode(user_data(launch, self.config.agent_port));
+            .encode(user_data(launch, &self.config.acp_command));
+        let metadata = InstanceMetadataOptionsRequest::builder()
+            .http_tokens(HttpTokensState::Required)
+            .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .http_put_response_hop_limit(1)
+            .build();
         let output = self
             .client
             .run_instances()
+            .client_token(client_token(&launch.node_id))
             .image_id(&self.config.ami_id)
             .instance_type(instance_type)
             .min_count(1)
             .max_count(1)
             .user_data(user_data)
+            .metadata_options(metadata)
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate)
             .set_subnet_id(self.config.subnet_id.clone())
             .set_security_group_ids(
                 (!self.config.security_group_ids.is_empty())
@@ -119,7 +209,8 @@ impl Provisioner for Ec2Provisioner {
                     .name(name)
                     .build()
             }))
-            .tag_specifications(tags)
+            .tag_specifications(tags(ResourceType::Instance))
+            .tag_specifications(tags(ResourceType::Volume))
             .send()
             .await
             .map_err(SdkFailure::from)?;
@@ -129,6 +220,28 @@ impl Provisioner for Ec2Provisioner {
             .and_then(|instance| instance.instance_id())
             .map(String::from)
             .ok_or_else(|| PortError::Failed("RunInstances returned no instance".into()))
+    }
+}
+
+#[async_trait]
+impl Provisioner for Ec2Provisioner {
+    async fn provision(&self, launch: &NodeLaunch) -> Result<String, PortError> {
+        let mut last = PortError::Failed("no launch was tried".into());
+        for attempt in 1..=LAUNCH_ATTEMPTS {
+            if let Some(instance) = self.launched_for(&launch.node_id).await? {
+                tracing::info!(node = %launch.node_id, %instance, attempt, "the node's instance exists");
+                return Ok(instance);
+            }
+            match self.launch(launch).await {
+                Ok(instance) => return Ok(instance),
+                Err(PortError::Unavailable(detail)) => {
+                    tracing::warn!(node = %launch.node_id, attempt, %detail, "launch failed; looking the instance up before trying again");
+                    last = PortError::Unavailable(detail);
+                }
+                Err(permanent) => return Err(permanent),
+            }
+        }
+        Err(last)
     }
 
     async fn destroy(&self, provider_id: &str) -> Result<(), PortError> {
@@ -145,5 +258,9 @@ impl Provisioner for Ec2Provisioner {
                 failure => Err(failure.into()),
             },
         }
+    }
+
+    async fn list(&self) -> Result<Vec<Instance>, PortError> {
+        self.instances(None).await
     }
 }

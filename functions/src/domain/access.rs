@@ -1,10 +1,12 @@
-//! Who may act on a project: its members see and work in it; only its owner manages it.
+//! Who may act: a project's members see and work in it, only its owner manages it, and a
+//! workspace's callback token works while the workspace is open (and a grace after).
 
-use hangar_protocol::{ErrorCode, ProjectId, UserId};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ErrorCode, ProjectId, UserId, WorkspaceId};
 
 use super::error::{Error, Result};
-use super::ports::ProjectStore;
-use super::records::Project;
+use super::ports::{ProjectStore, WorkspaceStore};
+use super::records::{Project, Workspace};
 
 /// Loads the project and checks that `user` is a member of it.
 pub async fn member_project(
@@ -41,4 +43,26 @@ pub async fn owned_project(
         ));
     }
     Ok(project)
+}
+
+/// The workspace a callback is about, if its token is still good: unknown workspaces are not
+/// found, closed ones are gone once `grace_ms` passed since they closed.
+pub async fn open_workspace(
+    store: &dyn WorkspaceStore,
+    id: &WorkspaceId,
+    grace_ms: u64,
+) -> Result<Workspace> {
+    let workspace = store.get_workspace(id).await?.ok_or_else(|| {
+        Error::not_found(
+            ErrorCode::WorkspaceNotFound,
+            format!("workspace {id} does not exist"),
+        )
+    })?;
+    if !workspace.takes_callbacks(now_ms(), grace_ms) {
+        return Err(Error::gone(
+            ErrorCode::WorkspaceClosed,
+            format!("workspace {id} is closed; its token no longer works"),
+        ));
+    }
+    Ok(workspace)
 }

@@ -22,6 +22,9 @@ pub enum Error {
     /// The thing is not in a state that allows this.
     #[error("{message}")]
     Conflict { code: ErrorCode, message: String },
+    /// The thing existed and is gone for good (a closed workspace).
+    #[error("{message}")]
+    Gone { code: ErrorCode, message: String },
     /// The store is unavailable for now (throttled, unreachable): retry.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -66,13 +69,21 @@ impl Error {
         }
     }
 
+    pub fn gone(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Gone {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Invalid { code, .. }
             | Error::TooLarge { code, .. }
             | Error::NotFound { code, .. }
             | Error::Forbidden { code, .. }
-            | Error::Conflict { code, .. } => *code,
+            | Error::Conflict { code, .. }
+            | Error::Gone { code, .. } => *code,
             Error::Unavailable(_) => ErrorCode::StoreUnavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }

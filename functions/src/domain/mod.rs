@@ -27,4 +27,10 @@ pub struct Timeouts {
     pub start_ms: u64,
     /// A task may run this long.
     pub run_ms: u64,
+    /// A closed workspace's callback token still works this long, so its agent can flush.
+    pub workspace_grace_ms: u64,
+    /// A create command not acknowledged within this is pushed again by the sweep.
+    pub command_resend_ms: u64,
+    /// A node whose socket sent no heartbeat within this is lost.
+    pub node_lost_ms: u64,
 }

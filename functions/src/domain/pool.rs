@@ -65,12 +65,13 @@ impl Pool {
         Ok(self.store.save_node(node, Some(read)).await?)
     }
 
-    /// Claims the longest-warm node of the smallest fitting size, if any: a conditional
-    /// write from `warm` at the generation read, so of concurrent claimers exactly one wins.
+    /// Claims the longest-warm node of the task's project of the smallest fitting size, if
+    /// any: a conditional write from `warm` at the generation read, so of concurrent
+    /// claimers exactly one wins. A node never serves another project than its own.
     pub async fn claim_node(&self, task: &Task) -> Result<Option<Node>> {
         let now = now_ms();
         for size in task.vm_size.fitting() {
-            for node in self.store.warm_nodes(size).await? {
+            for node in self.store.warm_nodes(&task.project_id, size).await? {
                 if node.status != NodeStatus::Warm
                     || node.is_past_lifetime(self.timeouts.max_node_lifetime_ms, now)
                 {

@@ -4,12 +4,12 @@
 //! signing); nothing here names an AWS type.
 
 use async_trait::async_trait;
-use hangar_protocol::tasks::{CreateWorkspaceRequest, VmSize, WarmTimeoutEvent};
+use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent};
 use hangar_protocol::{
     ChatMessage, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
 };
 
-use super::records::{ChatSession, Connection, Node, Project, Task, Workspace};
+use super::records::{ChatSession, Connection, Node, NodeLink, Project, Task, Workspace};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -92,8 +92,8 @@ pub trait NodeStore: Send + Sync {
     /// `None`: it must not exist).
     async fn save_node(&self, node: &Node, read: Option<&Node>) -> StoreResult<Saved>;
     async fn get_node(&self, id: &NodeId) -> StoreResult<Option<Node>>;
-    /// Warm nodes of exactly `size`, longest warm first.
-    async fn warm_nodes(&self, size: VmSize) -> StoreResult<Vec<Node>>;
+    /// Warm nodes of `project` of exactly `size`, longest warm first.
+    async fn warm_nodes(&self, project: &ProjectId, size: VmSize) -> StoreResult<Vec<Node>>;
     /// Nodes not destroyed.
     async fn list_live_nodes(&self) -> StoreResult<Vec<Node>>;
 }
@@ -104,6 +104,27 @@ pub trait WorkspaceStore: Send + Sync {
     async fn get_workspace(&self, id: &WorkspaceId) -> StoreResult<Option<Workspace>>;
     /// Workspaces not destroyed.
     async fn list_live_workspaces(&self) -> StoreResult<Vec<Workspace>>;
+    /// Workspaces not destroyed on `node`.
+    async fn node_workspaces(&self, node: &NodeId) -> StoreResult<Vec<Workspace>>;
+}
+
+#[async_trait]
+pub trait NodeLinkStore: Send + Sync {
+    /// Records the node's current socket (replacing an older one), findable by node and by
+    /// connection id.
+    async fn put_node_link(&self, link: &NodeLink) -> StoreResult<()>;
+    async fn get_node_link(&self, node: &NodeId) -> StoreResult<Option<NodeLink>>;
+    /// The node whose socket `connection` is, if it is one.
+    async fn link_of_connection(&self, connection: &str) -> StoreResult<Option<NodeLink>>;
+    /// Forgets the link, unless the node reconnected on another connection meanwhile.
+    async fn delete_node_link(&self, link: &NodeLink) -> StoreResult<()>;
+    /// Moves the link's heartbeat to `at`, if the node is still on `connection`.
+    async fn record_heartbeat(
+        &self,
+        node: &NodeId,
+        connection: &str,
+        at: u64,
+    ) -> StoreResult<Saved>;
 }
 
 #[async_trait]
@@ -146,6 +167,7 @@ pub trait Store:
     + SessionStore
     + TaskStore
     + NodeStore
+    + NodeLinkStore
     + WorkspaceStore
     + MessageStore
     + ConnectionStore
@@ -188,38 +210,35 @@ pub trait Scheduler: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeLaunch {
     pub node_id: NodeId,
+    /// The one project the node serves.
+    pub project_id: ProjectId,
     pub size: VmSize,
-    /// The control plane's API base URL, for the ready callback.
+    /// The control plane's API base URL, for the node's callbacks.
     pub api_url: String,
-    /// Node callback JWT (ready callback).
+    /// The WebSocket API URL the node dials for its commands.
+    pub socket_url: String,
+    /// The node's token: its callbacks and its socket.
     pub node_token: String,
-    /// PEM public key with which the node verifies the control plane's requests.
-    pub control_public_key_pem: String,
+}
+
+/// A machine the provider runs for this stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub provider_id: String,
+    /// The node it was launched for (its tag), if it has one.
+    pub node_id: Option<NodeId>,
 }
 
 /// Creates and destroys nodes (EC2 instances, local processes).
 #[async_trait]
 pub trait Provisioner: Send + Sync {
-    /// Starts a node; returns the provider's handle.
+    /// Starts a node; returns the provider's handle. Repeating it for the same node never
+    /// starts a second machine.
     async fn provision(&self, launch: &NodeLaunch) -> Result<String, PortError>;
     /// Destroys it; destroying an already gone node is fine.
     async fn destroy(&self, provider_id: &str) -> Result<(), PortError>;
-}
-
-/// The control plane's calls to node agents.
-#[async_trait]
-pub trait NodeClient: Send + Sync {
-    async fn create_workspace(
-        &self,
-        node: &Node,
-        request: &CreateWorkspaceRequest,
-    ) -> Result<(), PortError>;
-    /// Stops the workspace's agent and removes it; a missing workspace is fine.
-    async fn destroy_workspace(
-        &self,
-        node: &Node,
-        workspace: &WorkspaceId,
-    ) -> Result<(), PortError>;
+    /// This stack's machines that still run (the sweep terminates those no node owns).
+    async fn list(&self) -> Result<Vec<Instance>, PortError>;
 }
 
 /// What posting a frame to a connection found.

@@ -134,10 +134,12 @@ pub struct Node {
     pub updated_at: u64,
     /// The provider's handle (EC2 instance id, local process id).
     pub provider_id: Option<String>,
-    /// Base URL of the node agent's API, known once the node called back ready.
-    pub endpoint: Option<String>,
+    /// The node agent's version, known once it called back ready.
+    #[serde(default)]
+    pub agent_version: Option<String>,
     /// The task holding the node while claimed (or the one it is being created for).
     pub task_id: Option<TaskId>,
+    /// The one project the node serves, for its whole life: warm pools are per project.
     pub project_id: Option<ProjectId>,
     /// Bumped on every save; each save expects the revision it read.
     pub revision: u64,
@@ -155,7 +157,7 @@ impl Node {
             created_at: now,
             updated_at: now,
             provider_id: None,
-            endpoint: None,
+            agent_version: None,
             task_id: Some(task.id.clone()),
             project_id: Some(task.project_id.clone()),
             revision: 0,
@@ -176,20 +178,20 @@ impl Node {
         self.project_id = Some(task.project_id.clone());
     }
 
-    /// Creating → claimed by the task it was created for, now reachable at `endpoint`.
-    pub fn ready_at(&mut self, endpoint: &str) {
-        self.endpoint = Some(endpoint.to_string());
+    /// Creating → claimed by the task it was created for, its agent up at `agent_version`.
+    pub fn ready(&mut self, agent_version: Option<String>) {
+        self.agent_version = agent_version;
         self.status = NodeStatus::Claimed;
         self.generation += 1;
     }
 
-    /// Claimed → warm since `now`, in a new generation, holding no task.
+    /// Claimed → warm since `now`, in a new generation, holding no task. It stays its
+    /// project's: a node never serves a second project.
     pub fn release(&mut self, now: u64) {
         self.status = NodeStatus::Warm;
         self.generation += 1;
         self.warm_since = Some(now);
         self.task_id = None;
-        self.project_id = None;
     }
 
     /// Any live status → destroying (the provider is asked next).
@@ -217,6 +219,9 @@ pub struct Workspace {
     #[serde(default = "default_workspace_status")]
     pub status: WorkspaceStatus,
     pub created_at: u64,
+    /// When it was destroyed: its callback token works for a grace after, then never again.
+    #[serde(default)]
+    pub closed_at: Option<u64>,
 }
 
 fn default_workspace_status() -> WorkspaceStatus {
@@ -234,6 +239,7 @@ impl Workspace {
             node_id: Some(node.clone()),
             status: WorkspaceStatus::Creating,
             created_at: now,
+            closed_at: None,
         }
     }
 
@@ -243,6 +249,34 @@ impl Workspace {
             ..self.clone()
         }
     }
+
+    /// Destroyed at `now`.
+    pub fn closed(&self, now: u64) -> Workspace {
+        Workspace {
+            status: WorkspaceStatus::Destroyed,
+            closed_at: Some(now),
+            ..self.clone()
+        }
+    }
+
+    /// Whether its callbacks are still taken at `now`: until `grace_ms` after it closed.
+    pub fn takes_callbacks(&self, now: u64, grace_ms: u64) -> bool {
+        self.status != WorkspaceStatus::Destroyed
+            || self
+                .closed_at
+                .is_some_and(|closed| now <= closed + grace_ms)
+    }
+}
+
+/// A node's outbound socket: the connection commands are pushed to, and when the node was
+/// last heard from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeLink {
+    pub node_id: NodeId,
+    /// The gateway's connection id.
+    pub connection_id: String,
+    pub connected_at: u64,
+    pub heartbeat_at: u64,
 }
 
 /// A browser's live connection to a project page (a WebSocket of API Gateway or the local hub).

@@ -19,6 +19,12 @@ pub struct SweepReport {
     pub released_nodes: Vec<NodeId>,
     pub destroyed_workspaces: Vec<WorkspaceId>,
     pub deleted_schedules: Vec<String>,
+    /// Workspaces whose create command was pushed again.
+    pub resent_commands: Vec<WorkspaceId>,
+    /// Machines of this stack that no live node owned, terminated.
+    pub terminated_orphans: Vec<String>,
+    /// Nodes whose socket fell silent: their task failed, the node was destroyed.
+    pub lost_nodes: Vec<NodeId>,
 }
 
 impl Tasks {
@@ -30,6 +36,7 @@ impl Tasks {
         for node in self.store.list_live_nodes().await? {
             self.sweep_node(node, now, &mut report).await?;
         }
+        self.sweep_instances(&mut report).await?;
         self.sweep_schedules(&mut report).await?;
         if report != SweepReport::default() {
             tracing::info!(?report, "sweep repaired state");
@@ -77,14 +84,26 @@ impl Tasks {
             // A workspace being created belongs to a start in progress; only time ends that.
             let creating_recently = workspace.status == WorkspaceStatus::Creating
                 && workspace.created_at + self.timeouts.start_ms > now;
-            if orphan && !creating_recently && self.destroy_workspace(&workspace).await? {
+            if orphan && !creating_recently {
+                self.destroy_workspace(&workspace).await?;
                 report.destroyed_workspaces.push(workspace.id.clone());
+            } else if let Some(task) = task.filter(|_| !orphan)
+                && workspace.status == WorkspaceStatus::Creating
+                && task.status == TaskStatus::Starting
+                && workspace.created_at + self.timeouts.command_resend_ms <= now
+            {
+                // The node never acknowledged the create: push it again.
+                self.send_create(&task, &workspace).await?;
+                report.resent_commands.push(workspace.id.clone());
             }
         }
         Ok(())
     }
 
     async fn sweep_node(&self, node: Node, now: u64, report: &mut SweepReport) -> Result<()> {
+        if self.is_lost(&node, now).await? {
+            return self.lose_node(node, report).await;
+        }
         let too_old = node.is_past_lifetime(self.timeouts.max_node_lifetime_ms, now);
         let destroy_for = match node.status {
             NodeStatus::Warm => {
@@ -100,6 +119,29 @@ impl Tasks {
             NodeStatus::Creating => (node.created_at + self.timeouts.provision_ms <= now)
                 .then_some("never became ready"),
             NodeStatus::Destroying => Some("finishing an earlier destroy"),
+            NodeStatus::Claimed if too_old => {
+                // Nothing outlives its node: a task still on it fails with it.
+                if let (Some(project), Some(task)) = (&node.project_id, &node.task_id)
+                    && let Some(task) = self.store.get_task(project, task).await?
+                    && task.holds(&node.id)
+                {
+                    self.fail_task(
+                        &task,
+                        format!("node {} reached its maximum lifetime", node.id),
+                    )
+                    .await?;
+                }
+                let current = self.store.get_node(&node.id).await?;
+                if let Some(current) = current.filter(|n| n.status != NodeStatus::Destroyed)
+                    && self
+                        .pool
+                        .destroy_node(&current, "past its maximum lifetime")
+                        .await?
+                {
+                    report.destroyed_nodes.push(node.id.clone());
+                }
+                None
+            }
             NodeStatus::Claimed => {
                 if self.holder_is_done(&node).await? {
                     self.pool.release_node(&node).await?;
@@ -114,6 +156,40 @@ impl Tasks {
         {
             report.destroyed_nodes.push(node.id);
         }
+        Ok(())
+    }
+
+    /// Whether a ready node's socket fell silent for `node_lost_ms`: no heartbeat since, or
+    /// no socket at all that long after it last changed.
+    async fn is_lost(&self, node: &Node, now: u64) -> Result<bool> {
+        if !matches!(node.status, NodeStatus::Claimed | NodeStatus::Warm) {
+            return Ok(false);
+        }
+        let heard_at = match self.store.get_node_link(&node.id).await? {
+            Some(link) => link.heartbeat_at,
+            None => node.updated_at,
+        };
+        Ok(heard_at + self.timeouts.node_lost_ms <= now)
+    }
+
+    /// Fails the lost node's task and destroys the node.
+    async fn lose_node(&self, node: Node, report: &mut SweepReport) -> Result<()> {
+        let reason = format!(
+            "node {} was lost (no heartbeat for {} s)",
+            node.id,
+            self.timeouts.node_lost_ms / 1000
+        );
+        // Destroyed first, so failing the task does not return it to the pool.
+        if !self.pool.destroy_node(&node, &reason).await? {
+            return Ok(());
+        }
+        if let (Some(project), Some(task)) = (&node.project_id, &node.task_id)
+            && let Some(task) = self.store.get_task(project, task).await?
+            && task.holds(&node.id)
+        {
+            self.fail_task(&task, reason).await?;
+        }
+        report.lost_nodes.push(node.id);
         Ok(())
     }
 
@@ -139,6 +215,42 @@ impl Tasks {
             None => false,
         };
         Ok(!workspace_live)
+    }
+
+    /// Terminates machines of this stack that no live node record owns: a launch whose node
+    /// was given up, a record lost after its instance started.
+    async fn sweep_instances(&self, report: &mut SweepReport) -> Result<()> {
+        let instances = match self.pool.provisioner.list().await {
+            Ok(instances) => instances,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not list the stack's machines");
+                return Ok(());
+            }
+        };
+        for instance in instances {
+            let owner = match &instance.node_id {
+                Some(node) => self.store.get_node(node).await?,
+                None => None,
+            };
+            let owned = owner.is_some_and(|node| {
+                node.status != NodeStatus::Destroyed
+                    && node
+                        .provider_id
+                        .as_ref()
+                        .is_none_or(|id| *id == instance.provider_id)
+            });
+            if owned {
+                continue;
+            }
+            tracing::warn!(instance = %instance.provider_id, node = ?instance.node_id, "terminating a machine no node owns");
+            match self.pool.provisioner.destroy(&instance.provider_id).await {
+                Ok(()) => report.terminated_orphans.push(instance.provider_id),
+                Err(err) => {
+                    tracing::warn!(instance = %instance.provider_id, error = %err, "could not terminate an orphan")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Deletes warm-timeout schedules of nodes no longer warm in that generation.

@@ -93,6 +93,29 @@ impl Authenticator {
         )
     }
 
+    /// Checks the token a WebSocket `$connect` carries: a user token opens a viewer's
+    /// connection, a node token a node's socket. The token's audience tells which.
+    pub fn verify_connect(&self, token: Option<&str>) -> Result<Peer, ApiError> {
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(ErrorCode::MissingToken, "connect with ?token=<jwt>")
+            })?;
+        if audience(token).as_deref() == Some(NODE_CALLBACK_AUDIENCE) {
+            let claims: NodeClaims =
+                decode_token(token, &self.callback_key, &self.node_validation)?;
+            if claims.sub != NodeClaims::subject_for(&claims.node_id) {
+                return Err(ApiError::unauthorized(
+                    ErrorCode::InvalidToken,
+                    "the token's subject does not name its node",
+                ));
+            }
+            return Ok(Peer::Node(claims.node_id));
+        }
+        self.verify_user_token(Some(token)).map(Peer::User)
+    }
+
     /// Checks a user token; returns the user it names.
     pub fn verify_user(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
         self.verify_user_token(Some(bearer(authorization)?))
@@ -115,6 +138,27 @@ impl Authenticator {
             )
         })
     }
+}
+
+/// Who opens a WebSocket connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A browser on a project page.
+    User(UserId),
+    /// A node's agent, for its commands.
+    Node(NodeId),
+}
+
+/// The `aud` a token claims, read without verifying it: only to pick the key and rules that
+/// then verify it in full.
+fn audience(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    claims.get("aud")?.as_str().map(String::from)
 }
 
 /// Claims of a token scoped to one workspace or node.

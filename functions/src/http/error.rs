@@ -59,6 +59,7 @@ impl From<Error> for ApiError {
             Error::NotFound { message, .. } => (StatusCode::NOT_FOUND, message, None),
             Error::Forbidden { message, .. } => (StatusCode::FORBIDDEN, message, None),
             Error::Conflict { message, .. } => (StatusCode::CONFLICT, message, None),
+            Error::Gone { message, .. } => (StatusCode::GONE, message, None),
             Error::Unavailable(detail) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the store is unavailable; retry later".to_string(),

@@ -14,15 +14,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::MethodRouter;
 use hangar_protocol::ErrorCode;
 
-use self::auth::Authenticator;
+use self::auth::{Authenticator, Peer};
 pub use self::error::ApiError;
 use self::routes::{ROUTES, Route};
-use crate::adapters::node_http::HttpNodeClient;
-use crate::adapters::tokens::{KeyError, TokenIssuer};
+use crate::adapters::tokens::KeyError;
 use crate::config::Config;
 use crate::domain::live::Live;
 use crate::domain::pool::Pool;
-use crate::domain::ports::{PortError, Provisioner, Push, Scheduler, Store};
+use crate::domain::ports::{PortError, Provisioner, Push, Scheduler, Store, Tokens};
 use crate::domain::tasks::{ControlPlaneAddress, Tasks};
 
 /// Everything a handler needs, built once per process (Lambda cold start, local stack start).
@@ -34,12 +33,14 @@ pub struct AppState {
     pub live: Arc<Live>,
 }
 
-/// The outside world a control plane runs against.
+/// The outside world a control plane runs against (a function lacking a need gets an
+/// [`crate::adapters::absent::Absent`] port for it).
 pub struct Ports {
     pub store: Arc<dyn Store>,
     pub scheduler: Arc<dyn Scheduler>,
     pub provisioner: Arc<dyn Provisioner>,
     pub push: Arc<dyn Push>,
+    pub tokens: Arc<dyn Tokens>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,12 +60,6 @@ impl AppState {
             store: Arc::clone(&ports.store),
             push: ports.push,
         });
-        let tokens = Arc::new(TokenIssuer::from_pem(
-            &config.callback_private_key_pem,
-            config.callback_issuer.clone(),
-        )?);
-        // Node agents are called over HTTP with control tokens signed by the same issuer.
-        let nodes = Arc::new(HttpNodeClient::new(Arc::clone(&tokens))?);
         let pool = Arc::new(Pool {
             store: ports.store.clone(),
             scheduler: ports.scheduler,
@@ -74,13 +69,16 @@ impl AppState {
         let tasks = Tasks {
             store: Arc::clone(&ports.store),
             pool,
-            nodes,
-            tokens,
+            tokens: ports.tokens,
             live: Arc::clone(&live),
-            address: ControlPlaneAddress {
-                api_url: config.public_api_url.clone(),
-                control_public_key_pem: config.callback_public_key_pem.clone(),
-            },
+            address: config
+                .signing
+                .as_ref()
+                .map(|signing| ControlPlaneAddress {
+                    api_url: signing.public_api_url.clone(),
+                    socket_url: signing.node_socket_url.clone(),
+                })
+                .unwrap_or_default(),
             timeouts: config.timeouts,
         };
         Ok(AppState {
@@ -90,6 +88,25 @@ impl AppState {
             live,
         })
     }
+}
+
+/// `$connect` of the WebSocket API (the Lambda and the local hub alike): a viewer with a user
+/// token and `projectId`, or a node with its node token.
+pub async fn connect(
+    state: &AppState,
+    connection_id: &str,
+    token: Option<&str>,
+    project: Option<&str>,
+) -> Result<(), ApiError> {
+    match state.auth.verify_connect(token)? {
+        Peer::User(user) => {
+            state.live.connect(connection_id, &user, project).await?;
+        }
+        Peer::Node(node) => {
+            state.live.connect_node(connection_id, &node).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Bodies above this are refused before they are read; batch limits are checked after, with

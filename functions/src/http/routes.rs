@@ -9,6 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
+use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, NodeReadyRequest, ProjectView,
     SessionView, TaskView, WorkspaceStatusReport,
@@ -22,6 +23,9 @@ use super::error::ApiError;
 use super::extract::{AuthUser, BatchBody, JsonBody, NodeCaller, PathIds, WorkspaceCaller};
 use crate::domain::history::{self, PageRequest};
 use crate::domain::{ingest, projects};
+use crate::lambda::catalog::{
+    NODE_READS, NODE_READY, Need, READ, RECORD, RECORD_AND_PUSH, TASK_ENDS, TASK_STEPS,
+};
 
 /// One HTTP route and the Lambda (binary in `src/bin/`) that serves it in production.
 #[derive(Clone, Copy)]
@@ -30,6 +34,8 @@ pub struct Route {
     pub method: &'static str,
     /// API Gateway path syntax, which axum 0.8 shares.
     pub path: &'static str,
+    /// What its Lambda needs beyond reading the table (see `lambda::catalog`).
+    pub needs: &'static [Need],
     mount: fn(MethodFilter) -> MethodRouter<AppState>,
 }
 
@@ -46,51 +52,87 @@ impl Route {
 
 const fn route(
     lambda: &'static str,
-    method: &'static str,
-    path: &'static str,
+    (method, path): (&'static str, &'static str),
+    needs: &'static [Need],
     mount: fn(MethodFilter) -> MethodRouter<AppState>,
 ) -> Route {
     Route {
         lambda,
         method,
         path,
+        needs,
         mount,
     }
 }
 
 pub const ROUTES: &[Route] = &[
-    route("create-project", "POST", routes::PROJECTS, |m| {
+    route("create-project", ("POST", routes::PROJECTS), RECORD, |m| {
         on(m, create_project)
     }),
-    route("list-projects", "GET", routes::PROJECTS, |m| {
+    route("list-projects", ("GET", routes::PROJECTS), READ, |m| {
         on(m, list_projects)
     }),
-    route("get-project", "GET", routes::PROJECT, |m| {
+    route("get-project", ("GET", routes::PROJECT), READ, |m| {
         on(m, get_project)
     }),
-    route("add-member", "POST", routes::MEMBERS, |m| on(m, add_member)),
-    route("create-task", "POST", routes::TASKS, |m| on(m, create_task)),
-    route("list-tasks", "GET", routes::TASKS, |m| on(m, list_tasks)),
-    route("get-task", "GET", routes::TASK, |m| on(m, get_task)),
-    route("run-task", "POST", routes::TASK_RUN, |m| on(m, run_task)),
-    route("cancel-task", "POST", routes::TASK_CANCEL, |m| {
-        on(m, cancel_task)
+    route("add-member", ("POST", routes::MEMBERS), RECORD, |m| {
+        on(m, add_member)
     }),
-    route("list-sessions", "GET", routes::SESSIONS, |m| {
+    route("create-task", ("POST", routes::TASKS), TASK_STEPS, |m| {
+        on(m, create_task)
+    }),
+    route("list-tasks", ("GET", routes::TASKS), READ, |m| {
+        on(m, list_tasks)
+    }),
+    route("get-task", ("GET", routes::TASK), READ, |m| on(m, get_task)),
+    route("run-task", ("POST", routes::TASK_RUN), TASK_STEPS, |m| {
+        on(m, run_task)
+    }),
+    route(
+        "cancel-task",
+        ("POST", routes::TASK_CANCEL),
+        TASK_ENDS,
+        |m| on(m, cancel_task),
+    ),
+    route("list-sessions", ("GET", routes::SESSIONS), READ, |m| {
         on(m, list_sessions)
     }),
-    route("list-messages", "GET", routes::SESSION_MESSAGES, |m| {
-        on(m, list_messages)
-    }),
-    route("ingest-messages", "POST", routes::WORKSPACE_MESSAGES, |m| {
-        on(m, ingest_messages)
-    }),
-    route("workspace-status", "POST", routes::WORKSPACE_STATUS, |m| {
-        on(m, workspace_status)
-    }),
-    route("node-ready", "POST", routes::NODE_READY, |m| {
-        on(m, node_ready)
-    }),
+    route(
+        "list-messages",
+        ("GET", routes::SESSION_MESSAGES),
+        READ,
+        |m| on(m, list_messages),
+    ),
+    route(
+        "ingest-messages",
+        ("POST", routes::WORKSPACE_MESSAGES),
+        RECORD_AND_PUSH,
+        |m| on(m, ingest_messages),
+    ),
+    route(
+        "workspace-started",
+        ("POST", routes::WORKSPACE_STARTED),
+        RECORD_AND_PUSH,
+        |m| on(m, workspace_started),
+    ),
+    route(
+        "workspace-status",
+        ("POST", routes::WORKSPACE_STATUS),
+        TASK_ENDS,
+        |m| on(m, workspace_status),
+    ),
+    route(
+        "node-ready",
+        ("POST", routes::NODE_READY),
+        NODE_READY,
+        |m| on(m, node_ready),
+    ),
+    route(
+        "node-assignments",
+        ("GET", routes::NODE_ASSIGNMENTS),
+        NODE_READS,
+        |m| on(m, node_assignments),
+    ),
 ];
 
 type Answer<T> = Result<Json<T>, ApiError>;
@@ -204,9 +246,16 @@ async fn ingest_messages(
     WorkspaceCaller(workspace): WorkspaceCaller,
     BatchBody(body): BatchBody,
 ) -> Answer<IngestResponse> {
-    Ok(Json(
-        ingest::ingest(state.store.as_ref(), &state.live, &workspace, &body).await?,
-    ))
+    let grace_ms = state.tasks.timeouts.workspace_grace_ms;
+    let ingested = ingest::ingest(
+        state.store.as_ref(),
+        &state.live,
+        &workspace,
+        &body,
+        grace_ms,
+    )
+    .await?;
+    Ok(Json(ingested))
 }
 
 async fn workspace_status(
@@ -226,15 +275,21 @@ async fn node_ready(
     NodeCaller(node): NodeCaller,
     JsonBody(request): JsonBody<NodeReadyRequest>,
 ) -> Result<StatusCode, ApiError> {
-    if !(request.endpoint.starts_with("http://") || request.endpoint.starts_with("https://")) {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidEndpoint,
-            "endpoint must be an http:// or https:// URL",
-        ));
-    }
-    state
-        .tasks
-        .node_ready(&node, request.endpoint.trim_end_matches('/'))
-        .await?;
+    state.tasks.node_ready(&node, request.agent_version).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn node_assignments(
+    State(state): State<AppState>,
+    NodeCaller(node): NodeCaller,
+) -> Answer<Assignments> {
+    Ok(Json(state.tasks.assignments(&node).await?))
+}
+
+async fn workspace_started(
+    State(state): State<AppState>,
+    WorkspaceCaller(workspace): WorkspaceCaller,
+) -> Result<StatusCode, ApiError> {
+    state.tasks.workspace_started(&workspace).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,9 @@
-//! What every Lambda main shares: logging, state built once at cold start, and the runtime
-//! loop. Each `src/bin/*.rs` is one call into here.
+//! The one bootstrap every function runs: `HANGAR_LAMBDA` names which Lambda of the catalog
+//! this function is; its state is built once at cold start from what it needs, then the
+//! runtime loop of its trigger runs (HTTP, WebSocket route, schedule).
 
-mod state;
+pub mod catalog;
+pub mod state;
 
 use axum::response::IntoResponse;
 use hangar_protocol::live::{CONNECT_PROJECT_PARAM, CONNECT_TOKEN_PARAM};
@@ -13,20 +15,33 @@ use lambda_http::aws_lambda_events::encodings::Body;
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::{Error, LambdaEvent, service_fn};
 
+use self::catalog::{Lambda, Trigger, WS_CONNECT, WS_DISCONNECT, WS_HEARTBEAT};
 use crate::domain::pool::WarmTimeoutOutcome;
 use crate::http::{ApiError, AppState};
 
-/// Serves the HTTP route(s) of the Lambda named `lambda` (see `http::ROUTES`).
-pub async fn serve_http(lambda: &'static str) -> Result<(), Error> {
+/// The variable that names the function's Lambda.
+pub const LAMBDA_VAR: &str = "HANGAR_LAMBDA";
+
+/// Runs the Lambda `HANGAR_LAMBDA` names.
+pub async fn run() -> Result<(), Error> {
     crate::telemetry::init();
-    let state = state::from_env().await?;
-    lambda_http::run(crate::http::lambda_router(lambda, state)).await
+    let name = std::env::var(LAMBDA_VAR)
+        .map_err(|_| format!("{LAMBDA_VAR} is required but not set: which Lambda this is"))?;
+    let lambda = catalog::lambda(&name)
+        .ok_or_else(|| format!("{LAMBDA_VAR} is {name:?}: no Lambda of that name"))?;
+    let state = state::from_env(&lambda).await?;
+    match lambda.trigger {
+        Trigger::Http { .. } => {
+            lambda_http::run(crate::http::lambda_router(lambda.name, state)).await
+        }
+        Trigger::WebSocket { .. } => serve_ws(&lambda, state).await,
+        Trigger::Schedule => serve_warm_timeout(state).await,
+        Trigger::Rate { .. } => serve_reconcile(state).await,
+    }
 }
 
-/// The warm-timeout Lambda, invoked by its EventBridge Scheduler schedule.
-pub async fn serve_warm_timeout() -> Result<(), Error> {
-    crate::telemetry::init();
-    let state = state::from_env().await?;
+/// The warm timeout, invoked by its EventBridge Scheduler schedule.
+async fn serve_warm_timeout(state: AppState) -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<WarmTimeoutEvent>| {
         let state = state.clone();
         async move {
@@ -38,10 +53,8 @@ pub async fn serve_warm_timeout() -> Result<(), Error> {
     .await
 }
 
-/// The reconciliation Lambda, invoked on a rate schedule.
-pub async fn serve_reconcile() -> Result<(), Error> {
-    crate::telemetry::init();
-    let state = state::from_env().await?;
+/// The reconciliation sweep, invoked on a rate schedule.
+async fn serve_reconcile(state: AppState) -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
         let state = state.clone();
         async move {
@@ -52,69 +65,50 @@ pub async fn serve_reconcile() -> Result<(), Error> {
                 "releasedNodes": report.released_nodes.len(),
                 "destroyedWorkspaces": report.destroyed_workspaces.len(),
                 "deletedSchedules": report.deleted_schedules.len(),
+                "resentCommands": report.resent_commands.len(),
+                "lostNodes": report.lost_nodes.len(),
             }))
         }
     }))
     .await
 }
 
-/// The WebSocket API's routes and the Lambda serving each (template.yaml declares the same;
-/// a test holds them equal).
-pub const WS_ROUTES: &[(&str, &str)] =
-    &[("$connect", "ws-connect"), ("$disconnect", "ws-disconnect")];
-
-/// The WebSocket API's `$connect` route: `?token=<user jwt>&projectId=<project>`; any
-/// answer but 2xx refuses the connection.
-pub async fn serve_ws_connect() -> Result<(), Error> {
-    serve_ws(|state, request| async move {
-        let query: &QueryMap = &request.query_string_parameters;
-        let user = state
-            .auth
-            .verify_user_token(query.first(CONNECT_TOKEN_PARAM))?;
-        let connection = request.request_context.connection_id.as_deref();
-        state
-            .live
-            .connect(
-                connection.unwrap_or_default(),
-                &user,
-                query.first(CONNECT_PROJECT_PARAM),
-            )
-            .await?;
-        Ok(())
-    })
-    .await
-}
-
-/// The WebSocket API's `$disconnect` route.
-pub async fn serve_ws_disconnect() -> Result<(), Error> {
-    serve_ws(|state, request| async move {
-        let connection = request.request_context.connection_id;
-        state
-            .live
-            .disconnect(connection.as_deref().unwrap_or_default())
-            .await?;
-        Ok(())
-    })
-    .await
-}
-
-/// Runs a WebSocket route's Lambda: state built once, each event answered through
-/// [`ws_response`].
-async fn serve_ws<F, Fut>(handle: F) -> Result<(), Error>
-where
-    F: Fn(AppState, ApiGatewayWebsocketProxyRequest) -> Fut,
-    Fut: Future<Output = Result<(), ApiError>>,
-{
-    crate::telemetry::init();
-    let state = state::from_env().await?;
-    let handle = &handle;
+/// The WebSocket routes: `$connect` (a viewer's `?token=&projectId=`, or a node's token),
+/// `$disconnect`, and a node's `heartbeat`. Any answer but 2xx refuses the connection.
+async fn serve_ws(lambda: &Lambda, state: AppState) -> Result<(), Error> {
+    let name = lambda.name;
     lambda_http::lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
             let state = state.clone();
-            async move { ws_response(handle(state, event.payload).await).await }
+            async move { ws_response(ws_route(name, &state, event.payload).await).await }
         },
     ))
     .await
+}
+
+async fn ws_route(
+    lambda: &str,
+    state: &AppState,
+    request: ApiGatewayWebsocketProxyRequest,
+) -> Result<(), ApiError> {
+    let connection = request
+        .request_context
+        .connection_id
+        .as_deref()
+        .unwrap_or_default();
+    match lambda {
+        WS_CONNECT => {
+            let query: &QueryMap = &request.query_string_parameters;
+            let token = query.first(CONNECT_TOKEN_PARAM);
+            let project = query.first(CONNECT_PROJECT_PARAM);
+            crate::http::connect(state, connection, token, project).await
+        }
+        WS_DISCONNECT => Ok(state.live.disconnect(connection).await?),
+        WS_HEARTBEAT => Ok(state.live.heartbeat(connection).await?),
+        other => Err(ApiError::from(crate::domain::Error::Internal(format!(
+            "{other} is not a WebSocket route"
+        )))),
+    }
 }
 
 /// A route answer for API Gateway, through the same error mapping as every HTTP route.

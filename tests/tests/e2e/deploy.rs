@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use hangar_functions::adapters::dynamo::table;
 use hangar_functions::http::routes::ROUTES;
-use hangar_functions::lambda::WS_ROUTES;
+use hangar_functions::lambda::catalog::{self, Need, Trigger};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn repo_file(path: &str) -> String {
@@ -44,7 +44,7 @@ fn functions(template: &Yaml) -> Vec<(String, Yaml)> {
         .collect()
 }
 
-/// The Lambda binaries declared in functions/Cargo.toml, each with an existing main.
+/// The binaries declared in functions/Cargo.toml, each with an existing main.
 fn binaries() -> BTreeSet<String> {
     let manifest = repo_file("functions/Cargo.toml");
     let mut names = BTreeSet::new();
@@ -72,6 +72,36 @@ fn binaries() -> BTreeSet<String> {
     names
 }
 
+/// The function of the template whose `HANGAR_LAMBDA` is `lambda`.
+fn function_of<'a>(template: &'a Yaml, lambda: &str) -> (String, &'a Yaml) {
+    let resources = template["Resources"].as_hash().expect("resources");
+    resources
+        .iter()
+        .find(|(_, resource)| {
+            resource["Properties"]["Environment"]["Variables"]["HANGAR_LAMBDA"].as_str()
+                == Some(lambda)
+        })
+        .map(|(logical, resource)| (text(logical), resource))
+        .unwrap_or_else(|| panic!("no function runs {lambda}"))
+}
+
+/// Every statement of a function's policies.
+fn statements(function: &Yaml) -> Vec<Yaml> {
+    function["Properties"]["Policies"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["Statement"].as_vec().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Whether any statement grants `action`.
+fn grants(function: &Yaml, action: &str) -> bool {
+    statements(function)
+        .iter()
+        .any(|statement| format!("{:?}", statement["Action"]).contains(action))
+}
+
 /// `http::ROUTES` as (lambda, method, path).
 fn router_routes() -> BTreeSet<(String, String, String)> {
     ROUTES
@@ -87,49 +117,161 @@ fn router_routes() -> BTreeSet<(String, String, String)> {
 }
 
 #[test]
-fn every_route_and_binary_is_a_function_of_the_template() {
+fn the_committed_template_is_the_rendering_of_the_code() {
+    assert!(
+        repo_file("template.yaml") == hangar_infra::template::render(),
+        "template.yaml is stale: run scripts/render-template"
+    );
+}
+
+#[test]
+fn every_lambda_is_a_function_of_the_one_bootstrap_and_every_route_its_event() {
     let template = load("template.yaml");
     let mut template_routes = BTreeSet::new();
-    let mut template_binaries = BTreeSet::new();
+    let mut functions_seen = BTreeSet::new();
     for (logical, function) in functions(&template) {
         assert_eq!(
             function["Metadata"]["BuildMethod"].as_str(),
             Some("rust-cargolambda"),
             "{logical}"
         );
-        let binary = text(&function["Metadata"]["BuildProperties"]["Binary"]);
+        // One bootstrap, built once for every function.
+        assert_eq!(
+            text(&function["Metadata"]["BuildProperties"]["Binary"]),
+            "hangar-lambda",
+            "{logical}"
+        );
+        let lambda = text(&function["Properties"]["Environment"]["Variables"]["HANGAR_LAMBDA"]);
         assert!(
-            template_binaries.insert(binary.clone()),
-            "{binary} deployed twice"
+            catalog::lambda(&lambda).is_some(),
+            "{logical} runs {lambda}"
         );
         assert!(
-            !function["Properties"]["Policies"].is_badvalue(),
-            "{logical} has its own policy"
+            functions_seen.insert(lambda.clone()),
+            "{lambda} deployed twice"
         );
         for (_, event) in entries(&function["Properties"]["Events"]) {
             if event["Type"].as_str() == Some("HttpApi") {
                 let properties = &event["Properties"];
                 template_routes.insert((
-                    binary.clone(),
+                    lambda.clone(),
                     text(&properties["Method"]),
                     text(&properties["Path"]),
                 ));
             }
         }
     }
-    let router_routes = router_routes();
+    let catalog: BTreeSet<String> = catalog::lambdas()
+        .iter()
+        .map(|lambda| lambda.name.to_string())
+        .collect();
     assert_eq!(
-        template_routes, router_routes,
+        functions_seen, catalog,
+        "template.yaml functions == the catalog"
+    );
+    assert_eq!(
+        template_routes,
+        router_routes(),
         "template.yaml routes == http::ROUTES"
     );
-    assert_eq!(
-        template_binaries,
-        binaries(),
-        "template.yaml functions == functions/ binaries"
-    );
+    assert_eq!(binaries(), BTreeSet::from(["hangar-lambda".to_string()]));
     assert_eq!(
         text(&template["Globals"]["Function"]["Runtime"]),
         "provided.al2023"
+    );
+}
+
+#[test]
+fn only_the_signing_functions_can_read_the_signing_key() {
+    let template = load("template.yaml");
+    let globals = format!("{:?}", template["Globals"]);
+    assert!(
+        !globals.contains("SigningPrivateKey")
+            && !globals.contains("SigningKeySecret")
+            && !globals.contains("PRIVATE"),
+        "no key in Globals: {globals}"
+    );
+    let mut signers = BTreeSet::new();
+    for lambda in catalog::lambdas() {
+        let (logical, function) = function_of(&template, lambda.name);
+        let environment = format!("{:?}", function["Properties"]["Environment"]);
+        let reads_key = grants(function, "secretsmanager:GetSecretValue");
+        let told_where = environment.contains("SigningKeySecret");
+        assert_eq!(
+            reads_key,
+            lambda.needs(Need::Sign),
+            "{logical} reads the key"
+        );
+        assert_eq!(
+            told_where,
+            lambda.needs(Need::Sign),
+            "{logical} is told the key"
+        );
+        assert!(
+            !environment.contains("PRIVATE_KEY"),
+            "{logical} holds no key itself"
+        );
+        if reads_key {
+            signers.insert(lambda.name);
+        }
+    }
+    assert!(
+        signers.contains("create-task") && !signers.contains("list-messages"),
+        "{signers:?}"
+    );
+    // The private key parameter goes into the secret and nowhere else.
+    let document = repo_file("template.yaml");
+    assert_eq!(document.matches("!Ref SigningPrivateKey").count(), 1);
+    assert!(template["Parameters"]["SigningPrivateKey"]["NoEcho"].as_bool() == Some(true));
+}
+
+#[test]
+fn instances_are_launched_tagged_and_terminated_only_where_needed() {
+    let template = load("template.yaml");
+    for lambda in catalog::lambdas() {
+        let (logical, function) = function_of(&template, lambda.name);
+        assert_eq!(
+            grants(function, "ec2:RunInstances"),
+            lambda.needs(Need::Provision),
+            "{logical} launches instances"
+        );
+        assert_eq!(
+            grants(function, "ec2:TerminateInstances"),
+            lambda.needs(Need::Terminate),
+            "{logical} terminates instances"
+        );
+        for statement in statements(function) {
+            let action = format!("{:?}", statement["Action"]);
+            let condition = format!("{:?}", statement["Condition"]);
+            if action.contains("ec2:CreateTags") {
+                assert!(
+                    condition.contains("ec2:CreateAction") && condition.contains("RunInstances"),
+                    "{logical}: tags only on launch"
+                );
+            }
+            if action.contains("ec2:TerminateInstances") {
+                assert!(
+                    condition.contains("aws:ResourceTag/hangar:stack"),
+                    "{logical}: only this stack's"
+                );
+            }
+        }
+    }
+    let parameters = &template["Parameters"];
+    assert!(
+        parameters["UiOrigin"]["Default"].is_badvalue(),
+        "UiOrigin has no default"
+    );
+    assert!(text(&parameters["UiOrigin"]["AllowedPattern"]).starts_with("^https?://[^*"));
+    let throttling = &template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"];
+    assert!(
+        !throttling["ThrottlingRateLimit"].is_badvalue(),
+        "the HTTP API is throttled"
+    );
+    let group = &template["Resources"]["NodeSecurityGroup"]["Properties"];
+    assert!(
+        group["SecurityGroupIngress"].is_badvalue(),
+        "nodes take no inbound connection"
     );
 }
 
@@ -162,32 +304,42 @@ fn the_websocket_routes_of_the_template_are_the_live_lambdas() {
         let integration = referenced_resource(&properties["Target"]);
         let function =
             referenced_resource(&resources[integration.as_str()]["Properties"]["IntegrationUri"]);
-        let binary = text(&resources[function.as_str()]["Metadata"]["BuildProperties"]["Binary"]);
+        let lambda = text(
+            &resources[function.as_str()]["Properties"]["Environment"]["Variables"]["HANGAR_LAMBDA"],
+        );
         // API Gateway may invoke exactly that function.
         let permitted = entries(resources).into_iter().any(|(_, permission)| {
             permission["Type"].as_str() == Some("AWS::Lambda::Permission")
                 && format!("{:?}", permission["Properties"]["FunctionName"]).contains(&function)
         });
         assert!(permitted, "{logical}: API Gateway may invoke {function}");
-        routes.insert((text(&properties["RouteKey"]), binary));
+        routes.insert((text(&properties["RouteKey"]), lambda));
     }
-    let expected: BTreeSet<(String, String)> = WS_ROUTES
+    let expected: BTreeSet<(String, String)> = catalog::lambdas()
         .iter()
-        .map(|(key, lambda)| (key.to_string(), lambda.to_string()))
+        .filter_map(|lambda| match lambda.trigger {
+            Trigger::WebSocket { route_key } => {
+                Some((route_key.to_string(), lambda.name.to_string()))
+            }
+            _ => None,
+        })
         .collect();
     assert_eq!(
         routes, expected,
-        "template.yaml WebSocket routes == lambda::WS_ROUTES"
+        "template.yaml WebSocket routes == the catalog's"
     );
-    // Every function reaches the management endpoint of the same API.
-    let endpoint = format!(
-        "{:?}",
-        template["Globals"]["Function"]["Environment"]["Variables"]["HANGAR_WS_ENDPOINT"]
-    );
-    assert!(
-        endpoint.contains("${WebSocketApi}") && endpoint.contains("/live"),
-        "{endpoint}"
-    );
+    // Every function that pushes reaches the management endpoint of the same API.
+    for lambda in catalog::lambdas().iter().filter(|l| l.needs(Need::Push)) {
+        let (logical, function) = function_of(&template, lambda.name);
+        let endpoint = format!(
+            "{:?}",
+            function["Properties"]["Environment"]["Variables"]["HANGAR_WS_ENDPOINT"]
+        );
+        assert!(
+            endpoint.contains("${WebSocketApi}") && endpoint.contains("/live"),
+            "{logical}: {endpoint}"
+        );
+    }
 }
 
 /// An index as compared: name, key schema, projection.

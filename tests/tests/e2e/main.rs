@@ -7,6 +7,7 @@ mod browser;
 mod deploy;
 mod ingest;
 mod live;
+mod nodes;
 mod pool;
 mod projects;
 mod sweep;

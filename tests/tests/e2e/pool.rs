@@ -7,7 +7,7 @@ use hangar_functions::domain::records::Task;
 use hangar_protocol::NodeId;
 use hangar_protocol::tasks::{NodeStatus, VmSize, WarmTimeoutEvent};
 use hangar_tests::TestStack;
-use hangar_tests::fixtures::{fake_task, warm_node};
+use hangar_tests::fixtures::{fake_project, fake_task, warm_node};
 
 #[tokio::test]
 async fn concurrent_claims_on_warm_nodes_have_exactly_as_many_winners_as_nodes() {
@@ -16,7 +16,7 @@ async fn concurrent_claims_on_warm_nodes_have_exactly_as_many_winners_as_nodes()
     let pool = &stack.stack.state.tasks.pool;
     for (claimers, nodes) in [(8usize, 3usize), (3, 5), (6, 6)] {
         let size = VmSize::Large; // a size no other round leaves nodes of
-        for node in store.warm_nodes(size).await.expect("pool") {
+        for node in store.warm_nodes(&fake_project(), size).await.expect("pool") {
             let mut gone = node.clone();
             gone.status = NodeStatus::Destroyed;
             gone.revision += 1;
@@ -96,7 +96,7 @@ async fn a_warm_timeout_racing_a_claim_never_destroys_a_claimed_node() {
         // Whoever won, the node left the pool.
         assert!(
             store
-                .warm_nodes(VmSize::Medium)
+                .warm_nodes(&fake_project(), VmSize::Medium)
                 .await
                 .expect("pool")
                 .iter()

@@ -42,7 +42,6 @@ async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_an
     finished.status = TaskStatus::Completed;
     let mut holder = warm_node(VmSize::Small, 3);
     holder.status = NodeStatus::Claimed;
-    holder.endpoint = None;
     holder.task_id = Some(finished.id.clone());
     holder.project_id = Some(project.clone());
     finished.node_id = Some(holder.id.clone());
@@ -54,6 +53,7 @@ async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_an
         node_id: Some(holder.id.clone()),
         status: WorkspaceStatus::Running,
         created_at: now_ms() - 10_000,
+        closed_at: None,
     };
     finished.workspace_id = Some(orphan.id.clone());
     store.save_task(&finished, None).await.expect("seed");
@@ -159,4 +159,31 @@ async fn a_node_that_never_calls_back_fails_its_task_after_the_provision_timeout
     );
     let node_id = submitted.node_id.expect("node");
     assert_eq!(stack.node(&node_id).await.status, NodeStatus::Destroyed);
+}
+
+#[tokio::test]
+async fn a_machine_of_the_stack_that_no_node_owns_is_terminated_by_the_sweep() {
+    use hangar_functions::domain::ports::{NodeLaunch, Provisioner};
+
+    let stack = TestStack::start().await;
+    let provisioner = &stack.stack.provisioner;
+    // A machine launched for a node whose record never made it (or was lost).
+    let orphan = provisioner
+        .provision(&NodeLaunch {
+            node_id: hangar_protocol::NodeId::new(),
+            project_id: hangar_tests::fixtures::fake_project(),
+            size: VmSize::Small,
+            api_url: stack.url(""),
+            socket_url: stack.stack.ws_url("/ws"),
+            node_token: "not a token".into(),
+        })
+        .await
+        .expect("launch");
+    assert!(provisioner.running().contains(&orphan));
+    let report = stack.stack.state.tasks.sweep().await.expect("sweep");
+    assert_eq!(report.terminated_orphans, vec![orphan.clone()]);
+    assert!(
+        !provisioner.running().contains(&orphan),
+        "the process is gone"
+    );
 }

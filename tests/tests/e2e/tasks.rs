@@ -302,7 +302,7 @@ async fn node_and_workspace_callbacks_check_their_tokens() {
     let other = NodeId::new();
     let issuer = stack.issuer();
     let now = now_ms() / 1000;
-    let ready = json!({"endpoint": "http://127.0.0.1:1"});
+    let ready = json!({"agentVersion": "0.1.0"});
     let path = routes::node_ready(&node_id);
 
     let (status, body) = stack.call("POST", &path, None, Some(ready.clone())).await;
@@ -344,13 +344,10 @@ async fn node_and_workspace_callbacks_check_their_tokens() {
             "POST",
             &path,
             Some(&right),
-            Some(json!({"endpoint": "ftp://x"})),
+            Some(json!({"agentVersion": 7})),
         )
         .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("invalid_endpoint"))
-    );
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_body")));
 
     let status_path = routes::workspace_status(&seeded.workspace);
     let user_token = stack.user_token(&seeded.owner);

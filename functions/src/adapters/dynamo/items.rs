@@ -8,8 +8,9 @@
 //! | session | `PROJECT#{id}` | `SESSION#{id}` | |
 //! | task | `PROJECT#{id}` | `TASK#{id}` | gsi2 `ACTIVE_TASK` while transient |
 //! | message | `SESSION#{id}` | `MSG#{seq:020}` | |
-//! | node | `NODE#{id}` | `META` | gsi1 `POOL#{size}` while warm, gsi2 `LIVE_NODE` until destroyed |
-//! | workspace | `WORKSPACE#{id}` | `META` | gsi2 `LIVE_WORKSPACE` until destroyed |
+//! | node | `NODE#{id}` | `META` | gsi1 `POOL#{project}#{size}` while warm, gsi2 `LIVE_NODE` until destroyed |
+//! | node socket | `NODE#{id}` / `CONN#{connection}` | `LINK` / `NODE` | |
+//! | workspace | `WORKSPACE#{id}` | `META` | gsi1 `NODEWS#{node}` and gsi2 `LIVE_WORKSPACE` until destroyed |
 //! | connection | `PROJECT#{id}` / `CONN#{id}` | `CONN#{id}` / `META` | |
 
 use std::collections::HashMap;
@@ -84,9 +85,24 @@ pub fn message_sk(seq: u64) -> String {
     format!("{MESSAGE_PREFIX}{seq:020}")
 }
 
-/// The warm pool's partition for nodes of one size (gsi1).
-pub fn pool_pk(size: impl std::fmt::Display) -> String {
-    format!("POOL#{size}")
+/// The warm pool's partition for one project's nodes of one size (gsi1).
+pub fn pool_pk(project: &ProjectId, size: impl std::fmt::Display) -> String {
+    format!("POOL#{project}#{size}")
+}
+
+/// The live workspaces of one node (gsi1).
+pub fn node_workspaces_pk(node: &NodeId) -> String {
+    format!("NODEWS#{node}")
+}
+
+/// A node's current socket.
+pub fn node_link_key(node: &NodeId) -> Key {
+    (format!("NODE#{node}"), "LINK".into())
+}
+
+/// Where a node's socket is found by its connection id.
+pub fn node_link_lookup_key(connection: &str) -> Key {
+    (format!("{CONNECTION_PREFIX}{connection}"), "NODE".into())
 }
 
 /// Sparse index of things the sweep walks: present only while live (gsi2).
@@ -140,12 +156,14 @@ pub fn task_item(task: &Task) -> Result<Item, StoreError> {
 
 pub fn node_item(node: &Node) -> Result<Item, StoreError> {
     let mut item = to_item(node, node_key(&node.id), "node")?;
-    if node.status == NodeStatus::Warm {
+    if node.status == NodeStatus::Warm
+        && let Some(project) = &node.project_id
+    {
         let since = node.warm_since.unwrap_or(node.updated_at);
         index(
             &mut item,
             "gsi1",
-            pool_pk(node.size),
+            pool_pk(project, node.size),
             format!("{since:020}#{}", node.id),
         );
     }
@@ -164,6 +182,14 @@ pub fn workspace_item(workspace: &Workspace) -> Result<Item, StoreError> {
             LIVE_WORKSPACES.into(),
             workspace.id.to_string(),
         );
+        if let Some(node) = &workspace.node_id {
+            index(
+                &mut item,
+                "gsi1",
+                node_workspaces_pk(node),
+                workspace.id.to_string(),
+            );
+        }
     }
     Ok(item)
 }

@@ -4,6 +4,7 @@
 //! [`table`] the table definition the local stack creates.
 
 mod items;
+mod links;
 mod messages;
 mod records;
 pub mod table;

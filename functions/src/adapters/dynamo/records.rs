@@ -7,8 +7,9 @@ use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId}
 use super::DynamoStore;
 use super::items::{
     ACTIVE_TASKS, LIVE_NODES, LIVE_WORKSPACES, MEMBERSHIP_PREFIX, SESSION_PREFIX, TASK_PREFIX, key,
-    membership_key, membership_pk, n, node_item, node_key, pool_pk, project_key, project_pk, s,
-    session_key, task_item, task_key, to_item, workspace_item, workspace_key,
+    membership_key, membership_pk, n, node_item, node_key, node_workspaces_pk, pool_pk,
+    project_key, project_pk, s, session_key, task_item, task_key, to_item, workspace_item,
+    workspace_key,
 };
 use crate::adapters::aws::SdkFailure;
 use crate::domain::ports::{
@@ -166,8 +167,9 @@ impl NodeStore for DynamoStore {
         self.get(node_key(id), "node").await
     }
 
-    async fn warm_nodes(&self, size: VmSize) -> Result<Vec<Node>, StoreError> {
-        self.query_index("gsi1", pool_pk(size), "node").await
+    async fn warm_nodes(&self, project: &ProjectId, size: VmSize) -> Result<Vec<Node>, StoreError> {
+        self.query_index("gsi1", pool_pk(project, size), "node")
+            .await
     }
 
     async fn list_live_nodes(&self) -> Result<Vec<Node>, StoreError> {
@@ -187,6 +189,11 @@ impl WorkspaceStore for DynamoStore {
 
     async fn list_live_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
         self.query_index("gsi2", LIVE_WORKSPACES.into(), "workspace")
+            .await
+    }
+
+    async fn node_workspaces(&self, node: &NodeId) -> Result<Vec<Workspace>, StoreError> {
+        self.query_index("gsi1", node_workspaces_pk(node), "workspace")
             .await
     }
 }

@@ -8,6 +8,7 @@ use hangar_protocol::{ChatMessage, ErrorCode, IngestResponse, SessionId, Workspa
 
 pub use batch::parse_batch;
 
+use super::access::open_workspace;
 use super::error::{Error, Result};
 use super::live::Live;
 use super::ports::{InsertOutcome, MessageStore, Store, StoreError};
@@ -32,15 +33,10 @@ pub async fn ingest(
     live: &Live,
     workspace_id: &WorkspaceId,
     body: &[u8],
+    grace_ms: u64,
 ) -> Result<IngestResponse> {
     let batch = parse_batch(body)?;
-
-    let workspace = store.get_workspace(workspace_id).await?.ok_or_else(|| {
-        Error::not_found(
-            ErrorCode::WorkspaceNotFound,
-            format!("workspace {workspace_id} does not exist"),
-        )
-    })?;
+    let workspace = open_workspace(store, workspace_id, grace_ms).await?;
     let unknown_session = || {
         Error::not_found(
             ErrorCode::SessionNotFound,

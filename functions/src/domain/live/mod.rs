@@ -1,4 +1,6 @@
-//! Live updates: WebSocket connections of project pages and the frames pushed to them.
+//! Live connections: the WebSocket connections of project pages (viewers) and of nodes
+//! ([`nodes`]), and the frames pushed to them. The two kinds never see each other's frames:
+//! viewers are found by project, a node by its id.
 //!
 //! `$connect` (its token checked by the boundary) checks project membership and stores a
 //! connection item with a TTL; `$disconnect` removes it. A publish queries the project's
@@ -8,6 +10,7 @@
 //! viewers page what they missed over HTTP (see [`LiveEvent`]).
 
 mod frames;
+mod nodes;
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ChatMessage, ErrorCode, ProjectId, SessionId, UserId};
 
 pub use frames::message_frames;
+pub use nodes::Sent;
 
 use super::access::member_project;
 use super::error::{Error, Result};
@@ -75,12 +79,15 @@ impl Live {
         Ok(connection)
     }
 
-    /// `$disconnect`: forgets the connection; an unknown one is fine.
+    /// `$disconnect` of a viewer or a node: forgets the connection; an unknown one is fine.
     pub async fn disconnect(&self, connection_id: &str) -> Result<()> {
         check_connection_id(connection_id)?;
         if let Some(connection) = self.store.get_connection(connection_id).await? {
             self.store.delete_connection(&connection).await?;
             tracing::info!(connection = %connection_id, "disconnected");
+        } else if let Some(link) = self.store.link_of_connection(connection_id).await? {
+            self.store.delete_node_link(&link).await?;
+            tracing::info!(connection = %connection_id, node = %link.node_id, "node disconnected");
         }
         Ok(())
     }
@@ -186,7 +193,7 @@ impl Live {
     }
 }
 
-fn check_connection_id(connection_id: &str) -> Result<()> {
+pub(super) fn check_connection_id(connection_id: &str) -> Result<()> {
     if connection_id.is_empty() || connection_id.len() > CONNECTION_ID_MAX_LEN {
         return Err(Error::invalid(
             ErrorCode::InvalidConnection,

@@ -1,6 +1,9 @@
 //! The steps that move a queued task along: a warm node or a new one, the node's ready
-//! callback, the workspace's start on the node, and the outcome the node reports.
+//! callback, the workspace's start (a command pushed to the node, acknowledged by the node),
+//! and the outcome the node reports. No step waits on a node: each records the desired state
+//! and sends a command; the node's callbacks move the task on.
 
+use hangar_protocol::node::{Assignments, NodeCommand};
 use hangar_protocol::tasks::{
     CreateWorkspaceRequest, NodeStatus, TaskStatus, WorkspaceOutcome, WorkspaceStatus,
 };
@@ -48,12 +51,13 @@ impl Tasks {
         }
         let launch = NodeLaunch {
             node_id: node.id.clone(),
+            project_id: task.project_id.clone(),
             size: node.size,
             api_url: self.address.api_url.clone(),
+            socket_url: self.address.socket_url.clone(),
             node_token: self
                 .tokens
                 .node_token(&node.id, self.timeouts.max_node_lifetime_ms / 1000)?,
-            control_public_key_pem: self.address.control_public_key_pem.clone(),
         };
         match self.pool.provisioner.provision(&launch).await {
             Ok(provider_id) => {
@@ -75,13 +79,13 @@ impl Tasks {
     }
 
     /// A new node's agent is up. The node goes to its task, or to the pool when the task no
-    /// longer needs it.
-    pub async fn node_ready(&self, id: &NodeId, endpoint: &str) -> Result<()> {
+    /// longer needs it. A repeated callback is fine.
+    pub async fn node_ready(&self, id: &NodeId, agent_version: Option<String>) -> Result<()> {
         let node = self.store.get_node(id).await?.ok_or_else(|| {
             Error::not_found(ErrorCode::NodeNotFound, format!("node {id} does not exist"))
         })?;
         if node.status != NodeStatus::Creating {
-            if node.endpoint.as_deref() == Some(endpoint) {
+            if matches!(node.status, NodeStatus::Claimed | NodeStatus::Warm) {
                 return Ok(()); // a repeated callback
             }
             return Err(Error::conflict(
@@ -95,14 +99,14 @@ impl Tasks {
                 if node.status != NodeStatus::Creating {
                     return false;
                 }
-                node.ready_at(endpoint);
+                node.ready(agent_version.clone());
                 true
             })
             .await?;
         let Some(node) = claimed else {
             return Ok(());
         };
-        tracing::info!(node = %node.id, endpoint, "node ready");
+        tracing::info!(node = %node.id, version = ?node.agent_version, "node ready");
         let task = match (&node.project_id, &node.task_id) {
             (Some(project), Some(task)) => self.store.get_task(project, task).await?,
             _ => None,
@@ -115,7 +119,9 @@ impl Tasks {
         }
     }
 
-    /// Creates the task's workspace on `node` (claimed for it) and starts the agent session.
+    /// Creates the task's workspace on `node` (claimed for it): records it, moves the task to
+    /// `starting` and pushes the create command. The node's acknowledgement
+    /// ([`Tasks::workspace_started`]) moves the task to `running`.
     pub async fn start_workspace(&self, task: &Task, node: Node) -> Result<()> {
         let now = now_ms();
         let workspace = Workspace::creating(task, &node.id, now);
@@ -139,9 +145,7 @@ impl Tasks {
             .await?;
         let Some(task) = starting else {
             // Cancelled while the node was found: give it back.
-            self.store
-                .put_workspace(&workspace.with_status(WorkspaceStatus::Destroyed))
-                .await?;
+            self.store.put_workspace(&workspace.closed(now)).await?;
             return self.pool.release_node(&node).await;
         };
         if let Some(mut session) = self
@@ -152,38 +156,81 @@ impl Tasks {
             session.workspace_id = Some(workspace.id.clone());
             self.store.put_session(&session).await?;
         }
-        let request = CreateWorkspaceRequest {
+        self.send_create(&task, &workspace).await
+    }
+
+    /// Pushes the create command of `workspace` to its node (again, from the sweep).
+    pub async fn send_create(&self, task: &Task, workspace: &Workspace) -> Result<()> {
+        let Some(node) = &workspace.node_id else {
+            return Ok(());
+        };
+        let command = NodeCommand::CreateWorkspace(self.workspace_request(task, workspace).await?);
+        self.live.send_to_node(node, &command).await?;
+        Ok(())
+    }
+
+    /// What a node is told to run for `workspace`, with a fresh callback token.
+    async fn workspace_request(
+        &self,
+        task: &Task,
+        workspace: &Workspace,
+    ) -> Result<CreateWorkspaceRequest> {
+        let repo = self
+            .store
+            .get_project(&task.project_id)
+            .await?
+            .map(|project| project.repo)
+            .unwrap_or_default();
+        Ok(CreateWorkspaceRequest {
             workspace_id: workspace.id.clone(),
             project_id: task.project_id.clone(),
             session_id: task.session_id.clone(),
-            repo: self
-                .store
-                .get_project(&task.project_id)
-                .await?
-                .map(|project| project.repo)
-                .unwrap_or_default(),
+            repo,
             prompt: task.prompt.clone(),
             callback_token: self.tokens.workspace_token(
                 &workspace.id,
                 (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
             )?,
             api_url: self.address.api_url.clone(),
-        };
-        if let Err(err) = self.nodes.create_workspace(&node, &request).await {
-            return self
-                .fail_task(
-                    &task,
-                    format!("node {} could not start the workspace: {err}", node.id),
-                )
-                .await;
+        })
+    }
+
+    /// `GET /api/nodes/{id}/assignments`: the workspaces `node` should run now.
+    pub async fn assignments(&self, node: &NodeId) -> Result<Assignments> {
+        let mut workspaces = Vec::new();
+        for workspace in self.store.node_workspaces(node).await? {
+            let Some(task_id) = &workspace.task_id else {
+                continue;
+            };
+            let task = self.store.get_task(&workspace.project_id, task_id).await?;
+            if let Some(task) = task.filter(|task| {
+                matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
+                    && task.workspace_id.as_ref() == Some(&workspace.id)
+            }) {
+                workspaces.push(self.workspace_request(&task, &workspace).await?);
+            }
         }
-        self.store
-            .put_workspace(&workspace.with_status(WorkspaceStatus::Running))
-            .await?;
+        Ok(Assignments { workspaces })
+    }
+
+    /// The node started the workspace's session: the task is running.
+    pub async fn workspace_started(&self, id: &WorkspaceId) -> Result<()> {
+        let workspace = self.open_workspace(id).await?;
+        let task_id = workspace.task_id.clone().ok_or_else(|| {
+            Error::conflict(
+                ErrorCode::WorkspaceHasNoTask,
+                format!("workspace {id} does not run a task"),
+            )
+        })?;
+        if workspace.status == WorkspaceStatus::Creating {
+            self.store
+                .put_workspace(&workspace.with_status(WorkspaceStatus::Running))
+                .await?;
+        }
         let now = now_ms();
         let deadline = now + self.timeouts.run_ms;
-        self.update_task(&task.project_id, &task.id, |task| {
-            if task.status != TaskStatus::Starting {
+        self.update_task(&workspace.project_id, &task_id, |task| {
+            if task.status != TaskStatus::Starting || task.workspace_id.as_ref() != Some(id) {
                 return false;
             }
             task.transition(
@@ -205,12 +252,7 @@ impl Tasks {
         outcome: WorkspaceOutcome,
         reason: Option<String>,
     ) -> Result<()> {
-        let workspace = self.store.get_workspace(id).await?.ok_or_else(|| {
-            Error::not_found(
-                ErrorCode::WorkspaceNotFound,
-                format!("workspace {id} does not exist"),
-            )
-        })?;
+        let workspace = self.open_workspace(id).await?;
         let Some(task_id) = &workspace.task_id else {
             return Err(Error::conflict(
                 ErrorCode::WorkspaceHasNoTask,

@@ -9,32 +9,34 @@ mod requests;
 
 use std::sync::Arc;
 
+use hangar_protocol::node::NodeCommand;
 use hangar_protocol::tasks::{NodeStatus, TaskStatus, WorkspaceStatus};
 use hangar_protocol::time::now_ms;
-use hangar_protocol::{ProjectId, TaskId};
+use hangar_protocol::{ProjectId, TaskId, WorkspaceId};
 
 use super::Timeouts;
+use super::access::open_workspace;
 use super::error::{Error, Result};
 use super::live::Live;
 use super::pool::{Pool, UPDATE_ATTEMPTS};
-use super::ports::{NodeClient, Saved, Store, Tokens};
+use super::ports::{Saved, Store, Tokens};
 use super::records::{Task, Workspace};
 
-/// What new nodes and workspaces are told about the control plane.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where nodes reach the control plane (known to the functions that sign nodes' tokens).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ControlPlaneAddress {
     /// The API base URL nodes call back to.
     pub api_url: String,
-    /// PEM key with which nodes verify the control plane's requests.
-    pub control_public_key_pem: String,
+    /// The WebSocket API URL nodes dial for their commands.
+    pub socket_url: String,
 }
 
 pub struct Tasks {
     pub store: Arc<dyn Store>,
     pub pool: Arc<Pool>,
-    pub nodes: Arc<dyn NodeClient>,
     pub tokens: Arc<dyn Tokens>,
-    /// Every saved task change is pushed to the project's viewers.
+    /// Every saved task change is pushed to the project's viewers, and node commands go
+    /// down the nodes' sockets.
     pub live: Arc<Live>,
     pub address: ControlPlaneAddress,
     pub timeouts: Timeouts,
@@ -87,15 +89,13 @@ impl Tasks {
         Ok(())
     }
 
-    /// After a task ended: destroy its workspace and give its node back to the pool. What
-    /// fails here is left for the sweep.
+    /// After a task ended: destroy its workspace and give its node back to the pool.
     pub async fn clean_up(&self, task: &Task) -> Result<()> {
         if let Some(workspace_id) = &task.workspace_id
             && let Some(workspace) = self.store.get_workspace(workspace_id).await?
             && workspace.status != WorkspaceStatus::Destroyed
-            && !self.destroy_workspace(&workspace).await?
         {
-            return Ok(());
+            self.destroy_workspace(&workspace).await?;
         }
         let Some(node_id) = &task.node_id else {
             return Ok(());
@@ -111,22 +111,23 @@ impl Tasks {
         }
     }
 
-    /// Destroys a workspace on its node; false when the node could not be reached.
-    pub async fn destroy_workspace(&self, workspace: &Workspace) -> Result<bool> {
-        let node = match &workspace.node_id {
-            Some(node) => self.store.get_node(node).await?,
-            None => None,
-        };
-        if let Some(node) =
-            node.filter(|node| node.endpoint.is_some() && node.status != NodeStatus::Destroyed)
-            && let Err(err) = self.nodes.destroy_workspace(&node, &workspace.id).await
-        {
-            tracing::warn!(workspace = %workspace.id, node = %node.id, error = %err, "could not destroy the workspace; the sweep will retry");
-            return Ok(false);
-        }
+    /// Closes a workspace (its callback token dies after the grace) and tells its node to
+    /// remove it; a node that misses the command removes it when it next converges.
+    pub async fn destroy_workspace(&self, workspace: &Workspace) -> Result<()> {
         self.store
-            .put_workspace(&workspace.with_status(WorkspaceStatus::Destroyed))
+            .put_workspace(&workspace.closed(now_ms()))
             .await?;
-        Ok(true)
+        if let Some(node) = &workspace.node_id {
+            let command = NodeCommand::DestroyWorkspace {
+                workspace_id: workspace.id.clone(),
+            };
+            self.live.send_to_node(node, &command).await?;
+        }
+        Ok(())
+    }
+
+    /// The workspace a callback is about, if its token is still good.
+    pub async fn open_workspace(&self, id: &WorkspaceId) -> Result<Workspace> {
+        open_workspace(self.store.as_ref(), id, self.timeouts.workspace_grace_ms).await
     }
 }

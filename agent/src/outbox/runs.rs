@@ -1,0 +1,107 @@
+//! Where each workspace delivers, and where its run stands on this node: registered when
+//! the run starts, finished with an outcome to report, forgotten (token included) once the
+//! outcome is reported and every row delivered.
+
+use hangar_protocol::WorkspaceId;
+use hangar_protocol::tasks::WorkspaceOutcome;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Delivery, Outbox, OutboxError};
+
+/// A workspace's run as this node last recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// A session was started (and, if this process did not start it, died with an agent).
+    Running,
+    /// The session ended; its outcome may not have been reported yet.
+    Finished {
+        outcome: WorkspaceOutcome,
+        reason: String,
+    },
+}
+
+impl Outbox {
+    /// Records where `delivery`'s workspace delivers (a later token replaces an earlier
+    /// one) and that its run is starting.
+    pub async fn register(&self, delivery: Delivery) -> Result<(), OutboxError> {
+        self.with_conn(move |conn, _| {
+            conn.execute(
+                "INSERT INTO workspaces (workspace_id, project_id, session_id, api_url, callback_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (workspace_id) DO UPDATE SET project_id = ?2, session_id = ?3,
+                   api_url = ?4, callback_token = ?5, state = 'running', outcome = NULL, reason = NULL",
+                params![
+                    delivery.workspace_id.as_str(),
+                    delivery.project_id,
+                    delivery.session_id.as_str(),
+                    delivery.api_url,
+                    delivery.callback_token
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records how the workspace's session ended, until the outcome is reported.
+    pub async fn finish(
+        &self,
+        workspace: &WorkspaceId,
+        outcome: WorkspaceOutcome,
+        reason: &str,
+    ) -> Result<(), OutboxError> {
+        let (workspace, reason) = (workspace.to_string(), reason.to_string());
+        self.with_conn(move |conn, _| {
+            conn.execute(
+                "UPDATE workspaces SET state = 'finished', outcome = ?2, reason = ?3
+                 WHERE workspace_id = ?1",
+                params![workspace, outcome.as_str(), reason],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The workspace's run as recorded here; `None` for a workspace this node never ran (or
+    /// already forgot).
+    pub async fn run_state(
+        &self,
+        workspace: &WorkspaceId,
+    ) -> Result<Option<RunState>, OutboxError> {
+        let workspace = workspace.to_string();
+        self.with_conn(move |conn, _| {
+            let row: Option<(String, Option<String>, Option<String>)> = conn
+                .query_row(
+                    "SELECT state, outcome, reason FROM workspaces WHERE workspace_id = ?1",
+                    [&workspace],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            Ok(row.map(|(state, outcome, reason)| {
+                match (state.as_str(), outcome.and_then(|o| o.parse().ok())) {
+                    ("finished", Some(outcome)) => RunState::Finished {
+                        outcome,
+                        reason: reason.unwrap_or_default(),
+                    },
+                    _ => RunState::Running,
+                }
+            }))
+        })
+        .await
+    }
+
+    /// Forgets the workspace (its token with it) once none of its rows wait for delivery;
+    /// true when it was forgotten.
+    pub async fn forget(&self, workspace: &WorkspaceId) -> Result<bool, OutboxError> {
+        let workspace = workspace.to_string();
+        self.with_conn(move |conn, _| {
+            let deleted = conn.execute(
+                "DELETE FROM workspaces WHERE workspace_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM outbox WHERE workspace_id = ?1)",
+                [&workspace],
+            )?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+}

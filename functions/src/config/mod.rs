@@ -1,0 +1,164 @@
+//! Control-plane configuration, read once from the environment at cold start. Every variable
+//! is validated there, so a misconfigured function fails at start with a sentence naming the
+//! variable instead of failing a request later. A function reads only the sections its
+//! needs name (see `lambda::catalog`): one that never signs is never given the key.
+
+mod sections;
+
+use std::collections::HashMap;
+
+pub use hangar_protocol::config::FromEnv;
+use hangar_protocol::config::{ConfigError, Vars};
+use hangar_protocol::limits;
+
+pub use self::sections::{Ec2Config, SchedulerConfig, SigningConfig, SigningKey};
+use crate::domain::Timeouts;
+use crate::lambda::catalog::Need;
+
+/// Which signature algorithm user tokens are checked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserTokenAlgorithm {
+    EdDsa,
+    Es256,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub table_name: String,
+    /// Only set locally and in tests: the loopback DynamoDB-compatible server.
+    pub dynamodb_endpoint: Option<String>,
+    /// PEM (SPKI) Ed25519 key that verifies workspace and node tokens.
+    pub callback_public_key_pem: String,
+    /// `iss` of workspace and node tokens.
+    pub callback_issuer: String,
+    /// PEM (SPKI) key that verifies user tokens, with its algorithm and expected `iss`.
+    pub user_public_key_pem: String,
+    pub user_token_algorithm: UserTokenAlgorithm,
+    pub user_issuer: String,
+    pub timeouts: Timeouts,
+    /// [`Need::Sign`]: the signing key and what nodes are told.
+    pub signing: Option<SigningConfig>,
+    /// [`Need::Push`]: the WebSocket API's management endpoint frames are posted to
+    /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub push_endpoint: Option<String>,
+    /// [`Need::Schedule`].
+    pub scheduler: Option<SchedulerConfig>,
+    /// [`Need::Provision`] and [`Need::Terminate`].
+    pub ec2: Option<Ec2Config>,
+}
+
+/// Milliseconds of any length are accepted for the control plane's timeouts.
+const ANY_MILLIS: u64 = u64::MAX;
+
+/// The design's timeouts (DESIGN.md section 5) and those of each task stage.
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            node_warm_ms: limits::NODE_WARM_TIMEOUT_MS,
+            max_node_lifetime_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
+            provision_ms: 600_000,
+            start_ms: 300_000,
+            run_ms: limits::MAX_AUTO_NODE_LIFETIME_MS,
+            workspace_grace_ms: 60_000,
+            command_resend_ms: 30_000,
+            node_lost_ms: 300_000,
+        }
+    }
+}
+
+/// The timeouts, each variable overriding its default.
+pub fn timeouts(vars: Vars) -> Result<Timeouts, ConfigError> {
+    let default = Timeouts::default();
+    let ms = |name, default| vars.millis(name, default, ANY_MILLIS);
+    let max_node_lifetime_ms = ms("MAX_AUTO_NODE_LIFETIME_MS", default.max_node_lifetime_ms)?;
+    Ok(Timeouts {
+        node_warm_ms: ms("NODE_WARM_TIMEOUT_MS", default.node_warm_ms)?,
+        max_node_lifetime_ms,
+        provision_ms: ms("HANGAR_PROVISION_TIMEOUT_MS", default.provision_ms)?,
+        start_ms: ms("HANGAR_START_TIMEOUT_MS", default.start_ms)?,
+        // A task may run as long as a node lives, unless told otherwise.
+        run_ms: ms("HANGAR_TASK_RUN_TIMEOUT_MS", max_node_lifetime_ms)?,
+        workspace_grace_ms: ms("HANGAR_WORKSPACE_GRACE_MS", default.workspace_grace_ms)?,
+        command_resend_ms: ms("HANGAR_COMMAND_RESEND_MS", default.command_resend_ms)?,
+        node_lost_ms: ms("HANGAR_NODE_LOST_MS", default.node_lost_ms)?,
+    })
+}
+
+fn table_name(vars: Vars) -> Result<String, ConfigError> {
+    let name = vars.required("HANGAR_TABLE_NAME", "the DynamoDB table")?;
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        || !(3..=255).contains(&name.len())
+    {
+        return Err(ConfigError::Invalid {
+            name: "HANGAR_TABLE_NAME",
+            value: name.into(),
+            reason: "a DynamoDB table name has 3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.'"
+                .into(),
+        });
+    }
+    Ok(name.to_string())
+}
+
+impl Config {
+    /// The configuration of a function with `needs`: every section it needs must be set.
+    pub fn for_needs(vars: &HashMap<String, String>, needs: &[Need]) -> Result<Self, ConfigError> {
+        let vars = Vars(vars);
+        let needs_any = |wanted: &[Need]| wanted.iter().any(|need| needs.contains(need));
+        Ok(Config {
+            table_name: table_name(vars)?,
+            dynamodb_endpoint: vars.optional_url("HANGAR_DYNAMODB_ENDPOINT")?,
+            callback_public_key_pem: vars.pem(
+                "HANGAR_CALLBACK_PUBLIC_KEY",
+                "the PEM public key that verifies workspace and node tokens",
+            )?,
+            callback_issuer: vars
+                .get_or("HANGAR_CALLBACK_ISSUER", "hangar-control-plane")
+                .to_string(),
+            user_public_key_pem: vars.pem(
+                "HANGAR_USER_JWT_PUBLIC_KEY",
+                "the PEM public key of the user auth issuer",
+            )?,
+            user_token_algorithm: vars.choice(
+                "HANGAR_USER_JWT_ALG",
+                UserTokenAlgorithm::EdDsa,
+                &[
+                    ("EdDSA", UserTokenAlgorithm::EdDsa),
+                    ("ES256", UserTokenAlgorithm::Es256),
+                ],
+            )?,
+            user_issuer: vars
+                .required("HANGAR_USER_JWT_ISSUER", "the iss of user tokens")?
+                .to_string(),
+            timeouts: timeouts(vars)?,
+            signing: needs_any(&[Need::Sign])
+                .then(|| sections::signing(vars))
+                .transpose()?,
+            push_endpoint: needs_any(&[Need::Push])
+                .then(|| {
+                    vars.url(
+                        "HANGAR_WS_ENDPOINT",
+                        "the WebSocket API's management URL frames are posted to",
+                    )
+                })
+                .transpose()?,
+            scheduler: needs_any(&[Need::Schedule])
+                .then(|| sections::scheduler(vars))
+                .transpose()?,
+            ec2: needs_any(&[Need::Provision, Need::Terminate])
+                .then(|| sections::ec2(vars))
+                .transpose()?,
+        })
+    }
+}
+
+/// Everything, as the local stack and a function with every need read it.
+impl FromEnv for Config {
+    fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Config::for_needs(vars, crate::lambda::catalog::TASK_STEPS)
+    }
+}
+
+#[cfg(test)]
+mod tests;

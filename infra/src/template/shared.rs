@@ -1,0 +1,306 @@
+//! The parts of the template every function shares: parameters, the globals, the table, the
+//! APIs, the schedule group, the signing key's secret, the nodes' security group, the alarm
+//! topic, and the outputs.
+
+use hangar_functions::lambda::catalog::{Lambda, Trigger};
+
+use super::{Yaml, function_id, pascal};
+
+pub const HEADER: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Description: >
+  Hangar control plane. One Rust bootstrap (provided.al2023, arm64, built once with
+  cargo-lambda) serves every function; HANGAR_LAMBDA names which Lambda each one is, and
+  each has only the grants and variables its needs name. One DynamoDB table (equal to
+  migrations/dynamodb/table.json), the HTTP API, the WebSocket API that viewers and nodes
+  dial, an EventBridge Scheduler group for warm timeouts and a rate schedule for the sweep.
+  Rendered from the code by scripts/render-template; do not edit by hand."#;
+
+pub const PARAMETERS: &str = r#"Parameters:
+  PublicApiUrl:
+    Type: String
+    AllowedPattern: "^https://.+"
+    Description: >
+      Base URL nodes call back to (a custom domain of the HTTP API, or its execute-api URL
+      after a first deploy).
+  SigningPublicKey:
+    Type: String
+    Description: PEM (SPKI) Ed25519 public key verifying workspace and node tokens (newlines as \n).
+  SigningPrivateKey:
+    Type: String
+    NoEcho: true
+    Description: >
+      PEM (PKCS#8) Ed25519 private key signing workspace and node tokens (newlines as \n). It
+      is kept in Secrets Manager; only the functions that sign can read it.
+  UserJwtPublicKey:
+    Type: String
+    Description: PEM public key of the user auth issuer (newlines as \n).
+  UserJwtIssuer:
+    Type: String
+    Description: iss claim of user tokens.
+  UserJwtAlgorithm:
+    Type: String
+    AllowedValues: [EdDSA, ES256]
+    Default: EdDSA
+  UiOrigin:
+    Type: String
+    AllowedPattern: "^https?://[^*/]+$"
+    ConstraintDescription: one origin (scheme and host), no wildcard
+    Description: Origin the static UI is served from (CORS of the HTTP API), e.g. https://hangar.example.com.
+  NodeAmiId:
+    Type: AWS::EC2::Image::Id
+    Description: Node image (infra/node-image) with hangar-agent and its service installed.
+  NodeVpcId:
+    Type: AWS::EC2::VPC::Id
+    Description: VPC of the nodes' security group (no ingress; nodes only dial out).
+  NodeSubnetId:
+    Type: String
+    Default: ""
+    Description: Subnet nodes launch in (with a route out); empty for the VPC's default.
+  NodeAcpCommand:
+    Type: String
+    Default: claude-code-acp
+    Description: The ACP agent nodes run unless a project names another.
+  NodeWarmTimeoutMs:
+    Type: Number
+    Default: 1800000
+    MinValue: 1
+  MaxAutoNodeLifetimeMs:
+    Type: Number
+    Default: 14400000
+    MinValue: 1
+  ApiRateLimit:
+    Type: Number
+    Default: 50
+    MinValue: 1
+    Description: Steady requests per second the HTTP API accepts before answering 429.
+  ApiBurstLimit:
+    Type: Number
+    Default: 100
+    MinValue: 1
+  AlarmEmail:
+    Type: String
+    Default: ""
+    Description: Where alarms are mailed (empty for none; the topic is there to subscribe to)."#;
+
+pub const GLOBALS: &str = r#"Conditions:
+  HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]
+
+Globals:
+  Function:
+    Runtime: provided.al2023
+    Architectures: [arm64]
+    Handler: bootstrap
+    MemorySize: 256
+    Timeout: 29
+    Environment:
+      # What every function reads; a need's variables are on the functions that have it.
+      Variables:
+        HANGAR_TABLE_NAME: !Ref Table
+        HANGAR_CALLBACK_PUBLIC_KEY: !Ref SigningPublicKey
+        HANGAR_USER_JWT_PUBLIC_KEY: !Ref UserJwtPublicKey
+        HANGAR_USER_JWT_ISSUER: !Ref UserJwtIssuer
+        HANGAR_USER_JWT_ALG: !Ref UserJwtAlgorithm
+        NODE_WARM_TIMEOUT_MS: !Ref NodeWarmTimeoutMs
+        MAX_AUTO_NODE_LIFETIME_MS: !Ref MaxAutoNodeLifetimeMs
+        RUST_LOG: info"#;
+
+pub const RESOURCES: &str = r#"Table:
+  Type: AWS::DynamoDB::Table
+  DeletionPolicy: Retain
+  UpdateReplacePolicy: Retain
+  Properties:
+    BillingMode: PAY_PER_REQUEST
+    AttributeDefinitions:
+      - { AttributeName: pk, AttributeType: S }
+      - { AttributeName: sk, AttributeType: S }
+      - { AttributeName: gsi1pk, AttributeType: S }
+      - { AttributeName: gsi1sk, AttributeType: S }
+      - { AttributeName: gsi2pk, AttributeType: S }
+      - { AttributeName: gsi2sk, AttributeType: S }
+    KeySchema:
+      - { AttributeName: pk, KeyType: HASH }
+      - { AttributeName: sk, KeyType: RANGE }
+    GlobalSecondaryIndexes:
+      - IndexName: gsi1
+        KeySchema:
+          - { AttributeName: gsi1pk, KeyType: HASH }
+          - { AttributeName: gsi1sk, KeyType: RANGE }
+        Projection: { ProjectionType: ALL }
+      - IndexName: gsi2
+        KeySchema:
+          - { AttributeName: gsi2pk, KeyType: HASH }
+          - { AttributeName: gsi2sk, KeyType: RANGE }
+        Projection: { ProjectionType: ALL }
+    TimeToLiveSpecification:
+      AttributeName: ttl
+      Enabled: true
+    PointInTimeRecoverySpecification:
+      PointInTimeRecoveryEnabled: true
+
+# The key that signs workspace and node tokens; read only by the functions that sign.
+SigningKeySecret:
+  Type: AWS::SecretsManager::Secret
+  Properties:
+    Description: Hangar's token-signing key (PEM)
+    SecretString: !Ref SigningPrivateKey
+
+HttpApi:
+  Type: AWS::Serverless::HttpApi
+  Properties:
+    # The static UI may be served from another origin (a bucket behind a CDN).
+    CorsConfiguration:
+      AllowOrigins: [!Ref UiOrigin]
+      AllowHeaders: [authorization, content-type, idempotency-key]
+      AllowMethods: [GET, POST]
+      MaxAge: 600
+    DefaultRouteSettings:
+      ThrottlingBurstLimit: !Ref ApiBurstLimit
+      ThrottlingRateLimit: !Ref ApiRateLimit
+
+WarmScheduleGroup:
+  Type: AWS::Scheduler::ScheduleGroup
+  Properties:
+    Name: !Sub "${AWS::StackName}-warm"
+
+# Assumed by EventBridge Scheduler to invoke the warm-timeout Lambda, and nothing else.
+SchedulerRole:
+  Type: AWS::IAM::Role
+  Properties:
+    AssumeRolePolicyDocument:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: { Service: scheduler.amazonaws.com }
+          Action: sts:AssumeRole
+          Condition:
+            StringEquals:
+              aws:SourceAccount: !Ref AWS::AccountId
+    Policies:
+      - PolicyName: invoke-warm-timeout
+        PolicyDocument:
+          Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: lambda:InvokeFunction
+              Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-warm-timeout"
+
+# Nodes accept no inbound connection: they dial the WebSocket API and call the HTTP API.
+NodeSecurityGroup:
+  Type: AWS::EC2::SecurityGroup
+  Properties:
+    GroupDescription: Hangar nodes (outbound only)
+    VpcId: !Ref NodeVpcId
+    SecurityGroupEgress:
+      - { IpProtocol: "-1", CidrIp: 0.0.0.0/0, Description: outbound only }
+
+# Viewers and nodes connect here with ?token=; the control plane posts frames and commands
+# through the Management API at the "live" stage.
+WebSocketApi:
+  Type: AWS::ApiGatewayV2::Api
+  Properties:
+    Name: !Sub "${AWS::StackName}-live"
+    ProtocolType: WEBSOCKET
+    RouteSelectionExpression: "$request.body.action"
+
+AlarmTopic:
+  Type: AWS::SNS::Topic
+  Properties:
+    DisplayName: Hangar alarms
+
+AlarmSubscription:
+  Type: AWS::SNS::Subscription
+  Condition: HasAlarmEmail
+  Properties:
+    TopicArn: !Ref AlarmTopic
+    Protocol: email
+    Endpoint: !Ref AlarmEmail
+
+# The sweep counts the items it could not repair (a metric in its log lines).
+SweepFailuresAlarm:
+  Type: AWS::CloudWatch::Alarm
+  Properties:
+    AlarmDescription: The reconciliation sweep could not repair an item
+    Namespace: Hangar
+    MetricName: SweepFailures
+    Dimensions:
+      - { Name: Stack, Value: !Ref AWS::StackName }
+    Statistic: Sum
+    Period: 300
+    EvaluationPeriods: 1
+    Threshold: 1
+    ComparisonOperator: GreaterThanOrEqualToThreshold
+    TreatMissingData: notBreaching
+    AlarmActions: [!Ref AlarmTopic]"#;
+
+/// The WebSocket API's stage and, for each WebSocket Lambda, its route, integration and
+/// permission.
+pub fn websocket_routes(yaml: &mut Yaml, lambdas: &[Lambda]) {
+    let routes: Vec<(&str, &str)> = lambdas
+        .iter()
+        .filter_map(|lambda| match lambda.trigger {
+            Trigger::WebSocket { route_key } => Some((route_key, lambda.name)),
+            _ => None,
+        })
+        .collect();
+    yaml.blank().line(1, "WebSocketStage:");
+    yaml.line(2, "Type: AWS::ApiGatewayV2::Stage");
+    let depends: Vec<String> = routes
+        .iter()
+        .map(|(key, _)| format!("Ws{}Route", pascal(key)))
+        .collect();
+    yaml.line(2, format!("DependsOn: [{}]", depends.join(", ")));
+    yaml.block(
+        2,
+        "Properties:\n  ApiId: !Ref WebSocketApi\n  StageName: live\n  AutoDeploy: true\n  \
+         DefaultRouteSettings:\n    ThrottlingBurstLimit: !Ref ApiBurstLimit\n    \
+         ThrottlingRateLimit: !Ref ApiRateLimit",
+    );
+    for (key, lambda) in routes {
+        let id = pascal(key);
+        let function = function_id(lambda);
+        yaml.blank().line(1, format!("Ws{id}Integration:"));
+        yaml.block(
+            2,
+            &format!(
+                "Type: AWS::ApiGatewayV2::Integration\nProperties:\n  ApiId: !Ref WebSocketApi\n  \
+                 IntegrationType: AWS_PROXY\n  IntegrationUri: !Sub \"arn:${{AWS::Partition}}:apigateway:\
+                 ${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function}.Arn}}/invocations\""
+            ),
+        );
+        yaml.blank().line(1, format!("Ws{id}Route:"));
+        yaml.block(
+            2,
+            &format!(
+                "Type: AWS::ApiGatewayV2::Route\nProperties:\n  ApiId: !Ref WebSocketApi\n  \
+                 RouteKey: {key}\n  AuthorizationType: NONE\n  \
+                 Target: !Sub \"integrations/${{Ws{id}Integration}}\""
+            ),
+        );
+        yaml.blank().line(1, format!("Ws{id}Permission:"));
+        yaml.block(
+            2,
+            &format!(
+                "Type: AWS::Lambda::Permission\nProperties:\n  Action: lambda:InvokeFunction\n  \
+                 FunctionName: !Ref {function}\n  Principal: apigateway.amazonaws.com\n  \
+                 SourceArn: !Sub \"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:\
+                 ${{AWS::AccountId}}:${{WebSocketApi}}/*/{key}\""
+            ),
+        );
+    }
+}
+
+pub const OUTPUTS: &str = r#"Outputs:
+  HttpApiUrl:
+    Value: !Sub "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"
+  WebSocketUrl:
+    Description: What the UI (?token=<user jwt>&projectId=<project>) and nodes (?token=<node jwt>) dial.
+    Value: !Sub "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/live"
+  TableName:
+    Value: !Ref Table
+  WarmScheduleGroupName:
+    Value: !Ref WarmScheduleGroup
+  NodeSecurityGroupId:
+    Value: !Ref NodeSecurityGroup
+  AlarmTopicArn:
+    Value: !Ref AlarmTopic"#;

@@ -1,0 +1,67 @@
+//! What passes between the control plane and a node agent. A node accepts no inbound
+//! connection: it dials the WebSocket API with its node token, the control plane pushes
+//! [`NodeCommand`]s down that socket, and the node answers over HTTPS. Every command is also
+//! desired state in the store, so a lost push costs a reconnect ([`Assignments`]), never a
+//! task.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::WorkspaceId;
+use crate::tasks::CreateWorkspaceRequest;
+
+/// A command pushed to a node over its socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum NodeCommand {
+    /// Start this workspace's session (a repeated create of a known workspace is ignored).
+    CreateWorkspace(CreateWorkspaceRequest),
+    /// Stop the workspace's agent and remove the workspace (unknown ones are fine).
+    #[serde(rename_all = "camelCase")]
+    DestroyWorkspace { workspace_id: WorkspaceId },
+    /// Fetch the assignments and converge (sent when the desired state changed in a way a
+    /// single command does not describe).
+    Converge,
+}
+
+/// `GET /api/nodes/{nodeId}/assignments`: what should run on the node now. Workspaces the
+/// node runs that are not listed are to be destroyed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignments {
+    pub workspaces: Vec<CreateWorkspaceRequest>,
+}
+
+/// What a node sends up its socket. API Gateway routes it by `action`
+/// (`$request.body.action`); the local hub reads the same JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum NodeMessage {
+    /// The node is alive (every `HANGAR_NODE_HEARTBEAT_MS`).
+    Heartbeat,
+}
+
+/// The route key of [`NodeMessage::Heartbeat`] on the WebSocket API.
+pub const HEARTBEAT_ROUTE: &str = "heartbeat";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_messages_are_tagged_json() {
+        let destroy = NodeCommand::DestroyWorkspace {
+            workspace_id: WorkspaceId::parse("w1").unwrap(),
+        };
+        let json = serde_json::to_value(&destroy).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "destroyWorkspace", "workspaceId": "w1"})
+        );
+        assert_eq!(
+            serde_json::from_value::<NodeCommand>(json).unwrap(),
+            destroy
+        );
+        let heartbeat = serde_json::to_value(NodeMessage::Heartbeat).unwrap();
+        assert_eq!(heartbeat, serde_json::json!({"action": HEARTBEAT_ROUTE}));
+    }
+}
