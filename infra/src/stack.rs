@@ -13,8 +13,8 @@ use hangar_functions::adapters::tokens::TokenIssuer;
 use hangar_functions::config::{
     Config, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
 };
-use hangar_functions::domain::Timeouts;
 use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
+use hangar_functions::domain::{NodeQuotas, Timeouts};
 use hangar_functions::http::StartupError;
 use hangar_functions::{AppState, Ports};
 use hangar_protocol::routes;
@@ -39,6 +39,9 @@ pub struct StackOptions {
     pub web_root: Option<PathBuf>,
     pub nodes: LocalNodeOptions,
     pub timeouts: Timeouts,
+    pub quotas: NodeQuotas,
+    /// Live viewer connections one user may hold.
+    pub connections_per_user: u64,
     /// How often the schedule runner looks for due schedules.
     pub schedule_poll: Duration,
     /// How often the sweep runs; `None`: never on its own (tests run it by hand).
@@ -114,6 +117,8 @@ impl LocalStack {
             // Nodes are local processes (the stack's Provisioner), not instances.
             ec2: None,
             timeouts: options.timeouts,
+            quotas: options.quotas,
+            connections_per_user: options.connections_per_user,
         }
     }
 
@@ -230,7 +235,7 @@ async fn fire_due_schedules(
             .into_iter()
             .filter(|schedule| schedule.at_ms <= now)
         {
-            match state.tasks.pool.warm_timeout(&schedule.event).await {
+            match state.tasks.warm_timeout(&schedule.event).await {
                 Ok(outcome) => {
                     tracing::info!(schedule = %schedule.name, ?outcome, "fired a warm timeout")
                 }

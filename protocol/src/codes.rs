@@ -51,6 +51,9 @@ error_codes! {
     InvalidPrompt = "invalid_prompt",
     PromptTooLarge = "prompt_too_large",
     TaskNotFound = "task_not_found",
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    IdempotencyKeyInProgress = "idempotency_key_in_progress",
     InvalidTransition = "invalid_transition",
     SessionNotFound = "session_not_found",
     // Message history.
@@ -81,6 +84,7 @@ error_codes! {
     MissingProject = "missing_project",
     InvalidProject = "invalid_project",
     InvalidConnection = "invalid_connection",
+    TooManyConnections = "too_many_connections",
     GatewayUnavailable = "gateway_unavailable",
     // Servers.
     StoreUnavailable = "store_unavailable",

@@ -33,6 +33,8 @@ pub fn warm_node(size: VmSize, generation: u64) -> Node {
         task_id: None,
         project_id: Some(fake_project()),
         revision: 0,
+        // Seeded directly: it holds no place in the quotas.
+        counted: false,
     }
 }
 

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hangar_functions::adapters::tokens::TokenIssuer;
+use hangar_functions::domain::NodeQuotas;
 use hangar_functions::domain::records::{ChatSession, Node, Project, Workspace};
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
 use hangar_protocol::tasks::{NodeStatus, TaskStatus, TaskView, VmSize, WorkspaceStatus};
@@ -98,6 +99,8 @@ impl TestStack {
                     .collect(),
             },
             timeouts: StackOptions::default_timeouts(),
+            quotas: NodeQuotas::default(),
+            connections_per_user: 20,
             schedule_poll: Duration::from_millis(100),
             sweep_every: None,
         };

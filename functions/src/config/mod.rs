@@ -8,11 +8,11 @@ mod sections;
 use std::collections::HashMap;
 
 pub use hangar_protocol::config::FromEnv;
-use hangar_protocol::config::{ConfigError, Vars};
+pub use hangar_protocol::config::{ConfigError, Vars};
 use hangar_protocol::limits;
 
 pub use self::sections::{Ec2Config, SchedulerConfig, SigningConfig, SigningKey};
-use crate::domain::Timeouts;
+use crate::domain::{NodeQuotas, Timeouts};
 use crate::lambda::catalog::Need;
 
 /// Which signature algorithm user tokens are checked with.
@@ -36,6 +36,9 @@ pub struct Config {
     pub user_token_algorithm: UserTokenAlgorithm,
     pub user_issuer: String,
     pub timeouts: Timeouts,
+    pub quotas: NodeQuotas,
+    /// `HANGAR_MAX_CONNECTIONS_PER_USER`: live viewer connections one user may hold.
+    pub connections_per_user: u64,
     /// [`Need::Sign`]: the signing key and what nodes are told.
     pub signing: Option<SigningConfig>,
     /// [`Need::Push`]: the WebSocket API's management endpoint frames are posted to
@@ -46,6 +49,9 @@ pub struct Config {
     /// [`Need::Provision`] and [`Need::Terminate`].
     pub ec2: Option<Ec2Config>,
 }
+
+/// Live viewer connections per user, unless told otherwise.
+const DEFAULT_CONNECTIONS_PER_USER: u64 = 20;
 
 /// Milliseconds of any length are accepted for the control plane's timeouts.
 const ANY_MILLIS: u64 = u64::MAX;
@@ -62,8 +68,43 @@ impl Default for Timeouts {
             workspace_grace_ms: 60_000,
             command_resend_ms: 30_000,
             node_lost_ms: 300_000,
+            queue_ms: 3_600_000,
         }
     }
+}
+
+/// How many nodes may live at once, unless told otherwise.
+impl Default for NodeQuotas {
+    fn default() -> Self {
+        NodeQuotas {
+            total: 10,
+            per_project: 5,
+        }
+    }
+}
+
+/// The node quotas (`HANGAR_MAX_NODES`, `HANGAR_MAX_NODES_PER_PROJECT`).
+pub fn quotas(vars: Vars) -> Result<NodeQuotas, ConfigError> {
+    let default = NodeQuotas::default();
+    Ok(NodeQuotas {
+        total: vars.number("HANGAR_MAX_NODES", default.total, 1, 100_000)?,
+        per_project: vars.number(
+            "HANGAR_MAX_NODES_PER_PROJECT",
+            default.per_project,
+            1,
+            100_000,
+        )?,
+    })
+}
+
+/// `HANGAR_MAX_CONNECTIONS_PER_USER`.
+pub fn connections_per_user(vars: Vars) -> Result<u64, ConfigError> {
+    vars.number(
+        "HANGAR_MAX_CONNECTIONS_PER_USER",
+        DEFAULT_CONNECTIONS_PER_USER,
+        1,
+        10_000,
+    )
 }
 
 /// The timeouts, each variable overriding its default.
@@ -81,6 +122,7 @@ pub fn timeouts(vars: Vars) -> Result<Timeouts, ConfigError> {
         workspace_grace_ms: ms("HANGAR_WORKSPACE_GRACE_MS", default.workspace_grace_ms)?,
         command_resend_ms: ms("HANGAR_COMMAND_RESEND_MS", default.command_resend_ms)?,
         node_lost_ms: ms("HANGAR_NODE_LOST_MS", default.node_lost_ms)?,
+        queue_ms: ms("HANGAR_QUEUE_TIMEOUT_MS", default.queue_ms)?,
     })
 }
 
@@ -132,6 +174,8 @@ impl Config {
                 .required("HANGAR_USER_JWT_ISSUER", "the iss of user tokens")?
                 .to_string(),
             timeouts: timeouts(vars)?,
+            quotas: quotas(vars)?,
+            connections_per_user: connections_per_user(vars)?,
             signing: needs_any(&[Need::Sign])
                 .then(|| sections::signing(vars))
                 .transpose()?,

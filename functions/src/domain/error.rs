@@ -25,6 +25,12 @@ pub enum Error {
     /// The thing existed and is gone for good (a closed workspace).
     #[error("{message}")]
     Gone { code: ErrorCode, message: String },
+    /// Well-formed, but it contradicts what was asked before (a reused idempotency key).
+    #[error("{message}")]
+    Unprocessable { code: ErrorCode, message: String },
+    /// A limit on how much a caller holds at once (live connections).
+    #[error("{message}")]
+    TooMany { code: ErrorCode, message: String },
     /// The store is unavailable for now (throttled, unreachable): retry.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -76,6 +82,20 @@ impl Error {
         }
     }
 
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn too_many(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::TooMany {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Invalid { code, .. }
@@ -83,7 +103,9 @@ impl Error {
             | Error::NotFound { code, .. }
             | Error::Forbidden { code, .. }
             | Error::Conflict { code, .. }
-            | Error::Gone { code, .. } => *code,
+            | Error::Gone { code, .. }
+            | Error::Unprocessable { code, .. }
+            | Error::TooMany { code, .. } => *code,
             Error::Unavailable(_) => ErrorCode::StoreUnavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod error;
 pub mod history;
+pub mod idempotency;
 pub mod ingest;
 pub mod live;
 pub mod pool;
@@ -15,6 +16,14 @@ pub mod sweep;
 pub mod tasks;
 
 pub use error::Error;
+
+/// How many nodes may live at once (creating, warm, claimed, destroying): capacity, and a
+/// bound on what the stack spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeQuotas {
+    pub total: u64,
+    pub per_project: u64,
+}
 
 /// How long each stage may take before the sweep steps in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,4 +42,6 @@ pub struct Timeouts {
     pub command_resend_ms: u64,
     /// A node whose socket sent no heartbeat within this is lost.
     pub node_lost_ms: u64,
+    /// A run-now task may wait this long for a node to free up.
+    pub queue_ms: u64,
 }

@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 
-use hangar_protocol::NodeId;
 use hangar_protocol::tasks::{NodeStatus, WarmTimeoutEvent};
 use hangar_protocol::time::now_ms;
+use hangar_protocol::{NodeId, ProjectId};
 
-use super::Timeouts;
 use super::error::{Error, Result};
 use super::ports::{NodeStore, Provisioner, Saved, Scheduler, WarmSchedule};
 use super::records::{Node, Task};
+use super::{NodeQuotas, Timeouts};
 
 /// How often an optimistic update is retried after losing a race before giving up.
 pub(crate) const UPDATE_ATTEMPTS: usize = 8;
@@ -31,6 +31,7 @@ pub struct Pool {
     pub scheduler: Arc<dyn Scheduler>,
     pub provisioner: Arc<dyn Provisioner>,
     pub timeouts: Timeouts,
+    pub quotas: NodeQuotas,
 }
 
 impl Pool {
@@ -93,6 +94,30 @@ impl Pool {
             }
         }
         Ok(None)
+    }
+
+    /// Destroys the longest-warm node of another project than `project`, so a place in the
+    /// stack's quota frees up for it; false when there is none to take.
+    pub async fn evict_warm_node(&self, project: &ProjectId) -> Result<bool> {
+        let mut warm: Vec<Node> = self
+            .store
+            .list_live_nodes()
+            .await?
+            .into_iter()
+            .filter(|node| {
+                node.status == NodeStatus::Warm && node.project_id.as_ref() != Some(project)
+            })
+            .collect();
+        warm.sort_by_key(|node| node.warm_since.unwrap_or(node.updated_at));
+        for node in warm {
+            if self
+                .destroy_node(&node, "its place is needed by another project")
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Records that a node is gone (or never started).

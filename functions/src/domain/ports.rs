@@ -9,6 +9,7 @@ use hangar_protocol::{
     ChatMessage, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
 };
 
+use super::NodeQuotas;
 use super::records::{ChatSession, Connection, Node, NodeLink, Project, Task, Workspace};
 
 #[derive(Debug, thiserror::Error)]
@@ -86,10 +87,31 @@ pub trait TaskStore: Send + Sync {
     async fn list_active_tasks(&self) -> StoreResult<Vec<Task>>;
 }
 
+/// Which node quota was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaScope {
+    /// `HANGAR_MAX_NODES`: every project's nodes together.
+    All,
+    /// `HANGAR_MAX_NODES_PER_PROJECT`.
+    Project,
+}
+
+/// What creating a counted node found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserved {
+    Yes,
+    /// No place left in this quota; nothing was written.
+    Full(QuotaScope),
+}
+
 #[async_trait]
 pub trait NodeStore: Send + Sync {
+    /// Creates a counted node and takes its place in both quotas, in one write: no race can
+    /// pass a quota.
+    async fn create_node(&self, node: &Node, quotas: NodeQuotas) -> StoreResult<Reserved>;
     /// Saves `node` if the stored one is still `read` (same status, generation and revision;
-    /// `None`: it must not exist).
+    /// `None`: it must not exist). A counted node saved as destroyed gives its places back
+    /// in the same write.
     async fn save_node(&self, node: &Node, read: Option<&Node>) -> StoreResult<Saved>;
     async fn get_node(&self, id: &NodeId) -> StoreResult<Option<Node>>;
     /// Warm nodes of `project` of exactly `size`, longest warm first.
@@ -146,6 +168,38 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Vec<ChatMessage>>;
 }
 
+/// A request a user makes once under an idempotency key, whatever its retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentRequest {
+    pub user: UserId,
+    pub project: ProjectId,
+    pub key: String,
+    /// What was asked, so a reuse of the key for something else is told apart.
+    pub fingerprint: u64,
+    /// The task the first request makes.
+    pub task_id: TaskId,
+    /// Unix epoch seconds after which the key is forgotten (the table's TTL).
+    pub expires_at: u64,
+}
+
+/// Whether a key was new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstUse {
+    Yes,
+    /// Used before (and not expired) for this request.
+    Before {
+        fingerprint: u64,
+        task_id: TaskId,
+        expires_at: u64,
+    },
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Records the key for `request` unless it is recorded already.
+    async fn claim_key(&self, request: &IdempotentRequest, now_secs: u64) -> StoreResult<FirstUse>;
+}
+
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     /// Records a live connection, findable by project and by id.
@@ -159,6 +213,8 @@ pub trait ConnectionStore: Send + Sync {
         project: &ProjectId,
         now_secs: u64,
     ) -> StoreResult<Vec<Connection>>;
+    /// How many connections of `user` are live at `now_secs`.
+    async fn count_user_connections(&self, user: &UserId, now_secs: u64) -> StoreResult<usize>;
 }
 
 /// The whole table, for the services that touch several aggregates.
@@ -171,6 +227,7 @@ pub trait Store:
     + WorkspaceStore
     + MessageStore
     + ConnectionStore
+    + IdempotencyStore
 {
 }
 

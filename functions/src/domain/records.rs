@@ -143,6 +143,9 @@ pub struct Node {
     pub project_id: Option<ProjectId>,
     /// Bumped on every save; each save expects the revision it read.
     pub revision: u64,
+    /// Whether it holds a place in the node quotas (given back when it is destroyed).
+    #[serde(default)]
+    pub counted: bool,
 }
 
 impl Node {
@@ -161,6 +164,7 @@ impl Node {
             task_id: Some(task.id.clone()),
             project_id: Some(task.project_id.clone()),
             revision: 0,
+            counted: true,
         }
     }
 

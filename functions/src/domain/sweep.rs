@@ -41,6 +41,8 @@ impl Tasks {
         if report != SweepReport::default() {
             tracing::info!(?report, "sweep repaired state");
         }
+        // Whatever it freed, and whatever a lost nudge left waiting.
+        self.start_queued().await?;
         Ok(report)
     }
 

@@ -60,6 +60,10 @@ impl From<Error> for ApiError {
             Error::Forbidden { message, .. } => (StatusCode::FORBIDDEN, message, None),
             Error::Conflict { message, .. } => (StatusCode::CONFLICT, message, None),
             Error::Gone { message, .. } => (StatusCode::GONE, message, None),
+            Error::Unprocessable { message, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, message, None)
+            }
+            Error::TooMany { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message, None),
             Error::Unavailable(detail) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the store is unavailable; retry later".to_string(),

@@ -14,6 +14,9 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::domain::idempotency::IdempotencyKey;
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 fn authorization(parts: &Parts) -> Option<&str> {
     parts
@@ -101,6 +104,22 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         state.auth.verify_user(authorization(parts)).map(AuthUser)
+    }
+}
+
+/// The request's `Idempotency-Key`, checked, when it has one.
+pub struct IdempotencyHeader(pub Option<IdempotencyKey>);
+
+impl FromRequestParts<AppState> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else {
+            return Ok(IdempotencyHeader(None));
+        };
+        // A value that is not visible ASCII fails the same check as one too long.
+        let key = IdempotencyKey::parse(value.to_str().unwrap_or("\u{0}"))?;
+        Ok(IdempotencyHeader(Some(key)))
     }
 }
 

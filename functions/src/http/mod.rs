@@ -59,12 +59,14 @@ impl AppState {
         let live = Arc::new(Live {
             store: Arc::clone(&ports.store),
             push: ports.push,
+            connections_per_user: config.connections_per_user,
         });
         let pool = Arc::new(Pool {
             store: ports.store.clone(),
             scheduler: ports.scheduler,
             provisioner: ports.provisioner,
             timeouts: config.timeouts,
+            quotas: config.quotas,
         });
         let tasks = Tasks {
             store: Arc::clone(&ports.store),
@@ -80,6 +82,7 @@ impl AppState {
                 })
                 .unwrap_or_default(),
             timeouts: config.timeouts,
+            dispatch: tokio::sync::Mutex::new(()),
         };
         Ok(AppState {
             store: ports.store,

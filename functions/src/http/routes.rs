@@ -20,12 +20,12 @@ use hangar_protocol::{
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AuthUser, BatchBody, JsonBody, NodeCaller, PathIds, WorkspaceCaller};
+use super::extract::{
+    AuthUser, BatchBody, IdempotencyHeader, JsonBody, NodeCaller, PathIds, WorkspaceCaller,
+};
 use crate::domain::history::{self, PageRequest};
 use crate::domain::{ingest, projects};
-use crate::lambda::catalog::{
-    NODE_READS, NODE_READY, Need, READ, RECORD, RECORD_AND_PUSH, TASK_ENDS, TASK_STEPS,
-};
+use crate::lambda::catalog::{NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, TASK_STEPS};
 
 /// One HTTP route and the Lambda (binary in `src/bin/`) that serves it in production.
 #[derive(Clone, Copy)]
@@ -91,7 +91,7 @@ pub const ROUTES: &[Route] = &[
     route(
         "cancel-task",
         ("POST", routes::TASK_CANCEL),
-        TASK_ENDS,
+        TASK_STEPS,
         |m| on(m, cancel_task),
     ),
     route("list-sessions", ("GET", routes::SESSIONS), READ, |m| {
@@ -118,13 +118,13 @@ pub const ROUTES: &[Route] = &[
     route(
         "workspace-status",
         ("POST", routes::WORKSPACE_STATUS),
-        TASK_ENDS,
+        TASK_STEPS,
         |m| on(m, workspace_status),
     ),
     route(
         "node-ready",
         ("POST", routes::NODE_READY),
-        NODE_READY,
+        TASK_STEPS,
         |m| on(m, node_ready),
     ),
     route(
@@ -136,6 +136,9 @@ pub const ROUTES: &[Route] = &[
 ];
 
 type Answer<T> = Result<Json<T>, ApiError>;
+
+/// Says whether a `POST /tasks` answer is a replay of an earlier submission's.
+const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 async fn create_project(
     State(state): State<AppState>,
@@ -180,10 +183,27 @@ async fn create_task(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     PathIds(project): PathIds<ProjectId>,
+    IdempotencyHeader(key): IdempotencyHeader,
     JsonBody(request): JsonBody<CreateTaskRequest>,
-) -> Result<(StatusCode, Json<TaskView>), ApiError> {
-    let task = state.tasks.create_task(&user, &project, request).await?;
-    Ok((StatusCode::CREATED, Json(task)))
+) -> Result<
+    (
+        StatusCode,
+        [(&'static str, &'static str); 1],
+        Json<TaskView>,
+    ),
+    ApiError,
+> {
+    let submitted = state
+        .tasks
+        .create_task(&user, &project, request, key.as_ref())
+        .await?;
+    // A replay answers as the first submission did, and says it is one.
+    let replayed = if submitted.replayed { "true" } else { "false" };
+    Ok((
+        StatusCode::CREATED,
+        [(IDEMPOTENT_REPLAYED, replayed)],
+        Json(submitted.task),
+    ))
 }
 
 async fn list_tasks(

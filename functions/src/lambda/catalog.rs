@@ -24,28 +24,14 @@ pub enum Need {
     Terminate,
 }
 
-/// Needs of a function that moves tasks and nodes along (starts, releases, destroys).
+/// Needs of a function that moves tasks and nodes along: it may start queued tasks (on a
+/// warm node or a new one), hand nodes back to the pool, or destroy them.
 pub const TASK_STEPS: &[Need] = &[
     Need::WriteStore,
     Need::Push,
     Need::Sign,
     Need::Schedule,
     Need::Provision,
-    Need::Terminate,
-];
-/// Needs of the ready callback: starts the node's task on it, or hands the node back.
-pub const NODE_READY: &[Need] = &[
-    Need::WriteStore,
-    Need::Push,
-    Need::Sign,
-    Need::Schedule,
-    Need::Terminate,
-];
-/// Needs of a function that ends tasks and hands nodes back, but never starts one.
-pub const TASK_ENDS: &[Need] = &[
-    Need::WriteStore,
-    Need::Push,
-    Need::Schedule,
     Need::Terminate,
 ];
 /// Needs of a function that records what a caller sent and tells the viewers.
@@ -125,7 +111,8 @@ const OTHERS: &[Lambda] = &[
     Lambda {
         name: WARM_TIMEOUT,
         trigger: Trigger::Schedule,
-        needs: &[Need::WriteStore, Need::Terminate],
+        // A destroyed node leaves room for a queued task, which this then starts.
+        needs: TASK_STEPS,
         timeout_secs: 60,
     },
     Lambda {

@@ -45,7 +45,7 @@ async fn serve_warm_timeout(state: AppState) -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<WarmTimeoutEvent>| {
         let state = state.clone();
         async move {
-            let outcome = state.tasks.pool.warm_timeout(&event.payload).await?;
+            let outcome = state.tasks.warm_timeout(&event.payload).await?;
             tracing::info!(node = %event.payload.node_id, generation = event.payload.generation, ?outcome, "warm timeout");
             Ok::<_, Error>(matches!(outcome, WarmTimeoutOutcome::Destroyed))
         }

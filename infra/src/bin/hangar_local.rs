@@ -1,12 +1,14 @@
 //! `hangar-local`: the whole control plane in one process for development.
 //! Started by `scripts/dev`, which also runs the loopback DynamoDB-compatible server.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-use hangar_functions::domain::records::Project;
 use std::time::Duration;
+
+use hangar_functions::config::{self, Vars};
+use hangar_functions::domain::records::Project;
 
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
 use hangar_protocol::tasks::VmSize;
@@ -48,6 +50,8 @@ async fn run() -> Result<(), String> {
         base_dir: state_dir.join("nodes"),
         env: Vec::new(),
     };
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let vars = Vars(&env);
     let stack = LocalStack::start(StackOptions {
         dynamodb_endpoint,
         table_name: env_or("HANGAR_TABLE_NAME", "hangar-local"),
@@ -56,7 +60,10 @@ async fn run() -> Result<(), String> {
         keys: keys.clone(),
         web_root: web_root.is_dir().then_some(web_root),
         nodes,
-        timeouts: StackOptions::default_timeouts(),
+        // The same variables (and defaults) as the functions on AWS.
+        timeouts: config::timeouts(vars).map_err(|err| err.to_string())?,
+        quotas: config::quotas(vars).map_err(|err| err.to_string())?,
+        connections_per_user: config::connections_per_user(vars).map_err(|err| err.to_string())?,
         schedule_poll: Duration::from_secs(1),
         sweep_every: Some(Duration::from_secs(60)),
     })

@@ -69,6 +69,20 @@ pub const PARAMETERS: &str = r#"Parameters:
     Type: Number
     Default: 14400000
     MinValue: 1
+  MaxNodes:
+    Type: Number
+    Default: 10
+    MinValue: 1
+    Description: Nodes (instances) of all projects at once; run-now tasks beyond it wait queued.
+  MaxNodesPerProject:
+    Type: Number
+    Default: 5
+    MinValue: 1
+  MaxConnectionsPerUser:
+    Type: Number
+    Default: 20
+    MinValue: 1
+    Description: Live viewer connections one user may hold (then 429 too_many_connections).
   ApiRateLimit:
     Type: Number
     Default: 50
@@ -103,6 +117,9 @@ Globals:
         HANGAR_USER_JWT_ALG: !Ref UserJwtAlgorithm
         NODE_WARM_TIMEOUT_MS: !Ref NodeWarmTimeoutMs
         MAX_AUTO_NODE_LIFETIME_MS: !Ref MaxAutoNodeLifetimeMs
+        HANGAR_MAX_NODES: !Ref MaxNodes
+        HANGAR_MAX_NODES_PER_PROJECT: !Ref MaxNodesPerProject
+        HANGAR_MAX_CONNECTIONS_PER_USER: !Ref MaxConnectionsPerUser
         RUST_LOG: info"#;
 
 pub const RESOURCES: &str = r#"Table:
@@ -152,6 +169,7 @@ HttpApi:
     CorsConfiguration:
       AllowOrigins: [!Ref UiOrigin]
       AllowHeaders: [authorization, content-type, idempotency-key]
+      ExposeHeaders: [idempotent-replayed]
       AllowMethods: [GET, POST]
       MaxAge: 600
     DefaultRouteSettings:

@@ -151,6 +151,34 @@ async fn connect_checks_token_and_membership() {
 }
 
 #[tokio::test]
+async fn a_user_holds_at_most_the_capped_connections_and_a_closed_one_frees_a_place() {
+    let stack = TestStack::start_with(|options| options.connections_per_user = 3).await;
+    let seeded = stack.seed().await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(open(&stack, &seeded).await);
+    }
+    let token = stack.user_token(&seeded.owner);
+    let path = ws_path(Some(&token), Some(seeded.project.as_str()));
+    let (status, body) = refused(&stack, &path).await;
+    assert_eq!((status, body.code.as_str()), (429, "too_many_connections"));
+    assert_eq!(
+        connections(&stack, &seeded).await.len(),
+        3,
+        "the refused one is not kept"
+    );
+
+    let mut closed = held.pop().expect("a socket");
+    closed.close(None).await.expect("close");
+    eventually("the closed connection forgotten", async || {
+        connections(&stack, &seeded).await.len() == 2
+    })
+    .await;
+    held.push(open(&stack, &seeded).await);
+    assert_eq!(connections(&stack, &seeded).await.len(), 3);
+}
+
+#[tokio::test]
 async fn each_batch_is_one_frame_per_connection_for_the_project_only() {
     let stack = TestStack::start().await;
     let seeded = stack.seed().await;

@@ -10,5 +10,6 @@ mod live;
 mod nodes;
 mod pool;
 mod projects;
+mod quotas;
 mod sweep;
 mod tasks;

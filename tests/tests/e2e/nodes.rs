@@ -162,7 +162,11 @@ async fn a_node_whose_socket_dropped_reconnects_and_converges_on_what_it_missed(
 /// Whether `pid` is a live process (not a zombie).
 fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
+        .map(|stat| {
+            stat.split_whitespace()
+                .nth(2)
+                .is_none_or(|state| state != "Z")
+        })
         .unwrap_or(false)
 }
 

@@ -12,6 +12,9 @@
 //! | node socket | `NODE#{id}` / `CONN#{connection}` | `LINK` / `NODE` | |
 //! | workspace | `WORKSPACE#{id}` | `META` | gsi1 `NODEWS#{node}` and gsi2 `LIVE_WORKSPACE` until destroyed |
 //! | connection | `PROJECT#{id}` / `CONN#{id}` | `CONN#{id}` / `META` | |
+//! | user's connection | `USER#{user}` | `CONN#{id}` | |
+//! | idempotency key | `USER#{user}` | `IDEM#{project}#{key}` | |
+//! | node quota | `QUOTA#nodes` | `ALL` / `PROJECT#{id}` | |
 
 use std::collections::HashMap;
 
@@ -69,6 +72,15 @@ pub fn workspace_key(id: &WorkspaceId) -> Key {
 
 pub fn connection_key(project: &ProjectId, id: &str) -> Key {
     (project_pk(project), format!("{CONNECTION_PREFIX}{id}"))
+}
+
+/// A user's connections are counted under the user, for the per-user cap.
+pub fn user_connection_key(user: &UserId, id: &str) -> Key {
+    (membership_pk(user), format!("{CONNECTION_PREFIX}{id}"))
+}
+
+pub fn idempotency_key(user: &UserId, project: &ProjectId, key: &str) -> Key {
+    (membership_pk(user), format!("IDEM#{project}#{key}"))
 }
 
 /// Where `$disconnect`, which only knows the connection id, finds the project.

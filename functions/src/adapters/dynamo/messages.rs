@@ -1,18 +1,14 @@
-//! Chat messages and live connections in the table.
+//! Chat messages in the table.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use hangar_protocol::{ChatMessage, ProjectId, SessionId};
+use hangar_protocol::{ChatMessage, SessionId};
 
 use super::DynamoStore;
-use super::items::{
-    CONNECTION_PREFIX, MESSAGE_PREFIX, connection_key, connection_lookup_key, from_item,
-    message_pk, message_sk, project_pk, s, to_item,
-};
+use super::items::{MESSAGE_PREFIX, from_item, message_pk, message_sk, s, to_item};
 use crate::adapters::aws::SdkFailure;
-use crate::domain::ports::{ConnectionStore, InsertOutcome, MessageStore, StoreError};
-use crate::domain::records::Connection;
+use crate::domain::ports::{InsertOutcome, MessageStore, StoreError};
 
 #[async_trait]
 impl MessageStore for DynamoStore {
@@ -111,41 +107,5 @@ impl MessageStore for DynamoStore {
             .into_iter()
             .map(|item| from_item(item, "message"))
             .collect()
-    }
-}
-
-#[async_trait]
-impl ConnectionStore for DynamoStore {
-    async fn put_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        let by_project = connection_key(&connection.project_id, &connection.id);
-        let by_id = connection_lookup_key(&connection.id);
-        self.put(to_item(connection, by_id, "connection")?).await?;
-        self.put(to_item(connection, by_project, "connection")?)
-            .await
-    }
-
-    async fn get_connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
-        self.get(connection_lookup_key(id), "connection").await
-    }
-
-    async fn delete_connection(&self, connection: &Connection) -> Result<(), StoreError> {
-        self.delete(connection_key(&connection.project_id, &connection.id))
-            .await?;
-        self.delete(connection_lookup_key(&connection.id)).await
-    }
-
-    async fn list_connections(
-        &self,
-        project: &ProjectId,
-        now_secs: u64,
-    ) -> Result<Vec<Connection>, StoreError> {
-        let connections: Vec<Connection> = self
-            .query_prefix(project_pk(project), CONNECTION_PREFIX, "connection")
-            .await?;
-        // TTL deletion lags by up to days: an expired item is already dead.
-        Ok(connections
-            .into_iter()
-            .filter(|connection| connection.ttl > now_secs)
-            .collect())
     }
 }

@@ -3,9 +3,12 @@
 //! key schema and the encoding, [`records`] and [`messages`] the port implementations, and
 //! [`table`] the table definition the local stack creates.
 
+mod connections;
+mod idempotency;
 mod items;
 mod links;
 mod messages;
+mod nodes;
 mod records;
 pub mod table;
 
@@ -108,6 +111,8 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .set_index_name(index.map(String::from))
+                // The base table reads what was just written; an index cannot.
+                .consistent_read(index.is_none())
                 .key_condition_expression(condition)
                 .set_exclusive_start_key(start.take());
             for (name, value) in &values {

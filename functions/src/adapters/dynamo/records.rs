@@ -1,21 +1,19 @@
 //! Projects, sessions, tasks, nodes and workspaces in the table.
 
 use async_trait::async_trait;
-use hangar_protocol::tasks::VmSize;
 use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 
 use super::DynamoStore;
 use super::items::{
-    ACTIVE_TASKS, LIVE_NODES, LIVE_WORKSPACES, MEMBERSHIP_PREFIX, SESSION_PREFIX, TASK_PREFIX, key,
-    membership_key, membership_pk, n, node_item, node_key, node_workspaces_pk, pool_pk,
-    project_key, project_pk, s, session_key, task_item, task_key, to_item, workspace_item,
-    workspace_key,
+    ACTIVE_TASKS, LIVE_WORKSPACES, MEMBERSHIP_PREFIX, SESSION_PREFIX, TASK_PREFIX, key,
+    membership_key, membership_pk, n, node_workspaces_pk, project_key, project_pk, s, session_key,
+    task_item, task_key, to_item, workspace_item, workspace_key,
 };
 use crate::adapters::aws::SdkFailure;
 use crate::domain::ports::{
-    NodeStore, ProjectStore, Saved, SessionStore, StoreError, TaskStore, WorkspaceStore,
+    ProjectStore, Saved, SessionStore, StoreError, TaskStore, WorkspaceStore,
 };
-use crate::domain::records::{ChatSession, Node, Project, Task, Workspace};
+use crate::domain::records::{ChatSession, Project, Task, Workspace};
 
 #[async_trait]
 impl ProjectStore for DynamoStore {
@@ -141,39 +139,6 @@ impl TaskStore for DynamoStore {
 
     async fn list_active_tasks(&self) -> Result<Vec<Task>, StoreError> {
         self.query_index("gsi2", ACTIVE_TASKS.into(), "task").await
-    }
-}
-
-#[async_trait]
-impl NodeStore for DynamoStore {
-    async fn save_node(&self, node: &Node, read: Option<&Node>) -> Result<Saved, StoreError> {
-        let item = node_item(node)?;
-        let Some(read) = read else {
-            return self.put_new(item).await;
-        };
-        self.put_if(
-            item,
-            "#status = :status AND generation = :generation AND revision = :revision",
-            vec![
-                (":status", s(read.status.as_str())),
-                (":generation", n(read.generation)),
-                (":revision", n(read.revision)),
-            ],
-        )
-        .await
-    }
-
-    async fn get_node(&self, id: &NodeId) -> Result<Option<Node>, StoreError> {
-        self.get(node_key(id), "node").await
-    }
-
-    async fn warm_nodes(&self, project: &ProjectId, size: VmSize) -> Result<Vec<Node>, StoreError> {
-        self.query_index("gsi1", pool_pk(project, size), "node")
-            .await
-    }
-
-    async fn list_live_nodes(&self) -> Result<Vec<Node>, StoreError> {
-        self.query_index("gsi2", LIVE_NODES.into(), "node").await
     }
 }
 

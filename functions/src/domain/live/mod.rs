@@ -37,6 +37,8 @@ const CONNECTION_ID_MAX_LEN: usize = 128;
 pub struct Live {
     pub store: Arc<dyn Store>,
     pub push: Arc<dyn Push>,
+    /// How many viewer connections one user may hold at once.
+    pub connections_per_user: u64,
 }
 
 /// What a publish did, for logs.
@@ -74,7 +76,22 @@ impl Live {
             connected_at: now,
             ttl: now / 1000 + CONNECTION_TTL_SECS,
         };
+        // Recorded first and counted after, so two connections racing for the last place
+        // cannot both pass: at worst both are refused.
         self.store.put_connection(&connection).await?;
+        let held = self.store.count_user_connections(user, now / 1000).await?;
+        let held = u64::try_from(held).unwrap_or(u64::MAX);
+        if held > self.connections_per_user {
+            self.store.delete_connection(&connection).await?;
+            return Err(Error::too_many(
+                ErrorCode::TooManyConnections,
+                format!(
+                    "you hold {} live connections already; close one (at most {} at once)",
+                    held - 1,
+                    self.connections_per_user
+                ),
+            ));
+        }
         tracing::info!(connection = %connection.id, project = %connection.project_id, user = %connection.user_id, "connected");
         Ok(connection)
     }

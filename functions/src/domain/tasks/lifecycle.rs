@@ -11,24 +11,32 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
 
 use super::Tasks;
+use super::queue::Started;
 use crate::domain::error::{Error, Result};
-use crate::domain::ports::NodeLaunch;
+use crate::domain::ports::{NodeLaunch, Reserved};
 use crate::domain::records::{Node, Task, Workspace};
 
 impl Tasks {
-    /// Moves a queued task on: a warm node if one fits, else a new one.
-    pub async fn start(&self, task: &Task) -> Result<()> {
+    /// Moves a queued task on: a warm node of its project if one fits, else a new one if
+    /// the quotas leave room.
+    pub(super) async fn start(&self, task: &Task) -> Result<Started> {
         match self.pool.claim_node(task).await? {
-            Some(node) => self.start_workspace(task, node).await,
+            Some(node) => {
+                self.start_workspace(task, node).await?;
+                Ok(Started::Yes)
+            }
             None => self.provision_for(task).await,
         }
     }
 
-    /// Creates a node for `task`; its agent calls [`Tasks::node_ready`] when it is up.
-    async fn provision_for(&self, task: &Task) -> Result<()> {
+    /// Creates a node for `task` (taking its place in the quotas); its agent calls
+    /// [`Tasks::node_ready`] when it is up.
+    async fn provision_for(&self, task: &Task) -> Result<Started> {
         let now = now_ms();
         let node = Node::creating_for(task, now);
-        self.store.save_node(&node, None).await?;
+        if let Reserved::Full(scope) = self.store.create_node(&node, self.pool.quotas).await? {
+            return Ok(Started::NoCapacity(scope));
+        }
         let deadline = now + self.timeouts.provision_ms;
         let moved = self
             .update_task(&task.project_id, &task.id, |task| {
@@ -47,7 +55,8 @@ impl Tasks {
             .await?;
         if moved.is_none() {
             // Cancelled meanwhile: the node record is dropped before anything was started.
-            return self.pool.mark_destroyed(&node.id).await;
+            self.pool.mark_destroyed(&node.id).await?;
+            return Ok(Started::Yes);
         }
         let launch = NodeLaunch {
             node_id: node.id.clone(),
@@ -68,14 +77,14 @@ impl Tasks {
                         true
                     })
                     .await?;
-                Ok(())
             }
             Err(err) => {
                 self.pool.mark_destroyed(&node.id).await?;
                 self.fail_task(task, format!("could not provision a node: {err}"))
-                    .await
+                    .await?;
             }
         }
+        Ok(Started::Yes)
     }
 
     /// A new node's agent is up. The node goes to its task, or to the pool when the task no
@@ -115,7 +124,10 @@ impl Tasks {
             Some(task) if task.status == TaskStatus::Provisioning && task.holds(&node.id) => {
                 self.start_workspace(&task, node).await
             }
-            _ => self.pool.release_node(&node).await,
+            _ => {
+                self.pool.release_node(&node).await?;
+                self.start_queued().await
+            }
         }
     }
 
@@ -279,12 +291,14 @@ impl Tasks {
             })
             .await?;
         match finished {
-            Some(task) => self.clean_up(&task).await,
+            Some(task) => self.clean_up(&task).await?,
             // A repeated report, or the task already ended another way: still tidy up.
             None => match self.store.get_task(&workspace.project_id, task_id).await? {
-                Some(task) if task.status.is_terminal() => self.clean_up(&task).await,
-                _ => Ok(()),
+                Some(task) if task.status.is_terminal() => self.clean_up(&task).await?,
+                _ => {}
             },
         }
+        // Its node is free for the queue now.
+        self.start_queued().await
     }
 }

@@ -5,12 +5,17 @@
 //! it and cleaning up after it.
 
 mod lifecycle;
+mod queue;
 mod requests;
+mod submit;
+
+pub use queue::Started;
+pub use submit::Submitted;
 
 use std::sync::Arc;
 
 use hangar_protocol::node::NodeCommand;
-use hangar_protocol::tasks::{NodeStatus, TaskStatus, WorkspaceStatus};
+use hangar_protocol::tasks::{NodeStatus, TaskStatus, WarmTimeoutEvent, WorkspaceStatus};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ProjectId, TaskId, WorkspaceId};
 
@@ -18,7 +23,7 @@ use super::Timeouts;
 use super::access::open_workspace;
 use super::error::{Error, Result};
 use super::live::Live;
-use super::pool::{Pool, UPDATE_ATTEMPTS};
+use super::pool::{Pool, UPDATE_ATTEMPTS, WarmTimeoutOutcome};
 use super::ports::{Saved, Store, Tokens};
 use super::records::{Task, Workspace};
 
@@ -40,6 +45,8 @@ pub struct Tasks {
     pub live: Arc<Live>,
     pub address: ControlPlaneAddress,
     pub timeouts: Timeouts,
+    /// One pass over the queue at a time in this process (see [`Tasks::start_queued`]).
+    pub dispatch: tokio::sync::Mutex<()>,
 }
 
 impl Tasks {
@@ -68,6 +75,15 @@ impl Tasks {
         Err(Error::Internal(format!(
             "task {id} kept changing under an update"
         )))
+    }
+
+    /// The warm timeout of `event`; a destroyed node leaves room for a queued task.
+    pub async fn warm_timeout(&self, event: &WarmTimeoutEvent) -> Result<WarmTimeoutOutcome> {
+        let outcome = self.pool.warm_timeout(event).await?;
+        if outcome == WarmTimeoutOutcome::Destroyed {
+            self.start_queued().await?;
+        }
+        Ok(outcome)
     }
 
     /// Fails `task` (if it is not finished yet) and cleans up after it.
