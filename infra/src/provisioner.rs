@@ -2,10 +2,10 @@
 //! (`hangar-agent node`), which dials the local stack's socket like an EC2 node dials the
 //! WebSocket API, with the scripted ACP agent as its coding agent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +34,14 @@ struct LocalNode {
 pub struct LocalProvisioner {
     options: LocalNodeOptions,
     children: Mutex<HashMap<String, LocalNode>>,
+    /// Destroyed nodes whose process has not exited yet (it flushes its outbox first).
+    stopping: Arc<Mutex<HashSet<String>>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl LocalProvisioner {
@@ -41,13 +49,12 @@ impl LocalProvisioner {
         LocalProvisioner {
             options,
             children: Mutex::new(HashMap::new()),
+            stopping: Arc::default(),
         }
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, HashMap<String, LocalNode>> {
-        self.children
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn children(&self) -> MutexGuard<'_, HashMap<String, LocalNode>> {
+        locked(&self.children)
     }
 
     /// Where a node keeps its workspaces and outbox.
@@ -55,11 +62,13 @@ impl LocalProvisioner {
         self.options.base_dir.join(node.as_str())
     }
 
-    /// Provider ids of node processes still running.
+    /// Provider ids of node processes still running, those being stopped included.
     pub fn running(&self) -> Vec<String> {
         let mut children = self.children();
         children.retain(|_, local| matches!(local.child.try_wait(), Ok(None)));
-        children.keys().cloned().collect()
+        let mut running: Vec<String> = children.keys().cloned().collect();
+        running.extend(locked(&self.stopping).iter().cloned());
+        running
     }
 }
 
@@ -117,19 +126,27 @@ impl Provisioner for LocalProvisioner {
         let Some(LocalNode { mut child, .. }) = self.children().remove(provider_id) else {
             return Ok(());
         };
-        // SIGTERM lets the agent flush its outbox; SIGKILL if it takes too long.
+        // SIGTERM lets the agent flush its outbox; SIGKILL if it takes too long. Like
+        // TerminateInstances, this returns at once: the caller may be answering the very
+        // node it stops (a task's end releases its node), which must not wait on itself.
         if let Some(pid) = child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
         }
-        if tokio::time::timeout(Duration::from_secs(15), child.wait())
-            .await
-            .is_err()
-        {
-            let _ = child.kill().await;
-        }
-        tracing::info!(%provider_id, "stopped a local node process");
+        let (stopping, id) = (Arc::clone(&self.stopping), provider_id.to_string());
+        locked(&stopping).insert(id.clone());
+        tokio::spawn(async move {
+            if tokio::time::timeout(Duration::from_secs(15), child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(provider_id = %id, "a local node ignored SIGTERM; killing it");
+                let _ = child.kill().await;
+            }
+            locked(&stopping).remove(&id);
+        });
+        tracing::info!(%provider_id, "stopping a local node process");
         Ok(())
     }
 

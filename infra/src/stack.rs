@@ -42,6 +42,8 @@ pub struct StackOptions {
     pub quotas: NodeQuotas,
     /// Live viewer connections one user may hold.
     pub connections_per_user: u64,
+    /// The node agent version warm nodes must run (`None`: any).
+    pub node_agent_version: Option<String>,
     /// How often the schedule runner looks for due schedules.
     pub schedule_poll: Duration,
     /// How often the sweep runs; `None`: never on its own (tests run it by hand).
@@ -119,6 +121,7 @@ impl LocalStack {
             timeouts: options.timeouts,
             quotas: options.quotas,
             connections_per_user: options.connections_per_user,
+            node_agent_version: options.node_agent_version.clone(),
         }
     }
 
@@ -253,9 +256,8 @@ async fn fire_due_schedules(
 async fn sweep_periodically(state: AppState, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
-        if let Err(err) = state.tasks.sweep().await {
-            tracing::warn!(error = %err, "sweep failed");
-        }
+        // Each failed step is logged by the sweep itself.
+        state.tasks.sweep().await;
     }
 }
 

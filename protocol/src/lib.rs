@@ -17,6 +17,10 @@ pub mod tasks;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod time;
 
+/// The release of this build: the node agent reports it, and the control plane expects its
+/// own by default (`HANGAR_NODE_AGENT_VERSION`), so a deploy retires nodes of the last one.
+pub const RELEASE: &str = env!("CARGO_PKG_VERSION");
+
 pub use codes::ErrorCode;
 pub use error::ErrorBody;
 pub use ids::{IdError, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};

@@ -30,6 +30,7 @@ pub fn warm_node(size: VmSize, generation: u64) -> Node {
         updated_at: now,
         provider_id: None,
         agent_version: None,
+        image: None,
         task_id: None,
         project_id: Some(fake_project()),
         revision: 0,

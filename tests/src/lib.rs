@@ -101,6 +101,7 @@ impl TestStack {
             timeouts: StackOptions::default_timeouts(),
             quotas: NodeQuotas::default(),
             connections_per_user: 20,
+            node_agent_version: Some(hangar_protocol::RELEASE.to_string()),
             schedule_poll: Duration::from_millis(100),
             sweep_every: None,
         };

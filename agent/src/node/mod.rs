@@ -29,7 +29,7 @@ use crate::outbox::{Delivery, Outbox, RunState};
 use crate::reporter::Reporter;
 
 /// The agent's version, reported when the node is ready.
-pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const AGENT_VERSION: &str = hangar_protocol::RELEASE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {

@@ -39,6 +39,9 @@ pub struct Config {
     pub quotas: NodeQuotas,
     /// `HANGAR_MAX_CONNECTIONS_PER_USER`: live viewer connections one user may hold.
     pub connections_per_user: u64,
+    /// `HANGAR_NODE_AGENT_VERSION`: the node agent version warm nodes must run (default this
+    /// build's release; `any` for none).
+    pub node_agent_version: Option<String>,
     /// [`Need::Sign`]: the signing key and what nodes are told.
     pub signing: Option<SigningConfig>,
     /// [`Need::Push`]: the WebSocket API's management endpoint frames are posted to
@@ -95,6 +98,14 @@ pub fn quotas(vars: Vars) -> Result<NodeQuotas, ConfigError> {
             100_000,
         )?,
     })
+}
+
+/// `HANGAR_NODE_AGENT_VERSION`.
+pub fn node_agent_version(vars: Vars) -> Option<String> {
+    match vars.get_or("HANGAR_NODE_AGENT_VERSION", hangar_protocol::RELEASE) {
+        "any" => None,
+        version => Some(version.to_string()),
+    }
 }
 
 /// `HANGAR_MAX_CONNECTIONS_PER_USER`.
@@ -176,6 +187,7 @@ impl Config {
             timeouts: timeouts(vars)?,
             quotas: quotas(vars)?,
             connections_per_user: connections_per_user(vars)?,
+            node_agent_version: node_agent_version(vars),
             signing: needs_any(&[Need::Sign])
                 .then(|| sections::signing(vars))
                 .transpose()?,

@@ -25,6 +25,34 @@ pub struct NodeQuotas {
     pub per_project: u64,
 }
 
+/// What nodes should run now. A warm node of another agent version or image is retired (the
+/// sweep destroys it, no task claims it), so a deploy never leaves tasks on old nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeRelease {
+    /// The node agent version expected (`None`: any).
+    pub agent_version: Option<String>,
+    /// The machine image new nodes launch from (`None`: any).
+    pub image: Option<String>,
+}
+
+impl NodeRelease {
+    /// Why `node` is out of date, if it is. A node that has not reported its version yet
+    /// is not judged on it.
+    pub fn outdated(&self, node: &records::Node) -> Option<String> {
+        if let (Some(expected), Some(running)) = (&self.agent_version, &node.agent_version)
+            && expected != running
+        {
+            return Some(format!("runs agent {running}, the release is {expected}"));
+        }
+        match (&self.image, &node.image) {
+            (Some(expected), Some(image)) if expected != image => {
+                Some(format!("runs image {image}, the release is {expected}"))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How long each stage may take before the sweep steps in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
@@ -44,4 +72,58 @@ pub struct Timeouts {
     pub node_lost_ms: u64,
     /// A run-now task may wait this long for a node to free up.
     pub queue_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use hangar_protocol::NodeId;
+    use hangar_protocol::tasks::{NodeStatus, VmSize};
+
+    fn node(agent_version: Option<&str>, image: Option<&str>) -> records::Node {
+        records::Node {
+            id: NodeId::new(),
+            status: NodeStatus::Warm,
+            size: VmSize::Small,
+            generation: 1,
+            warm_since: Some(0),
+            created_at: 0,
+            updated_at: 0,
+            provider_id: None,
+            agent_version: agent_version.map(Into::into),
+            image: image.map(Into::into),
+            task_id: None,
+            project_id: None,
+            revision: 0,
+            counted: true,
+        }
+    }
+
+    #[test]
+    fn a_node_of_another_version_or_image_is_outdated_and_an_unknown_one_is_not_judged() {
+        let release = NodeRelease {
+            agent_version: Some("1.2.0".into()),
+            image: Some("ami-new".into()),
+        };
+        assert_eq!(
+            release.outdated(&node(Some("1.2.0"), Some("ami-new"))),
+            None
+        );
+        assert!(
+            release
+                .outdated(&node(Some("1.1.0"), Some("ami-new")))
+                .is_some()
+        );
+        assert!(
+            release
+                .outdated(&node(Some("1.2.0"), Some("ami-old")))
+                .is_some()
+        );
+        assert_eq!(release.outdated(&node(None, None)), None);
+        assert_eq!(
+            NodeRelease::default().outdated(&node(Some("0.0.1"), Some("ami-old"))),
+            None
+        );
+    }
 }

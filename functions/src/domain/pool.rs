@@ -13,7 +13,7 @@ use hangar_protocol::{NodeId, ProjectId};
 use super::error::{Error, Result};
 use super::ports::{NodeStore, Provisioner, Saved, Scheduler, WarmSchedule};
 use super::records::{Node, Task};
-use super::{NodeQuotas, Timeouts};
+use super::{NodeQuotas, NodeRelease, Timeouts};
 
 /// How often an optimistic update is retried after losing a race before giving up.
 pub(crate) const UPDATE_ATTEMPTS: usize = 8;
@@ -32,6 +32,7 @@ pub struct Pool {
     pub provisioner: Arc<dyn Provisioner>,
     pub timeouts: Timeouts,
     pub quotas: NodeQuotas,
+    pub release: NodeRelease,
 }
 
 impl Pool {
@@ -75,6 +76,7 @@ impl Pool {
             for node in self.store.warm_nodes(&task.project_id, size).await? {
                 if node.status != NodeStatus::Warm
                     || node.is_past_lifetime(self.timeouts.max_node_lifetime_ms, now)
+                    || self.release.outdated(&node).is_some()
                 {
                     continue; // too old to take: the sweep destroys it
                 }
@@ -131,14 +133,18 @@ impl Pool {
     }
 
     /// Returns a claimed node to the warm pool with a fresh generation and a warm-timeout
-    /// schedule, or destroys it when it reached its maximum lifetime.
+    /// schedule, or destroys it when it reached its maximum lifetime or is out of date.
     pub async fn release_node(&self, node: &Node) -> Result<()> {
         let now = now_ms();
-        if node.is_past_lifetime(self.timeouts.max_node_lifetime_ms, now) {
-            return self
-                .destroy_node(node, "reached its maximum lifetime")
-                .await
-                .map(|_| ());
+        let retire = if node.is_past_lifetime(self.timeouts.max_node_lifetime_ms, now) {
+            Some("reached its maximum lifetime".to_string())
+        } else {
+            self.release
+                .outdated(node)
+                .map(|why| format!("retired: {why}"))
+        };
+        if let Some(reason) = retire {
+            return self.destroy_node(node, &reason).await.map(|_| ());
         }
         let warm = self
             .update_node(&node.id, |current| {

@@ -137,6 +137,9 @@ pub struct Node {
     /// The node agent's version, known once it called back ready.
     #[serde(default)]
     pub agent_version: Option<String>,
+    /// The machine image it was launched from.
+    #[serde(default)]
+    pub image: Option<String>,
     /// The task holding the node while claimed (or the one it is being created for).
     pub task_id: Option<TaskId>,
     /// The one project the node serves, for its whole life: warm pools are per project.
@@ -161,6 +164,7 @@ impl Node {
             updated_at: now,
             provider_id: None,
             agent_version: None,
+            image: None,
             task_id: Some(task.id.clone()),
             project_id: Some(task.project_id.clone()),
             revision: 0,

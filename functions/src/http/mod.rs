@@ -19,6 +19,7 @@ pub use self::error::ApiError;
 use self::routes::{ROUTES, Route};
 use crate::adapters::tokens::KeyError;
 use crate::config::Config;
+use crate::domain::NodeRelease;
 use crate::domain::live::Live;
 use crate::domain::pool::Pool;
 use crate::domain::ports::{PortError, Provisioner, Push, Scheduler, Store, Tokens};
@@ -67,6 +68,10 @@ impl AppState {
             provisioner: ports.provisioner,
             timeouts: config.timeouts,
             quotas: config.quotas,
+            release: NodeRelease {
+                agent_version: config.node_agent_version.clone(),
+                image: config.ec2.as_ref().map(|ec2| ec2.ami_id.clone()),
+            },
         });
         let tasks = Tasks {
             store: Arc::clone(&ports.store),

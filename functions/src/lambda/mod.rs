@@ -3,11 +3,13 @@
 //! runtime loop of its trigger runs (HTTP, WebSocket route, schedule).
 
 pub mod catalog;
+pub mod metrics;
 pub mod state;
 
 use axum::response::IntoResponse;
 use hangar_protocol::live::{CONNECT_PROJECT_PARAM, CONNECT_TOKEN_PARAM};
 use hangar_protocol::tasks::WarmTimeoutEvent;
+use hangar_protocol::time::now_ms;
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
 };
@@ -29,14 +31,17 @@ pub async fn run() -> Result<(), Error> {
         .map_err(|_| format!("{LAMBDA_VAR} is required but not set: which Lambda this is"))?;
     let lambda = catalog::lambda(&name)
         .ok_or_else(|| format!("{LAMBDA_VAR} is {name:?}: no Lambda of that name"))?;
-    let state = state::from_env(&lambda).await?;
+    let (state, config) = state::from_env(&lambda).await?;
     match lambda.trigger {
         Trigger::Http { .. } => {
             lambda_http::run(crate::http::lambda_router(lambda.name, state)).await
         }
         Trigger::WebSocket { .. } => serve_ws(&lambda, state).await,
         Trigger::Schedule => serve_warm_timeout(state).await,
-        Trigger::Rate { .. } => serve_reconcile(state).await,
+        Trigger::Rate { .. } => {
+            let stack = config.ec2.map(|ec2| ec2.stack).unwrap_or_default();
+            serve_reconcile(state, stack).await
+        }
     }
 }
 
@@ -53,21 +58,16 @@ async fn serve_warm_timeout(state: AppState) -> Result<(), Error> {
     .await
 }
 
-/// The reconciliation sweep, invoked on a rate schedule.
-async fn serve_reconcile(state: AppState) -> Result<(), Error> {
+/// The reconciliation sweep, invoked on a rate schedule. Its failed steps become the
+/// `Hangar/SweepFailures` metric of `stack` (the alarm's), as an embedded-metric log line.
+async fn serve_reconcile(state: AppState, stack: String) -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
         let state = state.clone();
+        let stack = stack.clone();
         async move {
-            let report = state.tasks.sweep().await?;
-            Ok::<_, Error>(serde_json::json!({
-                "failedTasks": report.failed_tasks.len(),
-                "destroyedNodes": report.destroyed_nodes.len(),
-                "releasedNodes": report.released_nodes.len(),
-                "destroyedWorkspaces": report.destroyed_workspaces.len(),
-                "deletedSchedules": report.deleted_schedules.len(),
-                "resentCommands": report.resent_commands.len(),
-                "lostNodes": report.lost_nodes.len(),
-            }))
+            let report = state.tasks.sweep().await;
+            println!("{}", metrics::sweep_failures(&stack, &report, now_ms()));
+            Ok::<_, Error>(metrics::sweep_summary(&report))
         }
     }))
     .await

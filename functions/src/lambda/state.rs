@@ -15,8 +15,8 @@ use crate::config::{Config, SigningKey};
 use crate::domain::ports::{Provisioner, Push, Scheduler, Tokens};
 use crate::http::{AppState, Ports, StartupError};
 
-/// The state of `lambda`, built once at cold start.
-pub async fn from_env(lambda: &Lambda) -> Result<AppState, StartupError> {
+/// The state of `lambda`, built once at cold start, with the configuration it was built from.
+pub async fn from_env(lambda: &Lambda) -> Result<(AppState, Config), StartupError> {
     let vars = std::env::vars().collect();
     let config = Config::for_needs(&vars, lambda.needs)?;
     let store = DynamoStore::connect(config.dynamodb_endpoint.as_deref(), &config.table_name).await;
@@ -52,5 +52,5 @@ pub async fn from_env(lambda: &Lambda) -> Result<AppState, StartupError> {
         push,
         tokens,
     };
-    AppState::new(&config, ports)
+    Ok((AppState::new(&config, ports)?, config))
 }

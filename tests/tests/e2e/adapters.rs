@@ -246,7 +246,7 @@ async fn a_signing_function_reads_its_key_from_secrets_manager_at_cold_start() {
         unsafe { std::env::set_var(name, value) };
     }
     let lambda = catalog::lambda("node-assignments").expect("in the catalog");
-    let state = from_env(&lambda).await.expect("cold start");
+    let (state, _config) = from_env(&lambda).await.expect("cold start");
     let workspace = hangar_protocol::WorkspaceId::new();
     let token = state
         .tasks
@@ -260,6 +260,6 @@ async fn a_signing_function_reads_its_key_from_secrets_manager_at_cold_start() {
 
     // A function that does not sign never reads it, even with the variable set.
     let reader = catalog::lambda("list-messages").expect("in the catalog");
-    let state = from_env(&reader).await.expect("cold start");
+    let (state, _config) = from_env(&reader).await.expect("cold start");
     assert!(state.tasks.tokens.workspace_token(&workspace, 60).is_err());
 }

@@ -206,7 +206,7 @@ async fn a_dropped_create_command_still_starts_the_task_through_the_sweep() {
         TaskStatus::Starting,
         "the lost command started nothing"
     );
-    let report = stack.stack.state.tasks.sweep().await.expect("sweep");
+    let report = stack.stack.state.tasks.sweep().await;
     assert_eq!(
         report.resent_commands,
         vec![submitted.workspace_id.clone().expect("ws")]

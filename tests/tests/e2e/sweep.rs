@@ -14,7 +14,8 @@ use hangar_tests::fixtures::{fake_task, user, warm_node};
 #[tokio::test]
 async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_and_schedules() {
     let stack = TestStack::start_with(|options| {
-        options.timeouts.node_warm_ms = 300;
+        // Long enough that the released node is still warm when the test looks.
+        options.timeouts.node_warm_ms = 1_500;
         options.timeouts.max_node_lifetime_ms = 60_000;
         options.timeouts.start_ms = 300;
     })
@@ -75,13 +76,13 @@ async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_an
         .await
         .expect("schedule");
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
     let fresh_later = warm_node(VmSize::Small, 2);
     store
         .save_node(&fresh_later, None)
         .await
         .expect("seed node");
-    let report = stack.stack.state.tasks.sweep().await.expect("sweep");
+    let report = stack.stack.state.tasks.sweep().await;
 
     assert_eq!(report.failed_tasks, vec![stuck.id.clone()]);
     let failed = store
@@ -123,7 +124,7 @@ async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_an
 
     // Nothing is left to repair.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let again = stack.stack.state.tasks.sweep().await.expect("sweep");
+    let again = stack.stack.state.tasks.sweep().await;
     assert!(
         again.failed_tasks.is_empty()
             && again.destroyed_workspaces.is_empty()
@@ -147,7 +148,7 @@ async fn a_node_that_never_calls_back_fails_its_task_after_the_provision_timeout
         .await;
     assert_eq!(submitted.status, TaskStatus::Provisioning);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let report = stack.stack.state.tasks.sweep().await.expect("sweep");
+    let report = stack.stack.state.tasks.sweep().await;
     assert_eq!(report.failed_tasks, vec![submitted.id.clone()]);
     let failed = stack.task(&owner, &submitted).await;
     assert_eq!(failed.status, TaskStatus::Failed);
@@ -180,10 +181,128 @@ async fn a_machine_of_the_stack_that_no_node_owns_is_terminated_by_the_sweep() {
         .await
         .expect("launch");
     assert!(provisioner.running().contains(&orphan));
-    let report = stack.stack.state.tasks.sweep().await.expect("sweep");
+    let report = stack.stack.state.tasks.sweep().await;
     assert_eq!(report.terminated_orphans, vec![orphan.clone()]);
-    assert!(
-        !provisioner.running().contains(&orphan),
-        "the process is gone"
+    hangar_tests::eventually("the process is gone", Duration::from_secs(20), async || {
+        !provisioner.running().contains(&orphan)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_item_the_sweep_cannot_repair_is_counted_and_skipped_and_the_rest_is_repaired() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use hangar_functions::adapters::dynamo::DynamoStore;
+
+    let stack = TestStack::start_with(|options| options.timeouts.start_ms = 100).await;
+    let store = &stack.stack.state.store;
+    // A node record no code can read (a status from nowhere), and a warm timeout naming it:
+    // that schedule's step fails on the read.
+    let broken = hangar_protocol::NodeId::new();
+    let raw = DynamoStore::connect(
+        Some(
+            &stack
+                .stack
+                .config
+                .dynamodb_endpoint
+                .clone()
+                .expect("loopback"),
+        ),
+        &stack.stack.config.table_name,
+    )
+    .await;
+    let text = |value: &str| AttributeValue::S(value.to_string());
+    raw.client()
+        .put_item()
+        .table_name(raw.table())
+        .item("pk", text(&format!("NODE#{broken}")))
+        .item("sk", text("META"))
+        .item("entity", text("node"))
+        .item("status", text("exploded"))
+        .send()
+        .await
+        .expect("put the broken item");
+    let scheduler = &stack.stack.scheduler;
+    let schedule = |node_id| {
+        let event = WarmTimeoutEvent {
+            node_id,
+            generation: 1,
+        };
+        WarmSchedule {
+            name: WarmSchedule::name_for(&event),
+            at_ms: now_ms() + 3_600_000,
+            event,
+        }
+    };
+    let unreadable = schedule(broken);
+    scheduler.create(&unreadable).await.expect("schedule");
+    // Beside it, what the sweep must still repair: a stale schedule and a stuck task.
+    let stale = schedule(hangar_protocol::NodeId::new());
+    scheduler.create(&stale).await.expect("schedule");
+    let mut stuck = fake_task(VmSize::Small);
+    stuck.deadline = Some(now_ms());
+    store.save_task(&stuck, None).await.expect("seed task");
+
+    let report = stack.stack.state.tasks.sweep().await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(
+        report.failures[0].item,
+        format!("schedule {}", unreadable.name)
+    );
+    assert_eq!(report.deleted_schedules, vec![stale.name.clone()]);
+    assert_eq!(report.failed_tasks, vec![stuck.id.clone()]);
+}
+
+#[tokio::test]
+async fn warm_nodes_of_another_agent_version_are_never_claimed_and_the_sweep_retires_them() {
+    let stack = TestStack::start().await;
+    let store = &stack.stack.state.store;
+    let mut old = warm_node(VmSize::Small, 1);
+    old.agent_version = Some("0.0.9".into());
+    old.warm_since = Some(now_ms() - 60_000); // longest warm: the first a claim would take
+    let mut current = warm_node(VmSize::Small, 1);
+    current.agent_version = Some(hangar_protocol::RELEASE.into());
+    for node in [&old, &current] {
+        store.save_node(node, None).await.expect("seed");
+    }
+    let claimed = stack
+        .stack
+        .state
+        .tasks
+        .pool
+        .claim_node(&fake_task(VmSize::Small))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.map(|node| node.id), Some(current.id.clone()));
+
+    let report = stack.stack.state.tasks.sweep().await;
+    assert_eq!(report.retired_nodes, vec![old.id.clone()]);
+    assert_eq!(stack.node(&old.id).await.status, NodeStatus::Destroyed);
+}
+
+#[tokio::test]
+async fn a_node_of_an_old_release_is_destroyed_when_its_task_ends_instead_of_going_warm() {
+    // The control plane expects a release the local node agent is not.
+    let stack = TestStack::start_with(|options| {
+        options.node_agent_version = Some("99.0.0".into());
+    })
+    .await;
+    let owner = user();
+    let project = stack.new_project(&owner).await;
+    let first = stack.submit_task(&owner, &project, "first", "run").await;
+    let first = stack
+        .wait_for_status(&owner, &first, TaskStatus::Completed)
+        .await;
+    let old = first.node_id.expect("node");
+    stack.wait_for_node(&old, NodeStatus::Destroyed).await;
+
+    let second = stack.submit_task(&owner, &project, "second", "run").await;
+    let second = stack
+        .wait_for_status(&owner, &second, TaskStatus::Completed)
+        .await;
+    assert_ne!(
+        second.node_id,
+        Some(old),
+        "the old node served no second task"
     );
 }

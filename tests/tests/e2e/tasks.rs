@@ -240,10 +240,10 @@ async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        stack.stack.provisioner.running().is_empty(),
-        "the node process is gone"
-    );
+    hangar_tests::eventually("the node process gone", LIMIT, async || {
+        stack.stack.provisioner.running().is_empty()
+    })
+    .await;
     assert!(
         stack.stack.scheduler_names().await.is_empty(),
         "the fired schedule was removed"

@@ -33,7 +33,8 @@ impl Tasks {
     /// [`Tasks::node_ready`] when it is up.
     async fn provision_for(&self, task: &Task) -> Result<Started> {
         let now = now_ms();
-        let node = Node::creating_for(task, now);
+        let mut node = Node::creating_for(task, now);
+        node.image = self.pool.release.image.clone();
         if let Reserved::Full(scope) = self.store.create_node(&node, self.pool.quotas).await? {
             return Ok(Started::NoCapacity(scope));
         }
