@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 use crate::config::PermissionPolicy;
+use crate::node::isolation::RunAs;
 use crate::outbox::{Draft, Outbox, OutboxError};
 use crate::transcript::{Coalescer, Update, user_prompt};
 
@@ -222,6 +223,42 @@ pub struct AcpAgentCommand {
     pub command: Vec<String>,
     pub workdir: PathBuf,
     pub policy: PermissionPolicy,
+    /// The workspace's own user, when workspaces are isolated.
+    pub run_as: Option<RunAs>,
+}
+
+/// The variables of the node agent's own configuration (its token among them): the coding
+/// agent gets none of them.
+const OWN_VARIABLES: &str = "HANGAR_";
+
+impl AcpAgentCommand {
+    fn spawn(&self, program: &str, args: &[String]) -> std::io::Result<tokio::process::Child> {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .current_dir(&self.workdir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            // Its own process group: stopping the agent stops everything it started too.
+            .process_group(0)
+            .kill_on_drop(true);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with(OWN_VARIABLES) {
+                command.env_remove(name);
+            }
+        }
+        if let Some(user) = &self.run_as {
+            // Dropping from root also drops root's supplementary groups (std does).
+            command
+                .uid(user.uid)
+                .gid(user.gid)
+                .env("HOME", &self.workdir)
+                .env("USER", &user.name)
+                .env("LOGNAME", &user.name);
+        }
+        command.spawn()
+    }
 }
 
 /// Runs one prompt turn to its end; returns the ACP stop reason.
@@ -238,16 +275,8 @@ pub async fn run_prompt(
             command: shown.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"),
         })?;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .current_dir(&agent.workdir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        // Its own process group: stopping the agent stops everything it started too.
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+    let mut child = agent
+        .spawn(program, args)
         .map_err(|source| HostError::Spawn {
             command: shown.clone(),
             source,

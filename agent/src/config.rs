@@ -9,6 +9,8 @@ use std::time::Duration;
 pub use hangar_protocol::config::ConfigError;
 pub use hangar_protocol::config::FromEnv;
 use hangar_protocol::config::Vars;
+
+use crate::node::isolation::Isolation;
 use hangar_protocol::limits;
 use hangar_protocol::{NodeId, ProjectId, SessionId, WorkspaceId};
 
@@ -205,6 +207,8 @@ pub struct NodeConfig {
     /// Workspaces and the outbox live under it.
     pub dir: PathBuf,
     pub acp: AcpSettings,
+    /// `HANGAR_WORKSPACE_USERS=true`: each workspace's ACP agent runs as its own user.
+    pub isolation: Isolation,
     pub delivery: DeliveryConfig,
 }
 
@@ -234,6 +238,14 @@ impl FromEnv for NodeConfig {
             )?),
             dir: PathBuf::from(vars.get_or("HANGAR_NODE_DIR", ".")),
             acp: AcpSettings::from_vars(vars)?,
+            isolation: vars.choice(
+                "HANGAR_WORKSPACE_USERS",
+                Isolation::SameUser,
+                &[
+                    ("false", Isolation::SameUser),
+                    ("true", Isolation::UserPerWorkspace),
+                ],
+            )?,
             delivery: DeliveryConfig::from_vars(vars)?,
         })
     }

@@ -2,6 +2,7 @@
 //! SQLite outbox, and a reporter delivers the outbox to the control plane in batches.
 
 pub mod acp;
+pub mod agent_env;
 pub mod config;
 pub mod control_plane;
 pub mod node;

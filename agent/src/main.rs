@@ -1,7 +1,9 @@
 //! `hangar-agent`: the node agent, and one workspace's session on its own.
 //!
-//! - `hangar-agent node`: the long-lived node agent (see `node/`): serves the node API and
-//!   runs one session per workspace the control plane creates.
+//! - `hangar-agent node`: the long-lived node agent (see `node/`): dials the control plane's
+//!   socket and runs one session per workspace it is told to.
+//! - `hangar-agent agent-env`: writes the coding agent's environment from Secrets Manager
+//!   (see `agent_env`), once at boot.
 //! - `hangar-agent run`: one workspace exactly as a node runs it (`HANGAR_TASK_PROMPT` is its
 //!   prompt): delivers what an earlier run left, runs the session, reports its outcome once
 //!   its messages are delivered, then drains. SIGTERM stops the ACP agent, persists the
@@ -14,8 +16,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use hangar_agent::agent_env::{AgentEnvConfig, AgentEnvError, write_agent_env};
 use hangar_agent::config::{AgentConfig, FromEnv, NodeConfig};
 use hangar_agent::control_plane::ControlPlane;
+use hangar_agent::node::isolation::Isolation;
 use hangar_agent::node::workspace::{WorkspaceRun, WorkspaceRunner};
 use hangar_agent::outbox::{Delivery, Outbox};
 use hangar_agent::reporter::Reporter;
@@ -26,6 +30,7 @@ enum Mode {
     Run { prompt: String },
     Drain,
     Node,
+    AgentEnv,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +60,9 @@ fn parse_mode() -> Result<Mode, Failure> {
         }
         Some("drain") => Ok(Mode::Drain),
         Some("node") => Ok(Mode::Node),
+        Some("agent-env") => Ok(Mode::AgentEnv),
         other => Err(Failure::Config(format!(
-            "unknown command {other:?}; usage: hangar-agent run | drain | node"
+            "unknown command {other:?}; usage: hangar-agent run | drain | node | agent-env"
         ))),
     }
 }
@@ -89,18 +95,21 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
             .await
             .map_err(runtime);
     };
-    let workspace = WorkspaceRun {
+    let mut workspace = WorkspaceRun {
         delivery: delivery_to,
         prompt,
         dir: config.workdir.clone(),
+        acp_command: None,
+        run_as: None,
     };
     let runner = Arc::new(WorkspaceRunner {
         outbox,
         control_plane,
         acp: config.acp.clone(),
+        isolation: Isolation::SameUser,
         delivery_deadline: delivery.retry.max_elapsed,
     });
-    runner.prepare(&workspace).await.map_err(runtime)?;
+    runner.prepare(&mut workspace).await.map_err(runtime)?;
 
     let stop_reporter = CancellationToken::new();
     let background = {
@@ -140,6 +149,19 @@ async fn main() -> ExitCode {
     let outcome = match parse_mode() {
         Ok(Mode::Node) => match NodeConfig::from_env() {
             Ok(config) => hangar_agent::node::run(config).await.map_err(runtime),
+            Err(err) => Err(Failure::Config(err.to_string())),
+        },
+        Ok(Mode::AgentEnv) => match AgentEnvConfig::from_env() {
+            Ok(config) => match write_agent_env(&config).await {
+                Ok(count) => {
+                    tracing::info!(count, file = %config.file.display(), "wrote the coding agent's environment");
+                    Ok(0)
+                }
+                Err(err @ (AgentEnvError::Malformed { .. } | AgentEnvError::Reserved { .. })) => {
+                    Err(Failure::Config(err.to_string()))
+                }
+                Err(err) => Err(runtime(err)),
+            },
             Err(err) => Err(Failure::Config(err.to_string())),
         },
         Ok(mode) => match AgentConfig::from_env() {

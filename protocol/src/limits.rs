@@ -40,6 +40,8 @@ pub const TASK_PROMPT_MAX_BYTES: usize = MESSAGE_CONTENT_MAX_BYTES;
 pub const TITLE_MAX_CHARS: usize = 200;
 /// Most characters of a project's repository reference.
 pub const REPO_MAX_CHARS: usize = 500;
+/// Most characters of a project's ACP agent command line.
+pub const ACP_COMMAND_MAX_CHARS: usize = 1000;
 /// Most members of one project.
 pub const PROJECT_MAX_MEMBERS: usize = 100;
 

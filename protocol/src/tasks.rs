@@ -165,6 +165,9 @@ pub struct ProjectView {
     pub name: String,
     pub repo: String,
     pub default_vm_size: VmSize,
+    /// The ACP agent command line its nodes run (`None`: the stack's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acp_command: Option<String>,
     pub owner: UserId,
     pub members: Vec<UserId>,
     pub created_at: u64,
@@ -177,6 +180,10 @@ pub struct CreateProjectRequest {
     pub repo: String,
     #[serde(default)]
     pub default_vm_size: Option<VmSize>,
+    /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
+    /// --experimental-acp`); the stack's default when absent.
+    #[serde(default)]
+    pub acp_command: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +237,9 @@ pub struct CreateWorkspaceRequest {
     pub callback_token: String,
     /// The control plane's API base URL.
     pub api_url: String,
+    /// The project's ACP agent command line; the node's own when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acp_command: Option<String>,
 }
 
 /// Payload of the warm-timeout schedule.

@@ -285,6 +285,7 @@ impl TestStack {
                 name: "Test project".into(),
                 repo: "example/repo".into(),
                 default_vm_size: VmSize::Small,
+                acp_command: None,
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),

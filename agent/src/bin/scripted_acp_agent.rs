@@ -7,7 +7,8 @@
 //! `{"say": "text", "chunks": n}`, `{"think": "text"}`, `{"update": <raw ACP SessionUpdate>}`,
 //! `{"burst": {"count": n, "delayMs": d}}` (n tool-call messages "step 1".."step n"),
 //! `{"sleepMs": n}`, `{"permission": "title"}`, `{"stop": "end_turn" | "refusal" | ...}`,
-//! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written).
+//! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written),
+//! `{"shell": "command"}` (run with `sh -c`, its output said).
 
 use std::time::Duration;
 
@@ -59,6 +60,11 @@ enum Step {
     },
     Stop {
         stop: String,
+    },
+    /// Runs `sh -c` in the working directory and says what it printed (stdout, then stderr),
+    /// as an agent's shell tool would.
+    Shell {
+        shell: String,
     },
     /// Starts a program that outlives this step (as tools an agent runs do) and writes its
     /// pid to `pidFile`.
@@ -192,6 +198,19 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
                 ))))?;
             }
             Step::Stop { stop } => return Ok(stop),
+            Step::Shell { shell } => {
+                let output = tokio::process::Command::new("sh")
+                    .args(["-c", &shell])
+                    .output()
+                    .await
+                    .map_err(Error::into_internal_error)?;
+                let printed = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                notify(SessionUpdate::AgentMessageChunk(text_chunk(&printed)))?;
+            }
             Step::Spawn { spawn, pid_file } => {
                 let (program, args) = spawn
                     .split_first()

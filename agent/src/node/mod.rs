@@ -8,6 +8,7 @@
 //! starts what should run, reports outcomes it could not report before, and removes what
 //! should not be here any more.
 
+pub mod isolation;
 pub mod link;
 pub mod workspace;
 
@@ -27,6 +28,9 @@ use crate::config::NodeConfig;
 use crate::control_plane::{CallError, Caller, ControlPlane};
 use crate::outbox::{Delivery, Outbox, RunState};
 use crate::reporter::Reporter;
+
+/// Where under the node's directory the workspaces are.
+const WORKSPACES: &str = "workspaces";
 
 /// The agent's version, reported when the node is ready.
 pub const AGENT_VERSION: &str = hangar_protocol::RELEASE;
@@ -63,7 +67,7 @@ impl Node {
     }
 
     fn workspace_dir(&self, id: &WorkspaceId) -> PathBuf {
-        self.config.dir.join("workspaces").join(id.as_str())
+        self.config.dir.join(WORKSPACES).join(id.as_str())
     }
 
     /// Carries out one command pushed down the socket.
@@ -106,10 +110,14 @@ impl Node {
     /// acknowledged again, or its kept outcome reported.
     async fn ensure_running(self: &Arc<Self>, request: CreateWorkspaceRequest) {
         let workspace = request.workspace_id.clone();
-        let run = WorkspaceRun {
+        let mut run = WorkspaceRun {
             delivery: delivery_of(&request),
             prompt: request.prompt,
             dir: self.workspace_dir(&workspace),
+            acp_command: request
+                .acp_command
+                .map(|line| line.split_whitespace().map(String::from).collect()),
+            run_as: None,
         };
         let mut workspaces = self.workspaces.lock().await;
         let here = workspaces.contains_key(&workspace);
@@ -145,7 +153,7 @@ impl Node {
                 return;
             }
         }
-        if let Err(err) = self.runner.prepare(&run).await {
+        if let Err(err) = self.runner.prepare(&mut run).await {
             tracing::error!(%workspace, error = %err, "cannot prepare the workspace");
             return;
         }
@@ -178,6 +186,7 @@ impl Node {
             tracing::error!(%workspace, error = %err, "cannot remove {}", dir.display());
         }
         self.runner.forget(workspace).await;
+        self.runner.isolation.remove(workspace).await;
         tracing::info!(%workspace, "workspace destroyed");
     }
 
@@ -210,6 +219,10 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         config.delivery.outbox_max_size,
     )?;
     outbox.requeue_exhausted().await?;
+    let workspaces = config.dir.join(WORKSPACES);
+    isolation::lock_down(&config.dir, &workspaces, &config.dir.join("outbox.db"))
+        .await
+        .map_err(|err| NodeError::Io(format!("cannot lock the node directory down: {err}")))?;
     let control_plane =
         ControlPlane::new(config.delivery.retry).map_err(|err| NodeError::Io(err.to_string()))?;
     let reporter = Reporter::new(outbox.clone(), control_plane.clone(), config.delivery.batch);
@@ -222,6 +235,7 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         outbox,
         control_plane: control_plane.clone(),
         acp: config.acp.clone(),
+        isolation: config.isolation,
         delivery_deadline: config.delivery.retry.max_elapsed,
     });
     let node = Arc::new(Node {

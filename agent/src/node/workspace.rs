@@ -13,6 +13,7 @@ use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::isolation::{Isolation, IsolationError, RunAs};
 use crate::acp::{AcpAgentCommand, Recorder, run_prompt};
 use crate::config::AcpSettings;
 use crate::control_plane::{Caller, ControlPlane};
@@ -26,6 +27,10 @@ pub struct WorkspaceRun {
     pub prompt: String,
     /// The ACP agent's working directory.
     pub dir: PathBuf,
+    /// The project's ACP agent command line, if it names one.
+    pub acp_command: Option<Vec<String>>,
+    /// Who the ACP agent runs as (set by [`WorkspaceRunner::prepare`]).
+    pub run_as: Option<RunAs>,
 }
 
 /// How a run ended.
@@ -44,20 +49,25 @@ pub struct WorkspaceRunner {
     pub outbox: Outbox,
     pub control_plane: ControlPlane,
     pub acp: AcpSettings,
+    pub isolation: Isolation,
     /// How long a finished session waits for its messages to be delivered before reporting.
     pub delivery_deadline: Duration,
 }
 
 impl WorkspaceRunner {
     /// Makes the workspace known to the outbox (so its rows can be delivered even after a
-    /// restart) and creates its directory.
-    pub async fn prepare(&self, run: &WorkspaceRun) -> Result<(), PrepareError> {
+    /// restart), creates its directory and, isolated, its user.
+    pub async fn prepare(&self, run: &mut WorkspaceRun) -> Result<(), PrepareError> {
         tokio::fs::create_dir_all(&run.dir)
             .await
             .map_err(|source| PrepareError::Dir {
                 dir: run.dir.clone(),
                 source,
             })?;
+        run.run_as = self
+            .isolation
+            .prepare(&run.delivery.workspace_id, &run.dir)
+            .await?;
         self.outbox.register(run.delivery.clone()).await?;
         Ok(())
     }
@@ -87,9 +97,13 @@ impl WorkspaceRunner {
             workspace.clone(),
         )));
         let agent = AcpAgentCommand {
-            command: self.acp.command.clone(),
+            command: run
+                .acp_command
+                .clone()
+                .unwrap_or_else(|| self.acp.command.clone()),
             workdir: run.dir.clone(),
             policy: self.acp.policy,
+            run_as: run.run_as.clone(),
         };
         let (outcome, reason) = tokio::select! {
             result = run_prompt(&agent, &run.prompt, Arc::clone(&recorder)) => match result {
@@ -174,4 +188,6 @@ pub enum PrepareError {
     },
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error("cannot give the workspace its user: {0}")]
+    Isolation(#[from] IsolationError),
 }

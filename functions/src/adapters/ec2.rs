@@ -46,19 +46,26 @@ fn env_value(value: &str) -> String {
 /// The cloud-init user data of a node: the agent's environment (readable by root only; the
 /// node image blocks the instance metadata service for every other user, so workspaces
 /// cannot read it either), then the agent's service. The node dials out; nothing listens.
-pub fn user_data(launch: &NodeLaunch, acp_command: &str) -> String {
-    let env = [
+pub fn user_data(launch: &NodeLaunch, config: &Ec2Config) -> String {
+    let mut env = vec![
         ("NODE_ID", launch.node_id.to_string()),
         ("HANGAR_API_URL", launch.api_url.clone()),
         ("HANGAR_SOCKET_URL", launch.socket_url.clone()),
         ("HANGAR_NODE_TOKEN", launch.node_token.clone()),
-        ("HANGAR_ACP_COMMAND", acp_command.to_string()),
+        ("HANGAR_ACP_COMMAND", config.acp_command.clone()),
         ("HANGAR_NODE_DIR", "/var/lib/hangar".to_string()),
-    ]
-    .iter()
-    .map(|(name, value)| format!("      {name}={}", env_value(value)))
-    .collect::<Vec<_>>()
-    .join("\n");
+        // The agent runs as root on EC2; each workspace's coding agent as its own user.
+        ("HANGAR_WORKSPACE_USERS", "true".to_string()),
+    ];
+    if let Some(arn) = &config.agent_env_secret_arn {
+        // Read at boot by the image's hangar-node-env, with the node's instance role.
+        env.push(("HANGAR_AGENT_ENV_SECRET_ARN", arn.clone()));
+    }
+    let env = env
+        .iter()
+        .map(|(name, value)| format!("      {name}={}", env_value(value)))
+        .collect::<Vec<_>>()
+        .join("\n");
     format!(
         "#cloud-config\n\
          write_files:\n  \
@@ -181,8 +188,8 @@ impl Ec2Provisioner {
                 .tags(tag("hangar:project", launch.project_id.as_str()))
                 .build()
         };
-        let user_data = base64::engine::general_purpose::STANDARD
-            .encode(user_data(launch, &self.config.acp_command));
+        let user_data =
+            base64::engine::general_purpose::STANDARD.encode(user_data(launch, &self.config));
         let metadata = InstanceMetadataOptionsRequest::builder()
             .http_tokens(HttpTokensState::Required)
             .http_endpoint(InstanceMetadataEndpointState::Enabled)

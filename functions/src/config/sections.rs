@@ -50,6 +50,8 @@ pub struct Ec2Config {
     pub stack: String,
     /// The ACP agent nodes run unless a project names another.
     pub acp_command: String,
+    /// The Secrets Manager secret with the coding agent's environment, read by nodes.
+    pub agent_env_secret_arn: Option<String>,
     /// Only locally and in tests: the loopback endpoint.
     pub endpoint: Option<String>,
 }
@@ -167,6 +169,9 @@ pub fn ec2(vars: Vars) -> Result<Ec2Config, ConfigError> {
         acp_command: vars
             .get_or("HANGAR_NODE_ACP_COMMAND", "claude-code-acp")
             .to_string(),
+        agent_env_secret_arn: vars
+            .get("HANGAR_NODE_AGENT_ENV_SECRET_ARN")
+            .map(String::from),
         endpoint: vars.optional_url("HANGAR_EC2_ENDPOINT")?,
     })
 }

@@ -1,6 +1,8 @@
 //! Projects as their members see them: create one, list mine, read one, add a member.
 
-use hangar_protocol::limits::{PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS};
+use hangar_protocol::limits::{
+    ACP_COMMAND_MAX_CHARS, PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS,
+};
 use hangar_protocol::tasks::{AddMemberRequest, CreateProjectRequest, ProjectView, VmSize};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, UserId};
@@ -17,6 +19,7 @@ impl From<Project> for ProjectView {
             name: project.name,
             repo: project.repo,
             default_vm_size: project.default_vm_size,
+            acp_command: project.acp_command,
             owner: project.owner,
             members: project.members,
             created_at: project.created_at,
@@ -40,6 +43,23 @@ pub fn bounded_text(field: &str, value: &str, max_chars: usize, code: ErrorCode)
     Ok(value.to_string())
 }
 
+/// A command line: printable, on one line, at most [`ACP_COMMAND_MAX_CHARS`] characters.
+fn acp_command(value: &str) -> Result<String> {
+    let command = bounded_text(
+        "acpCommand",
+        value,
+        ACP_COMMAND_MAX_CHARS,
+        ErrorCode::InvalidAcpCommand,
+    )?;
+    if command.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            ErrorCode::InvalidAcpCommand,
+            "acpCommand is one line of printable characters",
+        ));
+    }
+    Ok(command)
+}
+
 pub async fn create_project(
     store: &dyn ProjectStore,
     user: &UserId,
@@ -60,6 +80,11 @@ pub async fn create_project(
             ErrorCode::InvalidRepo,
         )?,
         default_vm_size: request.default_vm_size.unwrap_or(VmSize::Small),
+        acp_command: request
+            .acp_command
+            .as_deref()
+            .map(acp_command)
+            .transpose()?,
         owner: user.clone(),
         members: vec![user.clone()],
         created_at: now_ms(),

@@ -14,6 +14,9 @@ pub struct Project {
     pub name: String,
     pub repo: String,
     pub default_vm_size: VmSize,
+    /// The ACP agent command line its nodes run (`None`: the stack's default).
+    #[serde(default)]
+    pub acp_command: Option<String>,
     pub owner: UserId,
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,

@@ -87,6 +87,7 @@ async fn run() -> Result<(), String> {
             name: "Demo project".into(),
             repo: "local/demo".into(),
             default_vm_size: VmSize::Small,
+            acp_command: None,
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_protocol::time::now_ms(),

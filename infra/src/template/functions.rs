@@ -37,10 +37,16 @@ const SCHEDULE: &str = r#"- Effect: Allow
     StringEquals:
       iam:PassedToService: scheduler.amazonaws.com"#;
 
-/// RunInstances only here, tags only as part of that launch.
+/// RunInstances only here, tags only as part of that launch, and only the node role passed.
 const PROVISION: &str = r#"- Effect: Allow
   Action: ec2:RunInstances
   Resource: "*"
+- Effect: Allow
+  Action: iam:PassRole
+  Resource: !GetAtt NodeRole.Arn
+  Condition:
+    StringEquals:
+      iam:PassedToService: ec2.amazonaws.com
 - Effect: Allow
   Action: ec2:CreateTags
   Resource: !Sub "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*/*"
@@ -90,6 +96,11 @@ fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
             ("HANGAR_EC2_SUBNET_ID", "!Ref NodeSubnetId"),
             ("HANGAR_EC2_SECURITY_GROUP_IDS", "!Ref NodeSecurityGroup"),
             ("HANGAR_NODE_ACP_COMMAND", "!Ref NodeAcpCommand"),
+            ("HANGAR_EC2_INSTANCE_PROFILE", "!Ref NodeInstanceProfile"),
+            (
+                "HANGAR_NODE_AGENT_ENV_SECRET_ARN",
+                "!Ref NodeAgentEnvSecretArn",
+            ),
         ],
     }
 }

@@ -61,6 +61,13 @@ pub const PARAMETERS: &str = r#"Parameters:
     Type: String
     Default: claude-code-acp
     Description: The ACP agent nodes run unless a project names another.
+  NodeAgentEnvSecretArn:
+    Type: String
+    Default: ""
+    Description: >
+      Secrets Manager secret holding the coding agent's environment, one KEY=VALUE per line
+      (e.g. ANTHROPIC_API_KEY=...); nodes read it at boot with their instance role. Empty
+      for none.
   NodeWarmTimeoutMs:
     Type: Number
     Default: 1800000
@@ -99,6 +106,7 @@ pub const PARAMETERS: &str = r#"Parameters:
 
 pub const GLOBALS: &str = r#"Conditions:
   HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]
+  HasAgentEnvSecret: !Not [!Equals [!Ref NodeAgentEnvSecretArn, ""]]
 
 Globals:
   Function:
@@ -202,6 +210,33 @@ SchedulerRole:
             - Effect: Allow
               Action: lambda:InvokeFunction
               Resource: !Sub "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-warm-timeout"
+
+# What a node may do with AWS: read the coding agent's environment, nothing else.
+NodeRole:
+  Type: AWS::IAM::Role
+  Properties:
+    AssumeRolePolicyDocument:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: { Service: ec2.amazonaws.com }
+          Action: sts:AssumeRole
+    Policies:
+      - !If
+        - HasAgentEnvSecret
+        - PolicyName: read-agent-environment
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: secretsmanager:GetSecretValue
+                Resource: !Ref NodeAgentEnvSecretArn
+        - !Ref AWS::NoValue
+
+NodeInstanceProfile:
+  Type: AWS::IAM::InstanceProfile
+  Properties:
+    Roles: [!Ref NodeRole]
 
 # Nodes accept no inbound connection: they dial the WebSocket API and call the HTTP API.
 NodeSecurityGroup:

@@ -23,6 +23,9 @@ fn ec2_config(stack: &str, endpoint: String) -> Ec2Config {
         ],
         stack: stack.to_string(),
         acp_command: "claude-code-acp".into(),
+        agent_env_secret_arn: Some(
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:agent-env".into(),
+        ),
         endpoint: Some(endpoint),
     }
 }
@@ -138,6 +141,14 @@ async fn the_ec2_provisioner_launches_and_terminates_instances_with_cloud_init()
     assert!(user_data.contains("systemctl, enable, --now, hangar-agent.service"));
     assert!(
         user_data.contains("HANGAR_ACP_COMMAND=\"claude-code-acp\""),
+        "{user_data}"
+    );
+    assert!(
+        user_data.contains("HANGAR_WORKSPACE_USERS=\"true\""),
+        "{user_data}"
+    );
+    assert!(
+        user_data.contains("HANGAR_AGENT_ENV_SECRET_ARN=\"arn:aws:secretsmanager:"),
         "{user_data}"
     );
     assert!(

@@ -166,7 +166,16 @@ async fn a_node_that_never_calls_back_fails_its_task_after_the_provision_timeout
 async fn a_machine_of_the_stack_that_no_node_owns_is_terminated_by_the_sweep() {
     use hangar_functions::domain::ports::{NodeLaunch, Provisioner};
 
-    let stack = TestStack::start().await;
+    // A machine that runs until stopped (a node agent here would give up on its own).
+    let dir = tempfile::tempdir().expect("dir");
+    let machine = dir.path().join("machine");
+    std::fs::write(&machine, "#!/bin/sh\nexec sleep 300\n").expect("script");
+    std::fs::set_permissions(
+        &machine,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let stack = TestStack::start_with(|options| options.nodes.agent_binary = machine).await;
     let provisioner = &stack.stack.provisioner;
     // A machine launched for a node whose record never made it (or was lost).
     let orphan = provisioner

@@ -188,11 +188,11 @@ impl Tasks {
         task: &Task,
         workspace: &Workspace,
     ) -> Result<CreateWorkspaceRequest> {
-        let repo = self
+        let (repo, acp_command) = self
             .store
             .get_project(&task.project_id)
             .await?
-            .map(|project| project.repo)
+            .map(|project| (project.repo, project.acp_command))
             .unwrap_or_default();
         Ok(CreateWorkspaceRequest {
             workspace_id: workspace.id.clone(),
@@ -205,6 +205,7 @@ impl Tasks {
                 (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
             )?,
             api_url: self.address.api_url.clone(),
+            acp_command,
         })
     }
 
