@@ -83,19 +83,25 @@ impl Pool {
                 let mut claimed = node.clone();
                 claimed.claim_for(task);
                 if self.save(&mut claimed, &node).await? == Saved::Yes {
-                    let schedule = WarmSchedule::name_for(&WarmTimeoutEvent {
-                        node_id: node.id.clone(),
-                        generation: node.generation,
-                    });
-                    if let Err(err) = self.scheduler.delete(&schedule).await {
-                        tracing::warn!(%schedule, error = %err, "could not delete the warm timeout; the sweep will");
-                    }
                     tracing::info!(node = %claimed.id, task = %task.id, "claimed a warm node");
                     return Ok(Some(claimed));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Deletes the warm timeout of the period a claim ended. Not on a task's way to its
+    /// node: a timeout left behind finds the node in a later generation and does nothing,
+    /// and the sweep deletes it.
+    pub async fn forget_warm_timeout(&self, claimed: &Node) {
+        let schedule = WarmSchedule::name_for(&WarmTimeoutEvent {
+            node_id: claimed.id.clone(),
+            generation: claimed.generation.saturating_sub(1),
+        });
+        if let Err(err) = self.scheduler.delete(&schedule).await {
+            tracing::warn!(%schedule, error = %err, "could not delete the warm timeout; the sweep will");
+        }
     }
 
     /// Destroys the longest-warm node of another project than `project`, so a place in the

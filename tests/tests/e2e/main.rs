@@ -3,8 +3,11 @@
 
 mod adapters;
 mod agent;
+mod batching;
 mod browser;
+mod callbacks;
 mod deploy;
+mod history;
 mod ingest;
 mod isolation;
 mod live;
@@ -13,5 +16,6 @@ mod nodes;
 mod pool;
 mod projects;
 mod quotas;
+mod shutdown;
 mod sweep;
 mod tasks;

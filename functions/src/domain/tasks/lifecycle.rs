@@ -22,7 +22,8 @@ impl Tasks {
     pub(super) async fn start(&self, task: &Task) -> Result<Started> {
         match self.pool.claim_node(task).await? {
             Some(node) => {
-                self.start_workspace(task, node).await?;
+                self.start_workspace(task, node.clone()).await?;
+                self.pool.forget_warm_timeout(&node).await;
                 Ok(Started::Yes)
             }
             None => self.provision_for(task).await,
@@ -161,6 +162,16 @@ impl Tasks {
             self.store.put_workspace(&workspace.closed(now)).await?;
             return self.pool.release_node(&node).await;
         };
+        // The command first in spirit: the session's link to its workspace is for viewers.
+        let (linked, sent) = tokio::join!(
+            self.link_session(&task, &workspace),
+            self.send_create(&task, &workspace)
+        );
+        linked.and(sent)
+    }
+
+    /// Records the workspace on the task's chat session.
+    async fn link_session(&self, task: &Task, workspace: &Workspace) -> Result<()> {
         if let Some(mut session) = self
             .store
             .get_session(&task.project_id, &task.session_id)
@@ -169,7 +180,7 @@ impl Tasks {
             session.workspace_id = Some(workspace.id.clone());
             self.store.put_session(&session).await?;
         }
-        self.send_create(&task, &workspace).await
+        Ok(())
     }
 
     /// Pushes the create command of `workspace` to its node (again, from the sweep).
@@ -236,14 +247,17 @@ impl Tasks {
                 format!("workspace {id} does not run a task"),
             )
         })?;
-        if workspace.status == WorkspaceStatus::Creating {
-            self.store
-                .put_workspace(&workspace.with_status(WorkspaceStatus::Running))
-                .await?;
-        }
         let now = now_ms();
         let deadline = now + self.timeouts.run_ms;
-        self.update_task(&workspace.project_id, &task_id, |task| {
+        let running = async {
+            if workspace.status == WorkspaceStatus::Creating {
+                self.store
+                    .put_workspace(&workspace.with_status(WorkspaceStatus::Running))
+                    .await?;
+            }
+            Ok::<_, Error>(())
+        };
+        let moved = self.update_task(&workspace.project_id, &task_id, |task| {
             if task.status != TaskStatus::Starting || task.workspace_id.as_ref() != Some(id) {
                 return false;
             }
@@ -254,9 +268,9 @@ impl Tasks {
                 Some(deadline),
             );
             true
-        })
-        .await?;
-        Ok(())
+        });
+        let (running, moved) = tokio::join!(running, moved);
+        running.and(moved.map(|_| ()))
     }
 
     /// The workspace's agent session ended.

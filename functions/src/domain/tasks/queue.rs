@@ -64,10 +64,11 @@ impl Tasks {
     async fn start_one(&self, task: &Task, stack_full: bool) -> Result<Started> {
         if stack_full {
             return match self.pool.claim_node(task).await? {
-                Some(node) => self
-                    .start_workspace(task, node)
-                    .await
-                    .map(|()| Started::Yes),
+                Some(node) => {
+                    self.start_workspace(task, node.clone()).await?;
+                    self.pool.forget_warm_timeout(&node).await;
+                    Ok(Started::Yes)
+                }
                 None => Ok(Started::NoCapacity(QuotaScope::All)),
             };
         }

@@ -167,10 +167,13 @@ impl Tasks {
                 replayed: true,
             });
         }
-        self.live.task_changed(&task).await;
-        if task.status == TaskStatus::Queued {
-            self.start_queued_logged().await;
-        }
+        // Viewers hear of it while it starts: neither waits for the other.
+        let start = async {
+            if task.status == TaskStatus::Queued {
+                self.start_queued_logged().await;
+            }
+        };
+        tokio::join!(self.live.task_changed(&task), start);
         let task = self.load_task(&project.id, &task.id).await?;
         Ok(Submitted {
             task,

@@ -1,5 +1,5 @@
-//! Benchmark (not a test): outbox enqueue throughput, and agent -> store latency through the
-//! real reporter, ingest endpoint and DynamoDB-compatible server. Run with `scripts/bench`.
+//! Outbox enqueue throughput, and agent -> store latency through the real reporter, ingest
+//! endpoint and DynamoDB-compatible server.
 
 use std::time::{Duration, Instant};
 
@@ -12,20 +12,14 @@ use hangar_tests::TestStack;
 use hangar_tests::agent::FaultProxy;
 use tokio_util::sync::CancellationToken;
 
+use crate::table::{Row, Table};
+
 fn draft(i: usize, size: usize) -> Draft {
     Draft {
         role: MessageRole::Assistant,
         content: format!("{i:06} {}", "x".repeat(size)),
         tool: None,
     }
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// The design's batch limits, with retries short enough for a benchmark.
@@ -46,7 +40,7 @@ fn reporter(outbox: Outbox) -> Reporter {
     )
 }
 
-async fn enqueue_throughput(count: usize, size: usize) {
+async fn enqueue_throughput(table: &mut Table, count: usize, size: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let outbox = Outbox::open(&dir.path().join("outbox.db"), u64::MAX).expect("outbox");
     let workspace = hangar_protocol::WorkspaceId::parse("bench-ws").expect("id");
@@ -71,17 +65,16 @@ async fn enqueue_throughput(count: usize, size: usize) {
         latencies.push(one.elapsed().as_micros() as u64);
     }
     let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    println!(
-        "enqueue {count} x {size} B (one committed transaction each, WAL, synchronous=FULL): {:.0} msg/s; per enqueue p50 {} us, p99 {} us",
-        count as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
-    );
+    table.add(Row {
+        measure: format!("outbox enqueue, {size} B (a committed transaction each)"),
+        unit: "us",
+        samples: latencies,
+        note: format!("{:.0} msg/s", count as f64 / elapsed.as_secs_f64()),
+    });
 }
 
 /// Enqueues `count` messages `gap` apart and reports enqueue -> ingest 2xx latency.
-async fn delivery_latency(label: &str, count: usize, gap: Duration) {
+async fn delivery_latency(table: &mut Table, label: &str, count: usize, gap: Duration) {
     let stack = TestStack::start().await;
     let seeded = stack.seed().await;
     let proxy = FaultProxy::start(stack.url("")).await;
@@ -133,32 +126,40 @@ async fn delivery_latency(label: &str, count: usize, gap: Duration) {
             latencies.push(answered_at.saturating_sub(created));
         }
     }
-    latencies.sort_unstable();
-    println!(
-        "{label}: {count} messages in {batches} batches, {:.0} msg/s delivered; enqueue->stored latency p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
-        count as f64 / elapsed.as_secs_f64(),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
-        latencies.last().copied().unwrap_or(0),
-    );
+    table.add(Row {
+        measure: format!("enqueue -> stored, {label}"),
+        unit: "ms",
+        samples: latencies,
+        note: format!(
+            "{batches} batches, {:.0} msg/s",
+            count as f64 / elapsed.as_secs_f64()
+        ),
+    });
 }
 
-#[tokio::main]
-async fn main() {
-    enqueue_throughput(2_000, 200).await;
-    enqueue_throughput(500, 8_000).await;
+/// Every delivery measure.
+pub async fn run(table: &mut Table) {
+    enqueue_throughput(table, 2_000, 200).await;
+    enqueue_throughput(table, 500, 8_000).await;
     delivery_latency(
+        table,
         "sparse traffic (one message every 2.5 s)",
         8,
         Duration::from_millis(2_500),
     )
     .await;
     delivery_latency(
+        table,
         "steady traffic (one message every 50 ms)",
         100,
         Duration::from_millis(50),
     )
     .await;
-    delivery_latency("burst (2,000 messages at once)", 2_000, Duration::ZERO).await;
+    delivery_latency(
+        table,
+        "burst (2,000 messages at once)",
+        2_000,
+        Duration::ZERO,
+    )
+    .await;
 }

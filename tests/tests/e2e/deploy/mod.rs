@@ -2,6 +2,9 @@
 //! table, the Lambda binaries in functions/ and the local table definition; openapi.yaml with
 //! the route table.
 
+mod grants;
+mod openapi;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -182,112 +185,6 @@ fn every_lambda_is_a_function_of_the_one_bootstrap_and_every_route_its_event() {
 }
 
 #[test]
-fn only_the_signing_functions_can_read_the_signing_key() {
-    let template = load("template.yaml");
-    let globals = format!("{:?}", template["Globals"]);
-    assert!(
-        !globals.contains("SigningPrivateKey")
-            && !globals.contains("SigningKeySecret")
-            && !globals.contains("PRIVATE"),
-        "no key in Globals: {globals}"
-    );
-    let mut signers = BTreeSet::new();
-    for lambda in catalog::lambdas() {
-        let (logical, function) = function_of(&template, lambda.name);
-        let environment = format!("{:?}", function["Properties"]["Environment"]);
-        let reads_key = grants(function, "secretsmanager:GetSecretValue");
-        let told_where = environment.contains("SigningKeySecret");
-        assert_eq!(
-            reads_key,
-            lambda.needs(Need::Sign),
-            "{logical} reads the key"
-        );
-        assert_eq!(
-            told_where,
-            lambda.needs(Need::Sign),
-            "{logical} is told the key"
-        );
-        assert!(
-            !environment.contains("PRIVATE_KEY"),
-            "{logical} holds no key itself"
-        );
-        if reads_key {
-            signers.insert(lambda.name);
-        }
-    }
-    assert!(
-        signers.contains("create-task") && !signers.contains("list-messages"),
-        "{signers:?}"
-    );
-    // The private key parameter goes into the secret and nowhere else.
-    let document = repo_file("template.yaml");
-    assert_eq!(document.matches("!Ref SigningPrivateKey").count(), 1);
-    assert!(template["Parameters"]["SigningPrivateKey"]["NoEcho"].as_bool() == Some(true));
-}
-
-#[test]
-fn instances_are_launched_tagged_and_terminated_only_where_needed() {
-    let template = load("template.yaml");
-    for lambda in catalog::lambdas() {
-        let (logical, function) = function_of(&template, lambda.name);
-        assert_eq!(
-            grants(function, "ec2:RunInstances"),
-            lambda.needs(Need::Provision),
-            "{logical} launches instances"
-        );
-        assert_eq!(
-            grants(function, "ec2:TerminateInstances"),
-            lambda.needs(Need::Terminate),
-            "{logical} terminates instances"
-        );
-        for statement in statements(function) {
-            let action = format!("{:?}", statement["Action"]);
-            let condition = format!("{:?}", statement["Condition"]);
-            if action.contains("ec2:CreateTags") {
-                assert!(
-                    condition.contains("ec2:CreateAction") && condition.contains("RunInstances"),
-                    "{logical}: tags only on launch"
-                );
-            }
-            if action.contains("ec2:TerminateInstances") {
-                assert!(
-                    condition.contains("aws:ResourceTag/hangar:stack"),
-                    "{logical}: only this stack's"
-                );
-            }
-        }
-    }
-    let parameters = &template["Parameters"];
-    assert!(
-        parameters["UiOrigin"]["Default"].is_badvalue(),
-        "UiOrigin has no default"
-    );
-    assert!(text(&parameters["UiOrigin"]["AllowedPattern"]).starts_with("^https?://[^*"));
-    let throttling = &template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"];
-    assert!(
-        !throttling["ThrottlingRateLimit"].is_badvalue(),
-        "the HTTP API is throttled"
-    );
-    let group = &template["Resources"]["NodeSecurityGroup"]["Properties"];
-    assert!(
-        group["SecurityGroupIngress"].is_badvalue(),
-        "nodes take no inbound connection"
-    );
-}
-
-/// The logical id a `!Sub "...${X}..."` names (pseudo parameters like `${AWS::Region}` aside).
-fn referenced_resource(value: &Yaml) -> String {
-    let rendered = format!("{value:?}");
-    rendered
-        .split("${")
-        .skip(1)
-        .map(|reference| reference.split(['.', '}']).next().unwrap_or_default())
-        .find(|name| !name.starts_with("AWS::"))
-        .unwrap_or_else(|| panic!("no resource reference in {rendered}"))
-        .to_string()
-}
-
-#[test]
 fn the_websocket_routes_of_the_template_are_the_live_lambdas() {
     let template = load("template.yaml");
     let resources = &template["Resources"];
@@ -437,60 +334,14 @@ fn the_template_schedules_the_sweep_and_gives_scheduler_a_role() {
     assert!(!resources["WarmTimeoutFunction"]["Properties"]["FunctionName"].is_badvalue());
 }
 
-#[test]
-fn the_openapi_document_describes_exactly_the_router() {
-    let openapi = load("openapi.yaml");
-    assert!(text(&openapi["openapi"]).starts_with("3."));
-    let schemas: BTreeSet<String> = entries(&openapi["components"]["schemas"])
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    let schemes: BTreeSet<String> = entries(&openapi["components"]["securitySchemes"])
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    let mut operations = BTreeSet::new();
-    for (path, item) in entries(&openapi["paths"]) {
-        for (method, operation) in entries(&item) {
-            if method == "parameters" {
-                continue;
-            }
-            let operation_id = text(&operation["operationId"]);
-            operations.insert((operation_id.clone(), method.to_uppercase(), path.clone()));
-            let security = operation["security"].as_vec().expect("security");
-            for requirement in security {
-                for (scheme, _) in entries(requirement) {
-                    assert!(
-                        schemes.contains(&scheme),
-                        "{operation_id}: unknown scheme {scheme}"
-                    );
-                }
-            }
-            assert!(
-                !operation["responses"]["default"].is_badvalue(),
-                "{operation_id} documents its errors"
-            );
-        }
-        // Every path parameter is declared.
-        let declared: BTreeSet<String> = item["parameters"]
-            .as_vec()
-            .map(|ps| ps.iter().map(|p| text(&p["name"])).collect())
-            .unwrap_or_default();
-        let in_path: BTreeSet<String> = path
-            .split('/')
-            .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}').map(String::from))
-            .collect();
-        assert_eq!(declared, in_path, "{path}");
-    }
-    let router = router_routes();
-    assert_eq!(
-        operations, router,
-        "openapi.yaml operations == http::ROUTES"
-    );
-    // Every schema reference resolves.
-    let document = repo_file("openapi.yaml");
-    for reference in document.split("\"#/components/schemas/").skip(1) {
-        let name = reference.split('"').next().unwrap_or_default();
-        assert!(schemas.contains(name), "dangling $ref to {name}");
-    }
+/// The logical id a `!Sub "...${X}..."` names (pseudo parameters like `${AWS::Region}` aside).
+fn referenced_resource(value: &Yaml) -> String {
+    let rendered = format!("{value:?}");
+    rendered
+        .split("${")
+        .skip(1)
+        .map(|reference| reference.split(['.', '}']).next().unwrap_or_default())
+        .find(|name| !name.starts_with("AWS::"))
+        .unwrap_or_else(|| panic!("no resource reference in {rendered}"))
+        .to_string()
 }
