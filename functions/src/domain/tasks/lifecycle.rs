@@ -139,31 +139,35 @@ impl Tasks {
     pub async fn start_workspace(&self, task: &Task, node: Node) -> Result<()> {
         let now = now_ms();
         let workspace = Workspace::creating(task, &node.id, now);
-        self.store.put_workspace(&workspace).await?;
         let start_deadline = now + self.timeouts.start_ms;
-        let starting = self
-            .update_task(&task.project_id, &task.id, |task| {
-                if !matches!(task.status, TaskStatus::Queued | TaskStatus::Provisioning) {
-                    return false;
-                }
-                task.node_id = Some(node.id.clone());
-                task.workspace_id = Some(workspace.id.clone());
-                task.transition(
-                    TaskStatus::Starting,
-                    format!("starting workspace {} on node {}", workspace.id, node.id),
-                    now,
-                    Some(start_deadline),
-                );
-                true
-            })
-            .await?;
-        let Some(task) = starting else {
+        // The workspace record and the task's move are independent; both stand before the
+        // command goes out (the node's acknowledgement needs them).
+        let recorded = self.store.put_workspace(&workspace);
+        let starting = self.change_task(&task.project_id, &task.id, |task| {
+            if !matches!(task.status, TaskStatus::Queued | TaskStatus::Provisioning) {
+                return false;
+            }
+            task.node_id = Some(node.id.clone());
+            task.workspace_id = Some(workspace.id.clone());
+            task.transition(
+                TaskStatus::Starting,
+                format!("starting workspace {} on node {}", workspace.id, node.id),
+                now,
+                Some(start_deadline),
+            );
+            true
+        });
+        let (recorded, starting) = tokio::join!(recorded, starting);
+        recorded?;
+        let Some(task) = starting? else {
             // Cancelled while the node was found: give it back.
             self.store.put_workspace(&workspace.closed(now)).await?;
             return self.pool.release_node(&node).await;
         };
-        // The command first in spirit: the session's link to its workspace is for viewers.
-        let (linked, sent) = tokio::join!(
+        // The command goes out beside what only viewers need: the task's frame and the
+        // session's link to its workspace.
+        let (_, linked, sent) = tokio::join!(
+            self.live.task_changed(&task),
             self.link_session(&task, &workspace),
             self.send_create(&task, &workspace)
         );
@@ -188,8 +192,10 @@ impl Tasks {
         let Some(node) = &workspace.node_id else {
             return Ok(());
         };
-        let command = NodeCommand::CreateWorkspace(self.workspace_request(task, workspace).await?);
-        self.live.send_to_node(node, &command).await?;
+        let request = self.workspace_request(task, workspace).await?;
+        self.live
+            .send_to_node(node, &NodeCommand::CreateWorkspace(request))
+            .await?;
         Ok(())
     }
 

@@ -50,9 +50,24 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// Applies `change` to the stored task until the save wins; `change` returns false when
-    /// the task (as read) should not change, and then nothing is written.
+    /// Applies `change` to the stored task until the save wins, and tells the project's
+    /// viewers; `change` returns false when the task (as read) should not change, and then
+    /// nothing is written.
     pub async fn update_task(
+        &self,
+        project: &ProjectId,
+        id: &TaskId,
+        change: impl FnMut(&mut Task) -> bool,
+    ) -> Result<Option<Task>> {
+        let task = self.change_task(project, id, change).await?;
+        if let Some(task) = &task {
+            self.live.task_changed(task).await;
+        }
+        Ok(task)
+    }
+
+    /// [`Tasks::update_task`] without telling the viewers (the caller does, when it suits).
+    pub(super) async fn change_task(
         &self,
         project: &ProjectId,
         id: &TaskId,
@@ -68,7 +83,6 @@ impl Tasks {
             }
             task.version = read.version + 1;
             if self.store.save_task(&task, Some(read.version)).await? == Saved::Yes {
-                self.live.task_changed(&task).await;
                 return Ok(Some(task));
             }
         }

@@ -158,8 +158,12 @@ impl Tasks {
             }
         }
         session.task_id = Some(task.id.clone());
-        self.store.put_session(&session).await?;
-        if self.store.save_task(&task, None).await? == Saved::Conflict {
+        let (session_saved, task_saved) = tokio::join!(
+            self.store.put_session(&session),
+            self.store.save_task(&task, None)
+        );
+        session_saved?;
+        if task_saved? == Saved::Conflict {
             // A repeat raced another repeat of an abandoned submission, and lost.
             let task = self.load_task(&project.id, &task.id).await?;
             return Ok(Submitted {
