@@ -74,7 +74,18 @@ impl Live {
 
     /// Pushes `command` to `node`'s socket, if it has one.
     pub async fn send_to_node(&self, node: &NodeId, command: &NodeCommand) -> Result<Sent> {
-        let Some(link) = self.store.get_node_link(node).await? else {
+        let link = self.store.get_node_link(node).await?;
+        self.send_over(node, link, command).await
+    }
+
+    /// Pushes `command` down `link` (the node's socket as just read, if it has one).
+    pub async fn send_over(
+        &self,
+        node: &NodeId,
+        link: Option<NodeLink>,
+        command: &NodeCommand,
+    ) -> Result<Sent> {
+        let Some(link) = link else {
             tracing::info!(%node, "no socket; the node converges when it reconnects");
             return Ok(Sent::NotConnected);
         };

@@ -192,9 +192,13 @@ impl Tasks {
         let Some(node) = &workspace.node_id else {
             return Ok(());
         };
-        let request = self.workspace_request(task, workspace).await?;
+        // What to send and where to send it are read together.
+        let (request, link) = tokio::join!(
+            self.workspace_request(task, workspace),
+            self.store.get_node_link(node)
+        );
         self.live
-            .send_to_node(node, &NodeCommand::CreateWorkspace(request))
+            .send_over(node, link?, &NodeCommand::CreateWorkspace(request?))
             .await?;
         Ok(())
     }
