@@ -222,6 +222,8 @@ impl Drop for ProcessGroup {
 pub struct AcpAgentCommand {
     pub command: Vec<String>,
     pub workdir: PathBuf,
+    /// Its home (outside the checkout, so what it keeps there is not committed).
+    pub home: PathBuf,
     pub policy: PermissionPolicy,
     /// The workspace's own user, when workspaces are isolated.
     pub run_as: Option<RunAs>,
@@ -253,7 +255,7 @@ impl AcpAgentCommand {
             command
                 .uid(user.uid)
                 .gid(user.gid)
-                .env("HOME", &self.workdir)
+                .env("HOME", &self.home)
                 .env("USER", &user.name)
                 .env("LOGNAME", &user.name);
         }

@@ -99,6 +99,8 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         delivery: delivery_to,
         prompt,
         dir: config.workdir.clone(),
+        checkout: None,
+        scratch: config.workdir.clone(),
         acp_command: None,
         run_as: None,
     };

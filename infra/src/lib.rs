@@ -1,6 +1,7 @@
 //! The local stack: every control-plane handler in one process against a DynamoDB-compatible
 //! server on loopback, its own WebSocket gateway, plus development keys and tokens. Tests start it in-process too.
 
+pub mod demo_repo;
 pub mod hub;
 pub mod keys;
 pub mod provisioner;

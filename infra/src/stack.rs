@@ -14,6 +14,7 @@ use hangar_functions::config::{
     Config, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
 };
 use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
+use hangar_functions::domain::projects::RepoPolicy;
 use hangar_functions::domain::{NodeQuotas, Timeouts};
 use hangar_functions::http::StartupError;
 use hangar_functions::{AppState, Ports};
@@ -122,6 +123,11 @@ impl LocalStack {
             quotas: options.quotas,
             connections_per_user: options.connections_per_user,
             node_agent_version: options.node_agent_version.clone(),
+            // The local stack's projects clone repositories on this machine.
+            repos: RepoPolicy {
+                allow_file: true,
+                ..RepoPolicy::default()
+            },
         }
     }
 

@@ -47,6 +47,7 @@ error_codes! {
     TooManyMembers = "too_many_members",
     InvalidName = "invalid_name",
     InvalidRepo = "invalid_repo",
+    InvalidBranch = "invalid_branch",
     InvalidAcpCommand = "invalid_acp_command",
     InvalidTitle = "invalid_title",
     InvalidPrompt = "invalid_prompt",

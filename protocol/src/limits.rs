@@ -42,6 +42,8 @@ pub const TITLE_MAX_CHARS: usize = 200;
 pub const REPO_MAX_CHARS: usize = 500;
 /// Most characters of a project's ACP agent command line.
 pub const ACP_COMMAND_MAX_CHARS: usize = 1000;
+/// Longest reason a task keeps for a status change (a git error's tail fits).
+pub const REASON_MAX_CHARS: usize = 2000;
 /// Most members of one project.
 pub const PROJECT_MAX_MEMBERS: usize = 100;
 

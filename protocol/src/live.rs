@@ -29,7 +29,7 @@ pub enum LiveEvent {
     #[serde(rename_all = "camelCase")]
     Task {
         project_id: ProjectId,
-        task: TaskView,
+        task: Box<TaskView>,
         cursor: u64,
     },
 }

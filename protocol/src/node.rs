@@ -14,7 +14,7 @@ use crate::tasks::CreateWorkspaceRequest;
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum NodeCommand {
     /// Start this workspace's session (a repeated create of a known workspace is ignored).
-    CreateWorkspace(CreateWorkspaceRequest),
+    CreateWorkspace(Box<CreateWorkspaceRequest>),
     /// Stop the workspace's agent and remove the workspace (unknown ones are fine).
     #[serde(rename_all = "camelCase")]
     DestroyWorkspace { workspace_id: WorkspaceId },

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::git::{CheckoutSpec, TaskOutput};
 use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 
 macro_rules! wire_enum {
@@ -145,6 +146,11 @@ pub struct TaskView {
     pub created_at: u64,
     pub updated_at: u64,
     pub history: Vec<TaskTransition>,
+    /// The branch the work starts from.
+    pub base_branch: String,
+    /// What the task left, once it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<TaskOutput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +162,9 @@ pub struct CreateTaskRequest {
     pub mode: SubmitMode,
     #[serde(default)]
     pub vm_size: Option<VmSize>,
+    /// The branch the work starts from; the project's default branch when absent.
+    #[serde(default)]
+    pub base_branch: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +173,7 @@ pub struct ProjectView {
     pub id: ProjectId,
     pub name: String,
     pub repo: String,
+    pub default_branch: String,
     pub default_vm_size: VmSize,
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,7 +187,12 @@ pub struct ProjectView {
 #[serde(rename_all = "camelCase")]
 pub struct CreateProjectRequest {
     pub name: String,
+    /// The repository tasks clone: `https://…`, `ssh://…` or `git@host:path`
+    /// (`file:///…` on the local stack).
     pub repo: String,
+    /// The branch tasks start from (`main` when absent).
+    #[serde(default)]
+    pub default_branch: Option<String>,
     #[serde(default)]
     pub default_vm_size: Option<VmSize>,
     /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
@@ -222,6 +237,9 @@ pub struct WorkspaceStatusReport {
     pub outcome: WorkspaceOutcome,
     #[serde(default)]
     pub reason: Option<String>,
+    /// What the run left (completed runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<TaskOutput>,
 }
 
 /// A workspace as a node is told to run it (the create command and the assignments).
@@ -231,7 +249,8 @@ pub struct CreateWorkspaceRequest {
     pub workspace_id: WorkspaceId,
     pub project_id: ProjectId,
     pub session_id: SessionId,
-    pub repo: String,
+    /// The checkout to make, and where its work goes.
+    pub checkout: CheckoutSpec,
     pub prompt: String,
     /// The workspace's callback JWT, for message ingest and status reports.
     pub callback_token: String,

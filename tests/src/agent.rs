@@ -330,3 +330,24 @@ impl AgentSetup {
         Outbox::open(&self.outbox_path(), u64::MAX).expect("open outbox")
     }
 }
+
+/// A script the workspace's user can read (tempdirs are private to their maker), and the
+/// project `acpCommand` that plays it: a project names its agent by configuration alone.
+pub fn shared_script(steps: Value) -> (tempfile::TempDir, String) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = dir.path().join("script.json");
+    std::fs::write(&path, steps.to_string()).expect("script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+/// The `acpCommand` that plays the script at `path` with the scripted agent.
+pub fn scripted_command(path: &str) -> String {
+    format!(
+        "env SCRIPTED_ACP_SCRIPT={path} {}",
+        workspace_binary("scripted-acp-agent").display()
+    )
+}

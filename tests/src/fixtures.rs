@@ -56,6 +56,8 @@ pub fn fake_task(size: VmSize) -> Task {
         created_at: now,
         updated_at: now,
         history: Vec::new(),
+        base_branch: "main".into(),
+        output: None,
         deadline: None,
         version: 0,
     }

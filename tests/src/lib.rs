@@ -6,6 +6,8 @@ pub mod agent;
 pub mod aws_proxy;
 pub mod browser;
 pub mod fixtures;
+pub mod git;
+mod seed;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -13,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use hangar_functions::adapters::tokens::TokenIssuer;
 use hangar_functions::domain::NodeQuotas;
-use hangar_functions::domain::records::{ChatSession, Node, Project, Workspace};
+use hangar_functions::domain::records::Node;
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
-use hangar_protocol::tasks::{NodeStatus, TaskStatus, TaskView, VmSize, WorkspaceStatus};
+use hangar_protocol::tasks::{NodeStatus, TaskStatus, TaskView, WorkspaceStatus};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{
     ChatMessage, MessagesPage, NodeId, ProjectId, SessionId, UserId, WorkspaceId, routes,
@@ -141,14 +143,32 @@ impl TestStack {
             .expect("mint user token")
     }
 
-    /// Creates a project through the API, owned by `owner`.
+    /// Creates a project through the API, owned by `owner`, whose repository is a fresh
+    /// seeded bare repository.
     pub async fn new_project(&self, owner: &UserId) -> ProjectId {
+        self.new_project_with_repo(owner).await.0
+    }
+
+    /// [`TestStack::new_project`], with the project's repository.
+    pub async fn new_project_with_repo(&self, owner: &UserId) -> (ProjectId, git::BareRepo) {
+        let repo = git::BareRepo::seeded();
+        let project = self
+            .create_project(
+                owner,
+                serde_json::json!({"name": "Shop", "repo": repo.url()}),
+            )
+            .await;
+        (project, repo)
+    }
+
+    /// Creates a project through the API from `body`.
+    pub async fn create_project(&self, owner: &UserId, body: serde_json::Value) -> ProjectId {
         let (status, body) = self
             .call(
                 "POST",
                 routes::PROJECTS,
                 Some(&self.user_token(owner)),
-                Some(serde_json::json!({"name": "Shop", "repo": "acme/shop"})),
+                Some(body),
             )
             .await;
         assert_eq!(status, 201, "{body}");
@@ -270,85 +290,6 @@ impl TestStack {
             .await
             .expect("read");
         workspace.map(|w| w.status)
-    }
-
-    /// Seeds a project owned by a new user, a chat session and its workspace.
-    pub async fn seed(&self) -> Seeded {
-        let store = &self.stack.state.store;
-        let owner = UserId::parse(unique("user")).expect("id");
-        let project = ProjectId::parse(unique("project")).expect("id");
-        let session = SessionId::parse(unique("session")).expect("id");
-        let workspace = WorkspaceId::parse(unique("ws")).expect("id");
-        store
-            .create_project(&Project {
-                id: project.clone(),
-                name: "Test project".into(),
-                repo: "example/repo".into(),
-                default_vm_size: VmSize::Small,
-                acp_command: None,
-                owner: owner.clone(),
-                members: vec![owner.clone()],
-                created_at: now_ms(),
-            })
-            .await
-            .expect("put project");
-        store
-            .put_session(&ChatSession {
-                project_id: project.clone(),
-                id: session.clone(),
-                task_id: None,
-                workspace_id: Some(workspace.clone()),
-                title: "Seeded session".into(),
-                message_count: 0,
-                last_message_at: None,
-                created_at: now_ms(),
-            })
-            .await
-            .expect("put session");
-        store
-            .put_workspace(&Workspace {
-                id: workspace.clone(),
-                project_id: project.clone(),
-                session_id: session.clone(),
-                task_id: None,
-                node_id: None,
-                status: WorkspaceStatus::Running,
-                created_at: now_ms(),
-                closed_at: None,
-            })
-            .await
-            .expect("put workspace");
-        Seeded {
-            project,
-            owner,
-            session,
-            workspace,
-        }
-    }
-
-    /// Like [`TestStack::seed`], with a running task that the workspace runs, so the
-    /// workspace's agent can report its outcome as a node's does.
-    pub async fn seed_running_task(&self) -> (Seeded, TaskView) {
-        let seeded = self.seed().await;
-        let store = &self.stack.state.store;
-        let mut task = fixtures::fake_task(VmSize::Small);
-        task.project_id = seeded.project.clone();
-        task.session_id = seeded.session.clone();
-        task.status = TaskStatus::Running;
-        task.workspace_id = Some(seeded.workspace.clone());
-        task.created_by = seeded.owner.clone();
-        store.save_task(&task, None).await.expect("put task");
-        let mut workspace = store
-            .get_workspace(&seeded.workspace)
-            .await
-            .expect("read")
-            .expect("workspace");
-        workspace.task_id = Some(task.id.clone());
-        store
-            .put_workspace(&workspace)
-            .await
-            .expect("put workspace");
-        (seeded, task.into())
     }
 
     /// Calls the API as `token`'s holder; returns the status and the JSON body (Null if none).

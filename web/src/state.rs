@@ -305,7 +305,7 @@ impl LiveSink for PageSink {
             }
             LiveEvent::Task { task, cursor, .. } => {
                 let session = task.session_id.clone();
-                ctx.upsert_task(task);
+                ctx.upsert_task(*task);
                 (session, cursor)
             }
         };

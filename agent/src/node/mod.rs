@@ -8,6 +8,7 @@
 //! starts what should run, reports outcomes it could not report before, and removes what
 //! should not be here any more.
 
+pub mod git;
 pub mod isolation;
 pub mod link;
 pub mod workspace;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use hangar_protocol::WorkspaceId;
 use hangar_protocol::node::{Assignments, NodeCommand};
-use hangar_protocol::tasks::{CreateWorkspaceRequest, WorkspaceOutcome};
+use hangar_protocol::tasks::{CreateWorkspaceRequest, WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,8 @@ use crate::reporter::Reporter;
 
 /// Where under the node's directory the workspaces are.
 const WORKSPACES: &str = "workspaces";
+/// Where under the node's directory its own per-workspace git directories are.
+const SCRATCH: &str = "git";
 
 /// The agent's version, reported when the node is ready.
 pub const AGENT_VERSION: &str = hangar_protocol::RELEASE;
@@ -70,10 +73,14 @@ impl Node {
         self.config.dir.join(WORKSPACES).join(id.as_str())
     }
 
+    fn scratch_dir(&self, id: &WorkspaceId) -> PathBuf {
+        self.config.dir.join(SCRATCH).join(id.as_str())
+    }
+
     /// Carries out one command pushed down the socket.
     pub async fn apply(self: &Arc<Self>, command: NodeCommand) {
         match command {
-            NodeCommand::CreateWorkspace(request) => self.ensure_running(request).await,
+            NodeCommand::CreateWorkspace(request) => self.ensure_running(*request).await,
             NodeCommand::DestroyWorkspace { workspace_id } => self.destroy(&workspace_id).await,
             NodeCommand::Converge => self.converge().await,
         }
@@ -114,6 +121,8 @@ impl Node {
             delivery: delivery_of(&request),
             prompt: request.prompt,
             dir: self.workspace_dir(&workspace),
+            checkout: Some(request.checkout),
+            scratch: self.scratch_dir(&workspace),
             acp_command: request
                 .acp_command
                 .map(|line| line.split_whitespace().map(String::from).collect()),
@@ -123,9 +132,9 @@ impl Node {
         let here = workspaces.contains_key(&workspace);
         let runner = Arc::clone(&self.runner);
         match (self.runner.outbox.run_state(&workspace).await, here) {
-            (Ok(Some(RunState::Finished { outcome, reason })), _) => {
+            (Ok(Some(RunState::Finished(report))), _) => {
                 // Ended, and the control plane has not taken the outcome yet.
-                tokio::spawn(async move { runner.report(&run.delivery, outcome, reason).await });
+                tokio::spawn(async move { runner.report(&run.delivery, report).await });
                 return;
             }
             (Ok(Some(RunState::Running)), true) => {
@@ -135,13 +144,16 @@ impl Node {
             }
             (Ok(Some(RunState::Running)), false) => {
                 // Started by an agent process that died with its session: never run twice.
-                let reason = "the node agent restarted while the session ran".to_string();
+                let report = WorkspaceStatusReport {
+                    outcome: WorkspaceOutcome::Failed,
+                    reason: Some("the node agent restarted while the session ran".into()),
+                    output: None,
+                };
                 tokio::spawn(async move {
-                    let failed = WorkspaceOutcome::Failed;
-                    if let Err(err) = runner.outbox.finish(&workspace, failed, &reason).await {
+                    if let Err(err) = runner.outbox.finish(&workspace, &report).await {
                         tracing::error!(%workspace, error = %err, "cannot record the outcome");
                     }
-                    runner.report(&run.delivery, failed, reason).await
+                    runner.report(&run.delivery, report).await
                 });
                 return;
             }
@@ -180,10 +192,12 @@ impl Node {
             }
             None => self.workspace_dir(workspace),
         };
-        if let Err(err) = tokio::fs::remove_dir_all(&dir).await
-            && err.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::error!(%workspace, error = %err, "cannot remove {}", dir.display());
+        for dir in [dir, self.scratch_dir(workspace)] {
+            if let Err(err) = tokio::fs::remove_dir_all(&dir).await
+                && err.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::error!(%workspace, error = %err, "cannot remove {}", dir.display());
+            }
         }
         self.runner.forget(workspace).await;
         self.runner.isolation.remove(workspace).await;

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hangar_protocol::WorkspaceId;
+use hangar_protocol::git::{CheckoutSpec, TaskOutput};
 use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::git::Checkout;
 use super::isolation::{Isolation, IsolationError, RunAs};
 use crate::acp::{AcpAgentCommand, Recorder, run_prompt};
 use crate::config::AcpSettings;
@@ -25,12 +27,37 @@ pub struct WorkspaceRun {
     /// Where its messages go, with the workspace's callback token.
     pub delivery: Delivery,
     pub prompt: String,
-    /// The ACP agent's working directory.
+    /// The workspace's directory (its user's home); the checkout, if any, is inside it.
     pub dir: PathBuf,
+    /// The repository to clone and where the work goes (`None`: the agent works in `dir`).
+    pub checkout: Option<CheckoutSpec>,
+    /// The node's own directory for the workspace, out of the workspace user's reach.
+    pub scratch: PathBuf,
     /// The project's ACP agent command line, if it names one.
     pub acp_command: Option<Vec<String>>,
     /// Who the ACP agent runs as (set by [`WorkspaceRunner::prepare`]).
     pub run_as: Option<RunAs>,
+}
+
+/// Where in the workspace's directory the repository is cloned.
+const CHECKOUT: &str = "checkout";
+
+impl WorkspaceRun {
+    /// The ACP agent's working directory: the checkout, or the workspace's directory.
+    pub fn workdir(&self) -> PathBuf {
+        match self.checkout {
+            Some(_) => self.dir.join(CHECKOUT),
+            None => self.dir.clone(),
+        }
+    }
+
+    fn checkout_at(&self) -> Checkout {
+        Checkout {
+            dir: self.workdir(),
+            scratch: self.scratch.clone(),
+            run_as: self.run_as.clone(),
+        }
+    }
 }
 
 /// How a run ended.
@@ -96,23 +123,11 @@ impl WorkspaceRunner {
             self.outbox.clone(),
             workspace.clone(),
         )));
-        let agent = AcpAgentCommand {
-            command: run
-                .acp_command
-                .clone()
-                .unwrap_or_else(|| self.acp.command.clone()),
-            workdir: run.dir.clone(),
-            policy: self.acp.policy,
-            run_as: run.run_as.clone(),
-        };
-        let (outcome, reason) = tokio::select! {
-            result = run_prompt(&agent, &run.prompt, Arc::clone(&recorder)) => match result {
-                Ok(stop_reason) if stop_reason == "end_turn" => (WorkspaceOutcome::Completed, format!("the agent ended its turn ({stop_reason})")),
-                Ok(stop_reason) => (WorkspaceOutcome::Failed, format!("the agent stopped: {stop_reason}")),
-                Err(err) => (WorkspaceOutcome::Failed, format!("the agent session failed: {err}")),
-            },
+        let report = tokio::select! {
+            report = self.session(&run, Arc::clone(&recorder)) => report,
             () = stop.cancelled() => {
-                // The prompt future is dropped, which kills the ACP agent; keep what it streamed.
+                // The session future is dropped, which kills the ACP agent (or git); keep
+                // what it streamed.
                 if let Err(err) = recorder.lock().await.close().await {
                     tracing::error!(%workspace, error = %err, "could not persist the open message");
                 }
@@ -121,21 +136,70 @@ impl WorkspaceRunner {
             }
         };
         let _ = acknowledge.await;
-        tracing::info!(%workspace, %outcome, %reason, "the session ended");
-        if let Err(err) = self.outbox.finish(&workspace, outcome, &reason).await {
+        tracing::info!(%workspace, outcome = %report.outcome, reason = ?report.reason, "the session ended");
+        if let Err(err) = self.outbox.finish(&workspace, &report).await {
             tracing::error!(%workspace, error = %err, "cannot record the outcome");
         }
-        self.report(&run.delivery, outcome, reason).await
+        self.report(&run.delivery, report).await
+    }
+
+    /// Clones, runs the prompt, and keeps the work: what the control plane is told.
+    async fn session(
+        &self,
+        run: &WorkspaceRun,
+        recorder: Arc<Mutex<Recorder>>,
+    ) -> WorkspaceStatusReport {
+        let failed = |reason: String| WorkspaceStatusReport {
+            outcome: WorkspaceOutcome::Failed,
+            reason: Some(reason),
+            output: None,
+        };
+        let checkout = run.checkout.as_ref().map(|spec| (spec, run.checkout_at()));
+        if let Some((spec, checkout)) = &checkout
+            && let Err(err) = checkout.clone(spec).await
+        {
+            return failed(format!(
+                "cannot check out {} at {}: {err}",
+                spec.repo, spec.base_branch
+            ));
+        }
+        let agent = AcpAgentCommand {
+            command: run
+                .acp_command
+                .clone()
+                .unwrap_or_else(|| self.acp.command.clone()),
+            workdir: run.workdir(),
+            home: run.dir.clone(),
+            policy: self.acp.policy,
+            run_as: run.run_as.clone(),
+        };
+        match run_prompt(&agent, &run.prompt, recorder).await {
+            Ok(stop_reason) if stop_reason == "end_turn" => {}
+            Ok(stop_reason) => return failed(format!("the agent stopped: {stop_reason}")),
+            Err(err) => return failed(format!("the agent session failed: {err}")),
+        }
+        let Some((spec, checkout)) = checkout else {
+            return completed("the agent ended its turn".into(), None);
+        };
+        match checkout.deliver(spec).await {
+            Ok(output) if output.no_changes() => {
+                completed("the agent ended its turn: no changes".into(), Some(output))
+            }
+            Ok(output) => completed(
+                format!(
+                    "the agent ended its turn: pushed {} ({} files, +{} -{})",
+                    output.branch, output.files_changed, output.added, output.removed
+                ),
+                Some(output),
+            ),
+            Err(err) => failed(format!("cannot keep the work on {}: {err}", spec.branch)),
+        }
     }
 
     /// Reports an outcome once the workspace's messages are delivered (within the delivery
     /// deadline), then forgets the workspace and its token if nothing is left to deliver.
-    pub async fn report(
-        &self,
-        delivery: &Delivery,
-        outcome: WorkspaceOutcome,
-        reason: String,
-    ) -> RunEnd {
+    pub async fn report(&self, delivery: &Delivery, report: WorkspaceStatusReport) -> RunEnd {
+        let outcome = report.outcome;
         let workspace = &delivery.workspace_id;
         let deadline = tokio::time::Instant::now() + self.delivery_deadline;
         match self.outbox.wait_delivered(workspace, deadline).await {
@@ -145,10 +209,6 @@ impl WorkspaceRunner {
             }
             Err(err) => tracing::error!(%workspace, error = %err, "cannot read the outbox"),
         }
-        let report = WorkspaceStatusReport {
-            outcome,
-            reason: Some(reason),
-        };
         let reported = self
             .control_plane
             .report_status(caller(delivery), workspace, &report)
@@ -169,6 +229,14 @@ impl WorkspaceRunner {
             Ok(false) => {}
             Err(err) => tracing::warn!(%workspace, error = %err, "cannot forget the workspace"),
         }
+    }
+}
+
+fn completed(reason: String, output: Option<TaskOutput>) -> WorkspaceStatusReport {
+    WorkspaceStatusReport {
+        outcome: WorkspaceOutcome::Completed,
+        reason: Some(reason),
+        output,
     }
 }
 

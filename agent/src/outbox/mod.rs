@@ -27,6 +27,7 @@ pub use set_aside::SetAsideRow;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/agent/0001_outbox.sql"),
     include_str!("../../../migrations/agent/0002_workspace_runs.sql"),
+    include_str!("../../../migrations/agent/0003_run_output.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 //! outcome is reported and every row delivered.
 
 use hangar_protocol::WorkspaceId;
-use hangar_protocol::tasks::WorkspaceOutcome;
+use hangar_protocol::tasks::WorkspaceStatusReport;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Delivery, Outbox, OutboxError};
@@ -14,10 +14,7 @@ pub enum RunState {
     /// A session was started (and, if this process did not start it, died with an agent).
     Running,
     /// The session ended; its outcome may not have been reported yet.
-    Finished {
-        outcome: WorkspaceOutcome,
-        reason: String,
-    },
+    Finished(WorkspaceStatusReport),
 }
 
 impl Outbox {
@@ -47,15 +44,24 @@ impl Outbox {
     pub async fn finish(
         &self,
         workspace: &WorkspaceId,
-        outcome: WorkspaceOutcome,
-        reason: &str,
+        report: &WorkspaceStatusReport,
     ) -> Result<(), OutboxError> {
-        let (workspace, reason) = (workspace.to_string(), reason.to_string());
+        let (workspace, outcome) = (workspace.to_string(), report.outcome.as_str());
+        let reason = report.reason.clone();
+        let output = report
+            .output
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|err| OutboxError::Corrupt {
+                id: 0,
+                reason: err.to_string(),
+            })?;
         self.with_conn(move |conn, _| {
             conn.execute(
-                "UPDATE workspaces SET state = 'finished', outcome = ?2, reason = ?3
+                "UPDATE workspaces SET state = 'finished', outcome = ?2, reason = ?3, output = ?4
                  WHERE workspace_id = ?1",
-                params![workspace, outcome.as_str(), reason],
+                params![workspace, outcome, reason, output],
             )?;
             Ok(())
         })
@@ -70,19 +76,22 @@ impl Outbox {
     ) -> Result<Option<RunState>, OutboxError> {
         let workspace = workspace.to_string();
         self.with_conn(move |conn, _| {
-            let row: Option<(String, Option<String>, Option<String>)> = conn
+            type Row = (String, Option<String>, Option<String>, Option<String>);
+            let row: Option<Row> = conn
                 .query_row(
-                    "SELECT state, outcome, reason FROM workspaces WHERE workspace_id = ?1",
+                    "SELECT state, outcome, reason, output FROM workspaces WHERE workspace_id = ?1",
                     [&workspace],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )
                 .optional()?;
-            Ok(row.map(|(state, outcome, reason)| {
+            Ok(row.map(|(state, outcome, reason, output)| {
                 match (state.as_str(), outcome.and_then(|o| o.parse().ok())) {
-                    ("finished", Some(outcome)) => RunState::Finished {
+                    ("finished", Some(outcome)) => RunState::Finished(WorkspaceStatusReport {
                         outcome,
-                        reason: reason.unwrap_or_default(),
-                    },
+                        reason,
+                        // An unreadable output is dropped, never the outcome with it.
+                        output: output.and_then(|json| serde_json::from_str(&json).ok()),
+                    }),
                     _ => RunState::Running,
                 }
             }))

@@ -12,8 +12,10 @@ pub use hangar_protocol::config::{ConfigError, Vars};
 use hangar_protocol::limits;
 
 pub use self::sections::{Ec2Config, SchedulerConfig, SigningConfig, SigningKey};
+use crate::domain::projects::RepoPolicy;
 use crate::domain::{NodeQuotas, Timeouts};
 use crate::lambda::catalog::Need;
+use hangar_protocol::git::GitIdentity;
 
 /// Which signature algorithm user tokens are checked with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,8 @@ pub struct Config {
     /// `HANGAR_NODE_AGENT_VERSION`: the node agent version warm nodes must run (default this
     /// build's release; `any` for none).
     pub node_agent_version: Option<String>,
+    /// `HANGAR_ALLOW_FILE_REPOS`, `HANGAR_GIT_AUTHOR_NAME`, `HANGAR_GIT_AUTHOR_EMAIL`.
+    pub repos: RepoPolicy,
     /// [`Need::Sign`]: the signing key and what nodes are told.
     pub signing: Option<SigningConfig>,
     /// [`Need::Push`]: the WebSocket API's management endpoint frames are posted to
@@ -137,6 +141,38 @@ pub fn timeouts(vars: Vars) -> Result<Timeouts, ConfigError> {
     })
 }
 
+/// What repositories projects may name (`file://` only when `HANGAR_ALLOW_FILE_REPOS` is
+/// `true`: the local stack) and the identity that commits tasks' work.
+pub fn repos(vars: Vars) -> Result<RepoPolicy, ConfigError> {
+    let default = RepoPolicy::default();
+    let allow_file = vars.choice(
+        "HANGAR_ALLOW_FILE_REPOS",
+        false,
+        &[("true", true), ("false", false)],
+    )?;
+    let text = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+        let value = vars.get_or(name, default).trim();
+        if value.is_empty()
+            || value.len() > 200
+            || value.chars().any(|c| c.is_control() || "<>".contains(c))
+        {
+            return Err(ConfigError::Invalid {
+                name,
+                value: value.into(),
+                reason: "one line of at most 200 characters, without '<' or '>'".into(),
+            });
+        }
+        Ok(value.to_string())
+    };
+    Ok(RepoPolicy {
+        allow_file,
+        author: GitIdentity {
+            name: text("HANGAR_GIT_AUTHOR_NAME", &default.author.name)?,
+            email: text("HANGAR_GIT_AUTHOR_EMAIL", &default.author.email)?,
+        },
+    })
+}
+
 fn table_name(vars: Vars) -> Result<String, ConfigError> {
     let name = vars.required("HANGAR_TABLE_NAME", "the DynamoDB table")?;
     if !name
@@ -188,6 +224,7 @@ impl Config {
             quotas: quotas(vars)?,
             connections_per_user: connections_per_user(vars)?,
             node_agent_version: node_agent_version(vars),
+            repos: repos(vars)?,
             signing: needs_any(&[Need::Sign])
                 .then(|| sections::signing(vars))
                 .transpose()?,

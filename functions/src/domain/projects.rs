@@ -1,5 +1,6 @@
 //! Projects as their members see them: create one, list mine, read one, add a member.
 
+use hangar_protocol::git::{GitIdentity, RepoScheme, is_branch_name, repo_scheme};
 use hangar_protocol::limits::{
     ACP_COMMAND_MAX_CHARS, PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS,
 };
@@ -18,6 +19,7 @@ impl From<Project> for ProjectView {
             id: project.id,
             name: project.name,
             repo: project.repo,
+            default_branch: project.default_branch,
             default_vm_size: project.default_vm_size,
             acp_command: project.acp_command,
             owner: project.owner,
@@ -60,8 +62,65 @@ fn acp_command(value: &str) -> Result<String> {
     Ok(command)
 }
 
+/// What repositories projects may name, and who commits their tasks' work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoPolicy {
+    /// `file://` repositories: a path on the node's machine, so only on the local stack.
+    pub allow_file: bool,
+    /// The bot identity that authors tasks' commits.
+    pub author: GitIdentity,
+}
+
+impl Default for RepoPolicy {
+    fn default() -> Self {
+        RepoPolicy {
+            allow_file: false,
+            author: GitIdentity {
+                name: "Hangar".into(),
+                email: "hangar@noreply.localhost".into(),
+            },
+        }
+    }
+}
+
+impl RepoPolicy {
+    /// The repository URL, if it is one nodes may clone.
+    pub fn repo(&self, value: &str) -> Result<String> {
+        let repo = bounded_text("repo", value, REPO_MAX_CHARS, ErrorCode::InvalidRepo)?;
+        match repo_scheme(&repo) {
+            Some(RepoScheme::Https | RepoScheme::Ssh) => Ok(repo),
+            Some(RepoScheme::File) if self.allow_file => Ok(repo),
+            Some(RepoScheme::File) => Err(Error::invalid(
+                ErrorCode::InvalidRepo,
+                "file:// repositories are only allowed on the local stack",
+            )),
+            None => Err(Error::invalid(
+                ErrorCode::InvalidRepo,
+                "repo must be an https:// or ssh:// URL or git@host:path, without a credential in it",
+            )),
+        }
+    }
+}
+
+/// A branch name as `field`, checked like git checks one (and kept to a safe alphabet).
+pub fn branch(field: &str, value: &str) -> Result<String> {
+    let name = value.trim();
+    if is_branch_name(name) {
+        Ok(name.to_string())
+    } else {
+        Err(Error::invalid(
+            ErrorCode::InvalidBranch,
+            format!(
+                "{field} {name:?} is not a branch name: use letters, digits, '-', '_', '.' and '/', \
+                 without '..', a leading '-' or a trailing '/', '.' or '.lock'"
+            ),
+        ))
+    }
+}
+
 pub async fn create_project(
     store: &dyn ProjectStore,
+    repos: &RepoPolicy,
     user: &UserId,
     request: CreateProjectRequest,
 ) -> Result<ProjectView> {
@@ -73,12 +132,11 @@ pub async fn create_project(
             TITLE_MAX_CHARS,
             ErrorCode::InvalidName,
         )?,
-        repo: bounded_text(
-            "repo",
-            &request.repo,
-            REPO_MAX_CHARS,
-            ErrorCode::InvalidRepo,
-        )?,
+        repo: repos.repo(&request.repo)?,
+        default_branch: request
+            .default_branch
+            .as_deref()
+            .map_or(Ok("main".to_string()), |name| branch("defaultBranch", name))?,
         default_vm_size: request.default_vm_size.unwrap_or(VmSize::Small),
         acp_command: request
             .acp_command
@@ -130,4 +188,29 @@ pub async fn add_member(
         store.put_project(&project).await?;
     }
     Ok(project.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_repositories_are_refused_unless_the_stack_allows_them() {
+        let deployed = RepoPolicy::default();
+        let local = RepoPolicy {
+            allow_file: true,
+            ..RepoPolicy::default()
+        };
+        let url = "file:///srv/shop.git";
+        let refused = deployed.repo(url).expect_err("file:// on a deployed stack");
+        assert_eq!(refused.code(), ErrorCode::InvalidRepo);
+        assert_eq!(local.repo(url).ok().as_deref(), Some(url));
+        assert_eq!(
+            deployed
+                .repo("https://github.com/acme/shop.git")
+                .ok()
+                .as_deref(),
+            Some("https://github.com/acme/shop.git")
+        );
+    }
 }

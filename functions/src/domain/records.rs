@@ -2,17 +2,26 @@
 //! moves only through [`Task::transition`], a node only through the `Node` methods below, so
 //! every change of status is made (and bumps its counters) in one place.
 
+use hangar_protocol::git::TaskOutput;
 use hangar_protocol::tasks::{
     NodeStatus, SessionView, TaskStatus, TaskTransition, TaskView, VmSize, WorkspaceStatus,
 };
 use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
+/// The branch of projects and tasks saved before branches were recorded.
+fn main_branch() -> String {
+    "main".to_string()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
     pub id: ProjectId,
     pub name: String,
     pub repo: String,
+    /// The branch tasks start from unless they name another.
+    #[serde(default = "main_branch")]
+    pub default_branch: String,
     pub default_vm_size: VmSize,
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default)]
@@ -57,6 +66,12 @@ pub struct Task {
     pub created_at: u64,
     pub updated_at: u64,
     pub history: Vec<TaskTransition>,
+    /// The branch the work starts from.
+    #[serde(default = "main_branch")]
+    pub base_branch: String,
+    /// What the task left (its branch, commit and change), once a run reported it.
+    #[serde(default)]
+    pub output: Option<TaskOutput>,
     /// When a transient status must have moved on; the sweep fails the task after it.
     pub deadline: Option<u64>,
     /// Optimistic concurrency: every save expects the version it read.
@@ -105,6 +120,8 @@ impl From<Task> for TaskView {
             created_at: task.created_at,
             updated_at: task.updated_at,
             history: task.history,
+            base_branch: task.base_branch,
+            output: task.output,
         }
     }
 }

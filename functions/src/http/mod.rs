@@ -87,6 +87,7 @@ impl AppState {
                 })
                 .unwrap_or_default(),
             timeouts: config.timeouts,
+            repos: config.repos.clone(),
             dispatch: tokio::sync::Mutex::new(()),
         };
         Ok(AppState {

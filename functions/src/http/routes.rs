@@ -145,7 +145,8 @@ async fn create_project(
     AuthUser(user): AuthUser,
     JsonBody(request): JsonBody<CreateProjectRequest>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    let project = projects::create_project(state.store.as_ref(), &user, request).await?;
+    let project =
+        projects::create_project(state.store.as_ref(), &state.tasks.repos, &user, request).await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -283,10 +284,7 @@ async fn workspace_status(
     WorkspaceCaller(workspace): WorkspaceCaller,
     JsonBody(report): JsonBody<WorkspaceStatusReport>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .tasks
-        .workspace_finished(&workspace, report.outcome, report.reason)
-        .await?;
+    state.tasks.workspace_finished(&workspace, report).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

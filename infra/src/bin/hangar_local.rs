@@ -71,21 +71,24 @@ async fn run() -> Result<(), String> {
     .await
     .map_err(|err| err.to_string())?;
 
-    // A project to land on, owned by the development user.
+    // A project to land on, owned by the development user, on a repository of its own.
+    let demo_repo = hangar_infra::demo_repo::seed(&state_dir.join("demo.git"))
+        .map_err(|err| format!("cannot make the demo repository: {err}"))?;
     let demo = ProjectId::parse(DEMO_PROJECT).map_err(|err| err.to_string())?;
-    if stack
+    let stored = stack
         .state
         .store
         .get_project(&demo)
         .await
-        .map_err(|err| err.to_string())?
-        .is_none()
-    {
+        .map_err(|err| err.to_string())?;
+    // Made once; a demo project of an older release gets the repository too.
+    if stored.is_none_or(|project| project.repo != demo_repo) {
         let owner = UserId::parse(DEV_USER).map_err(|err| err.to_string())?;
         let project = Project {
             id: demo,
             name: "Demo project".into(),
-            repo: "local/demo".into(),
+            repo: demo_repo,
+            default_branch: "main".into(),
             default_vm_size: VmSize::Small,
             acp_command: None,
             owner: owner.clone(),

@@ -21,6 +21,7 @@ fn slow_script() -> tempfile::NamedTempFile {
         {"sleepMs": 500},
         {"update": {"sessionUpdate": "tool_call", "toolCallId": "call-1", "title": "Edit src/lib.rs", "kind": "edit", "status": "pending"}},
         {"sleepMs": 500},
+        {"shell": "echo '// health check' >> src/lib.rs && echo edited"},
         {"update": {"sessionUpdate": "tool_call_update", "toolCallId": "call-1", "status": "completed"}},
         {"sleepMs": 500},
         {"say": "The change is made and the tests pass.", "chunks": 4}
@@ -150,6 +151,25 @@ async fn run_now_streams_messages_and_the_card_moves_across_the_board() {
         "the card was drawn running: {seen:?}"
     );
     assert!(!seen.contains(&"backlog"), "run now never parks: {seen:?}");
+
+    // The card shows the pushed branch; the chat header the files it changed.
+    let kept = browser
+        .wait_until(
+            "the task's output is shown",
+            UI_WAIT,
+            "const branch = document.querySelector('[data-testid=\"task-card\"] [data-testid=\"task-branch\"]');
+             const files = [...document.querySelectorAll('[data-testid=\"chat-outcome\"] [data-testid=\"output-file\"]')];
+             return branch && files.length ? [branch.textContent, files.map(f => f.textContent)] : null;",
+            |v| !v.is_null(),
+        )
+        .await;
+    assert!(
+        kept[0].as_str().is_some_and(
+            |b| b.starts_with("hangar/") && b.ends_with("-add-a-health-check-endpoint")
+        ),
+        "{kept}"
+    );
+    assert_eq!(kept[1], json!(["src/lib.rs +1 −0"]), "{kept}");
 
     // The whole transcript, in order and without gaps, with the tool call drawn as one.
     let expected = stack_messages(&stack, &owner, &project, &task_id).await;

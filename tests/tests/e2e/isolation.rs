@@ -3,24 +3,12 @@
 //! outbox nor another workspace. Real processes, real users (the tests run as root, as the
 //! node agent does on EC2). Also: a project names its own ACP agent by configuration alone.
 
-use std::os::unix::fs::PermissionsExt;
-
 use hangar_protocol::tasks::{TaskStatus, TaskView};
 use hangar_protocol::{MessageRole, UserId, routes};
 use hangar_tests::TestStack;
+use hangar_tests::agent::shared_script;
 use hangar_tests::fixtures::user;
-use serde_json::{Value, json};
-
-/// A script the workspace's user can read (tempdirs are private to their maker).
-fn shared_script(steps: Value) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let path = dir.path().join("script.json");
-    std::fs::write(&path, steps.to_string()).expect("script");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let path = path.display().to_string();
-    (dir, path)
-}
+use serde_json::json;
 
 /// What the agent said in the task's session.
 async fn said(stack: &TestStack, owner: &UserId, task: &TaskView) -> String {
@@ -44,11 +32,12 @@ async fn a_workspace_agent_runs_as_its_own_user_and_reaches_neither_outbox_nor_t
         b"0\n",
         "isolation needs root (as the node agent on EC2): run the tests as root"
     );
-    // The workspace is <node>/workspaces/<id>: the outbox is two levels up.
+    // The checkout is <node>/workspaces/<id>/checkout: the outbox is three levels up.
     let probe = "echo uid=$(id -u); \
-                 cat ../../outbox.db > /dev/null 2>&1 && echo outbox=read || echo outbox=denied; \
-                 ls ../ > /dev/null 2>&1 && echo others=listed || echo others=hidden; \
-                 echo own-vars=$(env | grep -c '^HANGAR_')";
+                 cat ../../../outbox.db > /dev/null 2>&1 && echo outbox=read || echo outbox=denied; \
+                 ls ../../ > /dev/null 2>&1 && echo others=listed || echo others=hidden; \
+                 echo own-vars=$(env | grep -c '^HANGAR_'); \
+                 echo probed > probe.txt";
     let (_dir, script) = shared_script(json!([{"shell": probe}]));
     let stack = TestStack::start_with(|options| {
         options.nodes.env.extend([
@@ -58,7 +47,7 @@ async fn a_workspace_agent_runs_as_its_own_user_and_reaches_neither_outbox_nor_t
     })
     .await;
     let owner = user();
-    let project = stack.new_project(&owner).await;
+    let (project, repo) = stack.new_project_with_repo(&owner).await;
     let task = stack.submit_task(&owner, &project, "probe", "run").await;
     let task = stack
         .wait_for_status(&owner, &task, TaskStatus::Completed)
@@ -69,6 +58,16 @@ async fn a_workspace_agent_runs_as_its_own_user_and_reaches_neither_outbox_nor_t
     assert!(output.contains("outbox=denied"), "{output}");
     assert!(output.contains("others=hidden"), "{output}");
     assert!(output.contains("own-vars=0"), "{output}");
+    // The agent's user owns the checkout it changed; its work was committed and pushed.
+    let kept = task.output.clone().expect("output");
+    assert_eq!(
+        kept.commit.as_deref(),
+        Some(repo.commit_of(&kept.branch).as_str())
+    );
+    assert_eq!(
+        repo.file(&kept.branch, "probe.txt").as_deref(),
+        Some("probed\n")
+    );
 
     // The workspace's user goes with the workspace.
     let workspace = task.workspace_id.expect("workspace");
@@ -100,12 +99,13 @@ async fn a_project_runs_the_acp_agent_its_configuration_names() {
     let agent = hangar_tests::agent::workspace_binary("scripted-acp-agent");
     // Configuration alone: a command line, here with its environment through `env`.
     let command = format!("env SCRIPTED_ACP_SCRIPT={script} {}", agent.display());
+    let repo = hangar_tests::git::BareRepo::seeded();
     let (status, project) = stack
         .call(
             "POST",
             routes::PROJECTS,
             Some(&token),
-            Some(json!({"name": "Own agent", "repo": "acme/own", "acpCommand": command})),
+            Some(json!({"name": "Own agent", "repo": repo.url(), "acpCommand": command})),
         )
         .await;
     assert_eq!(status, 201, "{project}");
@@ -133,7 +133,7 @@ async fn a_project_runs_the_acp_agent_its_configuration_names() {
                 "POST",
                 routes::PROJECTS,
                 Some(&token),
-                Some(json!({"name": "Bad", "repo": "acme/bad", "acpCommand": bad})),
+                Some(json!({"name": "Bad", "repo": "https://github.com/acme/bad.git", "acpCommand": bad})),
             )
             .await;
         assert_eq!(
@@ -146,7 +146,7 @@ async fn a_project_runs_the_acp_agent_its_configuration_names() {
             "POST",
             routes::PROJECTS,
             Some(&token),
-            Some(json!({"name": "Edge", "repo": "acme/edge", "acpCommand": "x".repeat(1000)})),
+            Some(json!({"name": "Edge", "repo": "https://github.com/acme/edge.git", "acpCommand": "x".repeat(1000)})),
         )
         .await;
     assert_eq!(status, 201, "{body}");

@@ -16,6 +16,7 @@ mod nodes;
 mod pool;
 mod projects;
 mod quotas;
+mod repos;
 mod shutdown;
 mod sweep;
 mod tasks;

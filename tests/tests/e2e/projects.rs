@@ -70,16 +70,22 @@ async fn projects_are_created_listed_and_shared_only_with_members() {
     );
 
     for (body, code) in [
-        (json!({"name": "", "repo": "a/b"}), "invalid_name"),
         (
-            json!({"name": "x".repeat(201), "repo": "a/b"}),
+            json!({"name": "", "repo": "https://github.com/a/b.git"}),
             "invalid_name",
         ),
         (
-            json!({"name": "ok", "repo": "a/b", "defaultVmSize": "huge"}),
+            json!({"name": "x".repeat(201), "repo": "https://github.com/a/b.git"}),
+            "invalid_name",
+        ),
+        (
+            json!({"name": "ok", "repo": "https://github.com/a/b.git", "defaultVmSize": "huge"}),
             "invalid_body",
         ),
-        (json!({"repo": "a/b"}), "invalid_body"),
+        (
+            json!({"repo": "https://github.com/a/b.git"}),
+            "invalid_body",
+        ),
     ] {
         let (status, answer) = stack
             .call("POST", routes::PROJECTS, Some(&owner_token), Some(body))
@@ -95,7 +101,7 @@ async fn projects_are_created_listed_and_shared_only_with_members() {
             "POST",
             routes::PROJECTS,
             Some(&owner_token),
-            Some(json!({"name": "x".repeat(200), "repo": "a/b"})),
+            Some(json!({"name": "x".repeat(200), "repo": "https://github.com/a/b.git"})),
         )
         .await;
     assert_eq!(status, 201, "a name of exactly the limit is fine");

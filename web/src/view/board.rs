@@ -100,6 +100,11 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
             view! { p(class="card-reason", data-testid="task-reason") { (reason) } }
         })
         .unwrap_or_default();
+    let output = task
+        .output
+        .as_ref()
+        .map(super::output::summary)
+        .unwrap_or_default();
     let title = task.title.clone();
     let task_id = task.id.to_string();
     let status_text = status.as_str();
@@ -124,6 +129,7 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
                 span(class="status-label") { (status_text) }
             }
             (reason)
+            (output)
             div(class="card-actions") {
                 (run)
                 (cancel)

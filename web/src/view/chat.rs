@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use hangar_protocol::limits::TASK_PROMPT_MAX_BYTES;
-use hangar_protocol::tasks::{CreateTaskRequest, SubmitMode};
+use hangar_protocol::tasks::{CreateTaskRequest, SubmitMode, TaskStatus};
 use hangar_protocol::{ChatMessage, MessageRole};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
@@ -92,8 +92,32 @@ pub fn messages(page: Page) -> View {
                 .unwrap_or_else(|| "Chat".into())
         })
     };
+    // What the selected session's task left, or why it failed.
+    let outcome = move || {
+        let selected = page.selected.get_clone();
+        page.tasks.with(|tasks| {
+            let task = selected.and_then(|id| tasks.iter().find(|t| t.session_id == id).cloned());
+            match task {
+                Some(task) if task.output.is_some() => task
+                    .output
+                    .as_ref()
+                    .map(super::output::details)
+                    .unwrap_or_default(),
+                Some(task) if task.status == TaskStatus::Failed => {
+                    let reason = task
+                        .history
+                        .last()
+                        .map(|t| t.reason.clone())
+                        .unwrap_or_default();
+                    view! { p(class="chat-reason", data-testid="chat-reason") { (reason) } }
+                }
+                _ => view! {},
+            }
+        })
+    };
     view! {
         h2(class="chat-title", data-testid="chat-title") { (title) }
+        div(class="chat-outcome", data-testid="chat-outcome") { (outcome) }
         div(class="messages", data-testid="messages", r#ref=container,
             aria-busy=move || page.loading_messages.get().to_string(),
             data-catch-ups=move || page.catch_ups.get().to_string()) {
@@ -174,6 +198,7 @@ fn submit(ctx: Rc<Ctx>, prompt: Signal<String>, submitting: Signal<bool>, mode: 
             prompt: text,
             mode,
             vm_size: None,
+            base_branch: None,
         };
         if ctx.submit_task(request).await {
             prompt.set(String::new());

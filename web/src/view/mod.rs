@@ -3,6 +3,7 @@
 
 mod board;
 mod chat;
+mod output;
 
 use std::rc::Rc;
 

@@ -202,7 +202,7 @@ impl Live {
         };
         let event = LiveEvent::Task {
             project_id: task.project_id.clone(),
-            task: TaskView::from(task.clone()),
+            task: Box::new(TaskView::from(task.clone())),
             cursor,
         };
         let report = self.post_all(&mut connections, &event).await;

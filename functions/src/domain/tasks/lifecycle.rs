@@ -3,9 +3,12 @@
 //! and the outcome the node reports. No step waits on a node: each records the desired state
 //! and sends a command; the node's callbacks move the task on.
 
+use hangar_protocol::git::{CheckoutSpec, TaskOutput, cut, work_branch};
+use hangar_protocol::limits::REASON_MAX_CHARS;
 use hangar_protocol::node::{Assignments, NodeCommand};
 use hangar_protocol::tasks::{
     CreateWorkspaceRequest, NodeStatus, TaskStatus, WorkspaceOutcome, WorkspaceStatus,
+    WorkspaceStatusReport,
 };
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
@@ -198,7 +201,11 @@ impl Tasks {
             self.store.get_node_link(node)
         );
         self.live
-            .send_over(node, link?, &NodeCommand::CreateWorkspace(request?))
+            .send_over(
+                node,
+                link?,
+                &NodeCommand::CreateWorkspace(Box::new(request?)),
+            )
             .await?;
         Ok(())
     }
@@ -209,24 +216,35 @@ impl Tasks {
         task: &Task,
         workspace: &Workspace,
     ) -> Result<CreateWorkspaceRequest> {
-        let (repo, acp_command) = self
+        let project = self
             .store
             .get_project(&task.project_id)
             .await?
-            .map(|project| (project.repo, project.acp_command))
-            .unwrap_or_default();
+            .ok_or_else(|| {
+                Error::not_found(
+                    ErrorCode::ProjectNotFound,
+                    format!("project {} is gone", task.project_id),
+                )
+            })?;
         Ok(CreateWorkspaceRequest {
             workspace_id: workspace.id.clone(),
             project_id: task.project_id.clone(),
             session_id: task.session_id.clone(),
-            repo,
+            checkout: CheckoutSpec {
+                repo: project.repo,
+                base_branch: task.base_branch.clone(),
+                branch: work_branch(task.id.as_str(), &task.title),
+                title: task.title.clone(),
+                submitted_by: task.created_by.clone(),
+                author: self.repos.author.clone(),
+            },
             prompt: task.prompt.clone(),
             callback_token: self.tokens.workspace_token(
                 &workspace.id,
                 (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
             )?,
             api_url: self.address.api_url.clone(),
-            acp_command,
+            acp_command: project.acp_command,
         })
     }
 
@@ -287,9 +305,13 @@ impl Tasks {
     pub async fn workspace_finished(
         &self,
         id: &WorkspaceId,
-        outcome: WorkspaceOutcome,
-        reason: Option<String>,
+        report: WorkspaceStatusReport,
     ) -> Result<()> {
+        let WorkspaceStatusReport {
+            outcome,
+            reason,
+            output,
+        } = report;
         let workspace = self.open_workspace(id).await?;
         let Some(task_id) = &workspace.task_id else {
             return Err(Error::conflict(
@@ -302,9 +324,10 @@ impl Tasks {
             WorkspaceOutcome::Completed => (TaskStatus::Completed, "the agent finished the task"),
             WorkspaceOutcome::Failed => (TaskStatus::Failed, "the agent failed"),
         };
-        let reason = reason
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or_else(|| default_reason.to_string());
+        let reason = reason.filter(|r| !r.trim().is_empty()).map_or_else(
+            || default_reason.to_string(),
+            |r| cut(r.trim(), REASON_MAX_CHARS),
+        );
         let finished = self
             .update_task(&workspace.project_id, task_id, |task| {
                 if !matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
@@ -313,6 +336,7 @@ impl Tasks {
                     return false;
                 }
                 task.transition(to, reason.clone(), now, None);
+                task.output = output.clone().map(TaskOutput::capped);
                 true
             })
             .await?;

@@ -25,6 +25,7 @@ use super::error::{Error, Result};
 use super::live::Live;
 use super::pool::{Pool, UPDATE_ATTEMPTS, WarmTimeoutOutcome};
 use super::ports::{Saved, Store, Tokens};
+use super::projects::RepoPolicy;
 use super::records::{Task, Workspace};
 
 /// Where nodes reach the control plane (known to the functions that sign nodes' tokens).
@@ -45,6 +46,8 @@ pub struct Tasks {
     pub live: Arc<Live>,
     pub address: ControlPlaneAddress,
     pub timeouts: Timeouts,
+    /// What repositories may be cloned, and who commits the work.
+    pub repos: RepoPolicy,
     /// One pass over the queue at a time in this process (see [`Tasks::start_queued`]).
     pub dispatch: tokio::sync::Mutex<()>,
 }

@@ -14,7 +14,7 @@ use crate::domain::access::member_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::{IdempotencyKey, Submission, task_for};
 use crate::domain::ports::Saved;
-use crate::domain::projects::bounded_text;
+use crate::domain::projects::{bounded_text, branch};
 use crate::domain::records::{ChatSession, Project, Task};
 
 /// Longest title made from a prompt's first line.
@@ -84,6 +84,10 @@ fn draft(
 ) -> Result<(Task, ChatSession)> {
     let prompt = prompt_of(request)?;
     let title = title_for(request, &prompt)?;
+    let base_branch = match &request.base_branch {
+        Some(name) => branch("baseBranch", name)?,
+        None => project.default_branch.clone(),
+    };
     let now = now_ms();
     let (status, reason) = match request.mode {
         SubmitMode::RunNow => (TaskStatus::Queued, "submitted: run now"),
@@ -108,6 +112,8 @@ fn draft(
             at: now,
             reason: reason.into(),
         }],
+        base_branch,
+        output: None,
         deadline: status.is_transient().then_some(now + start_ms),
         version: 0,
     };
@@ -226,6 +232,7 @@ mod tests {
             title: title.map(Into::into),
             mode: SubmitMode::Backlog,
             vm_size: None,
+            base_branch: None,
         }
     }
 

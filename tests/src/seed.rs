@@ -1,0 +1,91 @@
+//! Records seeded straight into the store, for the flows that start from a given state
+//! (a workspace that calls back without a node, a running task).
+
+use hangar_functions::domain::records::{ChatSession, Project, Workspace};
+use hangar_protocol::tasks::{TaskStatus, TaskView, VmSize, WorkspaceStatus};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ProjectId, SessionId, UserId, WorkspaceId};
+
+use crate::{Seeded, TestStack, fixtures, unique};
+
+impl TestStack {
+    /// Seeds a project owned by a new user, a chat session and its workspace.
+    pub async fn seed(&self) -> Seeded {
+        let store = &self.stack.state.store;
+        let owner = UserId::parse(unique("user")).expect("id");
+        let project = ProjectId::parse(unique("project")).expect("id");
+        let session = SessionId::parse(unique("session")).expect("id");
+        let workspace = WorkspaceId::parse(unique("ws")).expect("id");
+        store
+            .create_project(&Project {
+                id: project.clone(),
+                name: "Test project".into(),
+                repo: "https://example.com/acme/shop.git".into(),
+                default_branch: "main".into(),
+                default_vm_size: VmSize::Small,
+                acp_command: None,
+                owner: owner.clone(),
+                members: vec![owner.clone()],
+                created_at: now_ms(),
+            })
+            .await
+            .expect("put project");
+        store
+            .put_session(&ChatSession {
+                project_id: project.clone(),
+                id: session.clone(),
+                task_id: None,
+                workspace_id: Some(workspace.clone()),
+                title: "Seeded session".into(),
+                message_count: 0,
+                last_message_at: None,
+                created_at: now_ms(),
+            })
+            .await
+            .expect("put session");
+        store
+            .put_workspace(&Workspace {
+                id: workspace.clone(),
+                project_id: project.clone(),
+                session_id: session.clone(),
+                task_id: None,
+                node_id: None,
+                status: WorkspaceStatus::Running,
+                created_at: now_ms(),
+                closed_at: None,
+            })
+            .await
+            .expect("put workspace");
+        Seeded {
+            project,
+            owner,
+            session,
+            workspace,
+        }
+    }
+
+    /// Like [`TestStack::seed`], with a running task that the workspace runs, so the
+    /// workspace's agent can report its outcome as a node's does.
+    pub async fn seed_running_task(&self) -> (Seeded, TaskView) {
+        let seeded = self.seed().await;
+        let store = &self.stack.state.store;
+        let mut task = fixtures::fake_task(VmSize::Small);
+        task.project_id = seeded.project.clone();
+        task.session_id = seeded.session.clone();
+        task.status = TaskStatus::Running;
+        task.workspace_id = Some(seeded.workspace.clone());
+        task.created_by = seeded.owner.clone();
+        store.save_task(&task, None).await.expect("put task");
+        let mut workspace = store
+            .get_workspace(&seeded.workspace)
+            .await
+            .expect("read")
+            .expect("workspace");
+        workspace.task_id = Some(task.id.clone());
+        store
+            .put_workspace(&workspace)
+            .await
+            .expect("put workspace");
+        (seeded, task.into())
+    }
+}
