@@ -8,7 +8,10 @@
 //! `{"burst": {"count": n, "delayMs": d}}` (n tool-call messages "step 1".."step n"),
 //! `{"sleepMs": n}`, `{"permission": "title"}`, `{"stop": "end_turn" | "refusal" | ...}`,
 //! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written),
-//! `{"shell": "command"}` (run with `sh -c`, its output said).
+//! `{"shell": "command"}` (run with `sh -c`, its output said),
+//! `{"readFile": "path"}` and `{"writeFile": "path", "content": "text"}` (through the client's
+//! `fs/*` methods; a relative path is taken from the working directory; what came back, or
+//! the refusal, is said).
 
 use std::time::Duration;
 
@@ -16,8 +19,8 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
     AgentCapabilities, ContentBlock, ContentChunk, InitializeRequest, InitializeResponse,
     NewSessionRequest, NewSessionResponse, PermissionOption, PermissionOptionKind, PromptRequest,
-    PromptResponse, RequestPermissionRequest, SessionId, SessionNotification, SessionUpdate,
-    TextContent, ToolCallUpdate, ToolCallUpdateFields,
+    PromptResponse, ReadTextFileRequest, RequestPermissionRequest, SessionId, SessionNotification,
+    SessionUpdate, TextContent, ToolCallUpdate, ToolCallUpdateFields, WriteTextFileRequest,
 };
 use agent_client_protocol::{Agent, ByteStreams, Error};
 use serde::Deserialize;
@@ -66,6 +69,17 @@ enum Step {
     Shell {
         shell: String,
     },
+    /// Reads a file through the client (`fs/read_text_file`).
+    ReadFile {
+        #[serde(rename = "readFile")]
+        read_file: String,
+    },
+    /// Writes a file through the client (`fs/write_text_file`).
+    WriteFile {
+        #[serde(rename = "writeFile")]
+        write_file: String,
+        content: String,
+    },
     /// Starts a program that outlives this step (as tools an agent runs do) and writes its
     /// pid to `pidFile`.
     Spawn {
@@ -100,6 +114,13 @@ fn load_script(prompt: &str) -> Result<Vec<Step>, String> {
         }
         Err(_) => Ok(default_script(prompt)),
     }
+}
+
+/// `path` from the working directory, as ACP wants paths absolute.
+fn absolute(path: &str) -> std::path::PathBuf {
+    std::env::current_dir()
+        .map(|dir| dir.join(path))
+        .unwrap_or_else(|_| path.into())
 }
 
 fn prompt_text(request: &PromptRequest) -> String {
@@ -210,6 +231,26 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
                     String::from_utf8_lossy(&output.stderr)
                 );
                 notify(SessionUpdate::AgentMessageChunk(text_chunk(&printed)))?;
+            }
+            Step::ReadFile { read_file } => {
+                let request = ReadTextFileRequest::new(session.clone(), absolute(&read_file));
+                let said = match cx.send_request(request).block_task().await {
+                    Ok(response) => format!("read {read_file}: {}", response.content),
+                    Err(err) => format!("read {read_file} refused: {}\n", err.message),
+                };
+                notify(SessionUpdate::AgentMessageChunk(text_chunk(&said)))?;
+            }
+            Step::WriteFile {
+                write_file,
+                content,
+            } => {
+                let request =
+                    WriteTextFileRequest::new(session.clone(), absolute(&write_file), content);
+                let said = match cx.send_request(request).block_task().await {
+                    Ok(_) => format!("wrote {write_file}\n"),
+                    Err(err) => format!("write {write_file} refused: {}\n", err.message),
+                };
+                notify(SessionUpdate::AgentMessageChunk(text_chunk(&said)))?;
             }
             Step::Spawn { spawn, pid_file } => {
                 let (program, args) = spawn

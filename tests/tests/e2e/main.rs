@@ -6,6 +6,7 @@ mod agent;
 mod batching;
 mod browser;
 mod callbacks;
+mod checkout_fs;
 mod deploy;
 mod history;
 mod ingest;

@@ -9,15 +9,22 @@ use std::sync::Arc;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    ContentBlock, InitializeRequest, NewSessionRequest, PermissionOptionKind, PromptRequest,
-    RequestPermissionOutcome, RequestPermissionRequest, RequestPermissionResponse,
-    SelectedPermissionOutcome, SessionNotification, SessionUpdate, TextContent, ToolCallContent,
+    ClientCapabilities, ContentBlock, FileSystemCapabilities, InitializeRequest, NewSessionRequest,
+    PromptRequest, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionRequest,
+    RequestPermissionResponse, SessionNotification, TextContent, WriteTextFileRequest,
+    WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
-use hangar_protocol::{MessageRole, ToolCallInfo, WorkspaceId};
+use hangar_protocol::WorkspaceId;
 use tokio::sync::Mutex;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
+pub mod fs;
+mod updates;
+
+use self::fs::FileAccess;
+pub use self::updates::{decide, to_update};
+use self::updates::{system, wire_name};
 use crate::config::PermissionPolicy;
 use crate::node::isolation::RunAs;
 use crate::outbox::{Draft, Outbox, OutboxError};
@@ -74,129 +81,6 @@ impl Recorder {
             self.outbox.enqueue(&self.workspace, draft).await?;
         }
         Ok(())
-    }
-}
-
-fn system(content: String) -> Draft {
-    Draft {
-        role: MessageRole::System,
-        content,
-        tool: None,
-    }
-}
-
-/// A serde enum's wire name (`"in_progress"`, `"edit"`, ...).
-fn wire_name(value: &impl serde::Serialize) -> Option<String> {
-    match serde_json::to_value(value).ok()? {
-        serde_json::Value::String(name) => Some(name),
-        _ => None,
-    }
-}
-
-fn block_text(block: &ContentBlock) -> String {
-    match block {
-        ContentBlock::Text(text) => text.text.clone(),
-        ContentBlock::ResourceLink(link) => format!("[{}]({})", link.name, link.uri),
-        other => {
-            let kind = serde_json::to_value(other)
-                .ok()
-                .and_then(|value| value.get("type").and_then(|t| t.as_str()).map(String::from))
-                .unwrap_or_else(|| "content".into());
-            format!("[{kind}]")
-        }
-    }
-}
-
-fn tool_content_text(content: &[ToolCallContent]) -> String {
-    content
-        .iter()
-        .map(|item| match item {
-            ToolCallContent::Content(content) => block_text(&content.content),
-            ToolCallContent::Diff(diff) => {
-                format!("--- {}\n{}", diff.path.display(), diff.new_text)
-            }
-            ToolCallContent::Terminal(terminal) => format!("[terminal {}]", terminal.terminal_id),
-            _ => "[tool content]".into(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Reduces an ACP session update to what the transcript keeps.
-pub fn to_update(update: SessionUpdate) -> Update {
-    match update {
-        SessionUpdate::AgentMessageChunk(chunk) => Update::AgentText(block_text(&chunk.content)),
-        SessionUpdate::AgentThoughtChunk(chunk) => Update::Thought(block_text(&chunk.content)),
-        SessionUpdate::ToolCall(call) => Update::ToolCall {
-            content: tool_content_text(&call.content),
-            info: ToolCallInfo {
-                tool_call_id: call.tool_call_id.to_string(),
-                title: Some(call.title),
-                kind: wire_name(&call.kind),
-                status: wire_name(&call.status),
-            },
-        },
-        SessionUpdate::ToolCallUpdate(update) => Update::ToolCallUpdate {
-            content: update
-                .fields
-                .content
-                .as_deref()
-                .map(tool_content_text)
-                .unwrap_or_default(),
-            info: ToolCallInfo {
-                tool_call_id: update.tool_call_id.to_string(),
-                title: update.fields.title,
-                kind: update.fields.kind.as_ref().and_then(wire_name),
-                status: update.fields.status.as_ref().and_then(wire_name),
-            },
-        },
-        SessionUpdate::Plan(plan) => Update::Plan(
-            plan.entries
-                .iter()
-                .map(|entry| {
-                    (
-                        wire_name(&entry.status).unwrap_or_default(),
-                        entry.content.clone(),
-                    )
-                })
-                .collect(),
-        ),
-        // The prompt is recorded when it is sent; echoes and the rest are not transcript.
-        _ => Update::Ignored,
-    }
-}
-
-/// Picks the answer to a permission request under `policy`.
-pub fn decide(
-    policy: PermissionPolicy,
-    request: &RequestPermissionRequest,
-) -> (RequestPermissionOutcome, String) {
-    let preferred: &[PermissionOptionKind] = match policy {
-        PermissionPolicy::Allow => &[
-            PermissionOptionKind::AllowOnce,
-            PermissionOptionKind::AllowAlways,
-        ],
-        PermissionPolicy::Reject => &[
-            PermissionOptionKind::RejectOnce,
-            PermissionOptionKind::RejectAlways,
-        ],
-        PermissionPolicy::Cancel => &[],
-    };
-    let chosen = preferred
-        .iter()
-        .find_map(|kind| request.options.iter().find(|option| option.kind == *kind));
-    match chosen {
-        Some(option) => (
-            RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
-                option.option_id.clone(),
-            )),
-            format!(
-                "{} ({})",
-                option.name,
-                wire_name(&option.kind).unwrap_or_default()
-            ),
-        ),
-        None => (RequestPermissionOutcome::Cancelled, "cancelled".into()),
     }
 }
 
@@ -299,6 +183,10 @@ pub async fn run_prompt(
     let workdir = agent.workdir.clone();
     let prompt = prompt.to_string();
     let session_slot = Arc::clone(&our_session);
+    let files = FileAccess::new(agent.workdir.clone(), agent.run_as.clone());
+    let writes = files.clone();
+    // JSON-RPC "invalid params": the agent asked for something it may not have.
+    let refused = |err: fs::FsError| agent_client_protocol::Error::new(-32602, err.to_string());
 
     let result = Client
         .v1()
@@ -343,10 +231,36 @@ pub async fn run_prompt(
             },
             agent_client_protocol::on_receive_request!(),
         )
+        .on_receive_request(
+            async move |request: ReadTextFileRequest, responder, _cx| match files
+                .read(&request.path, request.line, request.limit)
+                .await
+            {
+                Ok(content) => responder.respond(ReadTextFileResponse::new(content)),
+                Err(err) => responder.respond_with_error(refused(err)),
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
+        .on_receive_request(
+            async move |request: WriteTextFileRequest, responder, _cx| match writes
+                .write(&request.path, &request.content)
+                .await
+            {
+                Ok(()) => responder.respond(WriteTextFileResponse::new()),
+                Err(err) => responder.respond_with_error(refused(err)),
+            },
+            agent_client_protocol::on_receive_request!(),
+        )
         .connect_with(transport, async move |cx| {
-            cx.send_request(InitializeRequest::new(ProtocolVersion::V1))
-                .block_task()
-                .await?;
+            let fs = FileSystemCapabilities::new()
+                .read_text_file(true)
+                .write_text_file(true);
+            cx.send_request(
+                InitializeRequest::new(ProtocolVersion::V1)
+                    .client_capabilities(ClientCapabilities::new().fs(fs)),
+            )
+            .block_task()
+            .await?;
             let session = cx
                 .send_request(NewSessionRequest::new(workdir))
                 .block_task()
