@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use hangar_protocol::forge::GitCredential;
 use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
-use hangar_protocol::{NodeId, WorkspaceId, routes};
+use hangar_protocol::{ErrorCode, NodeId, WorkspaceId, routes};
 
 use crate::config::RetryPolicy;
 
@@ -171,6 +172,48 @@ impl ControlPlane {
             .sleep(tokio::time::sleep)
             .when(CallError::is_transient)
             .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching assignments failed; retrying"))
+            .await
+    }
+
+    /// The credential git uses for the workspace's repository (`None`: the project keeps
+    /// none), with retries. Never logged.
+    pub async fn git_credential(
+        &self,
+        caller: Caller<'_>,
+        workspace: &WorkspaceId,
+    ) -> Result<Option<GitCredential>, CallError> {
+        let url = format!(
+            "{}{}",
+            caller.api_url,
+            routes::workspace_git_credential(workspace)
+        );
+        let fetch = || async {
+            let response = self
+                .http
+                .post(&url)
+                .bearer_auth(caller.token)
+                .send()
+                .await
+                .map_err(|err| CallError::Transient(err.to_string()))?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                let body = response.text().await.unwrap_or_default();
+                if body.contains(ErrorCode::NoCredential.as_str()) {
+                    return Ok(None);
+                }
+                return Err(CallError::Permanent { status: 404, body });
+            }
+            checked(response)
+                .await?
+                .json::<GitCredential>()
+                .await
+                .map(Some)
+                .map_err(|err| CallError::Transient(format!("unreadable credential: {err}")))
+        };
+        fetch
+            .retry(self.backoff())
+            .sleep(tokio::time::sleep)
+            .when(CallError::is_transient)
+            .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching the git credential failed; retrying"))
             .await
     }
 

@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hangar_functions::adapters::dynamo::{DynamoStore, table};
+use hangar_functions::adapters::github::GitHub;
 use hangar_functions::adapters::scheduler::EventBridgeScheduler;
+use hangar_functions::adapters::secrets::SecretsVault;
 use hangar_functions::adapters::tokens::TokenIssuer;
 use hangar_functions::config::{
-    Config, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
+    Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
 };
 use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
 use hangar_functions::domain::projects::RepoPolicy;
@@ -95,6 +97,14 @@ impl LocalStack {
         }
     }
 
+    fn forge_config(options: &StackOptions, api_url: &str) -> ForgeConfig {
+        ForgeConfig {
+            secret_prefix: format!("hangar/{}/forge/", options.table_name),
+            secrets_endpoint: Some(options.dynamodb_endpoint.clone()),
+            ui_origin: api_url.to_string(),
+        }
+    }
+
     fn config_for(options: &StackOptions, api_url: String) -> Config {
         Config {
             table_name: options.table_name.clone(),
@@ -123,9 +133,11 @@ impl LocalStack {
             quotas: options.quotas,
             connections_per_user: options.connections_per_user,
             node_agent_version: options.node_agent_version.clone(),
+            // Credentials in the loopback Secrets Manager, under this stack's table name.
+            forge: Some(Self::forge_config(options, &api_url)),
             // The local stack's projects clone repositories on this machine.
             repos: RepoPolicy {
-                allow_file: true,
+                allow_local: true,
                 ..RepoPolicy::default()
             },
         }
@@ -152,6 +164,7 @@ impl LocalStack {
             Arc::new(EventBridgeScheduler::connect(&Self::scheduler_config(&options)).await);
         scheduler.ensure_group().await?;
         let provisioner = Arc::new(LocalProvisioner::new(options.nodes.clone()));
+        let forge = Self::forge_config(&options, &format!("http://{addr}"));
         let hub = Arc::new(LocalHub::default());
         let state = AppState::new(
             &config,
@@ -166,6 +179,14 @@ impl LocalStack {
                         config.callback_issuer.clone(),
                     )
                     .map_err(StartupError::Key)?,
+                ),
+                vault: Arc::new(
+                    SecretsVault::connect(&forge.secret_prefix, forge.secrets_endpoint.as_deref())
+                        .await,
+                ),
+                forge: Arc::new(
+                    GitHub::new()
+                        .map_err(|err| StartupError::Port(PortError::Failed(err.to_string())))?,
                 ),
             },
         )?;

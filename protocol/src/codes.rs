@@ -48,6 +48,8 @@ error_codes! {
     InvalidName = "invalid_name",
     InvalidRepo = "invalid_repo",
     InvalidBranch = "invalid_branch",
+    InvalidForge = "invalid_forge",
+    NoCredential = "no_credential",
     InvalidAcpCommand = "invalid_acp_command",
     InvalidTitle = "invalid_title",
     InvalidPrompt = "invalid_prompt",

@@ -151,6 +151,8 @@ pub enum RepoScheme {
     Ssh,
     /// A path on the node's machine: the local stack only.
     File,
+    /// Plain HTTP: the local stack's own git server only.
+    Http,
 }
 
 /// The scheme of a repository URL, if it is one Hangar clones.
@@ -172,6 +174,13 @@ pub fn repo_scheme(url: &str) -> Option<RepoScheme> {
             .next()
             .is_some_and(|host| host.contains('@'));
         return (has_path(rest) && !userinfo).then_some(RepoScheme::Https);
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let userinfo = rest
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'));
+        return (has_path(rest) && !userinfo).then_some(RepoScheme::Http);
     }
     if let Some(rest) = url.strip_prefix("ssh://") {
         return has_path(rest).then_some(RepoScheme::Ssh);
@@ -288,7 +297,6 @@ mod tests {
         );
         for bad in [
             "acme/shop",
-            "http://github.com/acme/shop",
             "https://github.com",
             "https://",
             "ftp://x/y",

@@ -7,6 +7,7 @@ pub mod codes;
 pub mod config;
 pub mod error;
 pub mod fit;
+pub mod forge;
 pub mod git;
 pub mod ids;
 pub mod limits;

@@ -15,6 +15,7 @@ pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionI
 pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
 pub const WORKSPACE_STARTED: &str = "/api/workspaces/{workspaceId}/started";
 pub const WORKSPACE_STATUS: &str = "/api/workspaces/{workspaceId}/status";
+pub const WORKSPACE_GIT_CREDENTIAL: &str = "/api/workspaces/{workspaceId}/git-credential";
 pub const NODE_READY: &str = "/api/nodes/{nodeId}/ready";
 pub const NODE_ASSIGNMENTS: &str = "/api/nodes/{nodeId}/assignments";
 
@@ -81,6 +82,10 @@ pub fn messages_page(project: &ProjectId, session: &SessionId, after: u64, limit
 
 pub fn workspace_messages(workspace: &WorkspaceId) -> String {
     fill(WORKSPACE_MESSAGES, &[workspace.as_str()])
+}
+
+pub fn workspace_git_credential(workspace: &WorkspaceId) -> String {
+    fill(WORKSPACE_GIT_CREDENTIAL, &[workspace.as_str()])
 }
 
 pub fn workspace_status(workspace: &WorkspaceId) -> String {

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::forge::{ForgeRequest, ForgeView};
 use crate::git::{CheckoutSpec, TaskOutput};
 use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 
@@ -175,6 +176,9 @@ pub struct ProjectView {
     pub repo: String,
     pub default_branch: String,
     pub default_vm_size: VmSize,
+    /// Where pull requests are opened (none: tasks push their branch only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge: Option<ForgeView>,
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acp_command: Option<String>,
@@ -195,6 +199,9 @@ pub struct CreateProjectRequest {
     pub default_branch: Option<String>,
     #[serde(default)]
     pub default_vm_size: Option<VmSize>,
+    /// Where pull requests are opened, with the credential to keep (write-only).
+    #[serde(default)]
+    pub forge: Option<ForgeRequest>,
     /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
     /// --experimental-acp`); the stack's default when absent.
     #[serde(default)]
@@ -240,6 +247,9 @@ pub struct WorkspaceStatusReport {
     /// What the run left (completed runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<TaskOutput>,
+    /// The agent's last message, for the pull request's description (not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<String>,
 }
 
 /// A workspace as a node is told to run it (the create command and the assignments).

@@ -6,6 +6,7 @@ pub mod agent;
 pub mod aws_proxy;
 pub mod browser;
 pub mod fixtures;
+pub mod forge;
 pub mod git;
 mod seed;
 pub mod wire;

@@ -24,6 +24,7 @@ impl TestStack {
                 default_branch: "main".into(),
                 default_vm_size: VmSize::Small,
                 acp_command: None,
+                forge: None,
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),

@@ -15,7 +15,7 @@ use agent_client_protocol::v1::schema::{
     WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
-use hangar_protocol::WorkspaceId;
+use hangar_protocol::{MessageRole, WorkspaceId};
 use tokio::sync::Mutex;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
@@ -48,6 +48,8 @@ pub struct Recorder {
     outbox: Outbox,
     workspace: WorkspaceId,
     coalescer: Coalescer,
+    /// The agent's last message (a pull request's description).
+    last_said: Option<String>,
 }
 
 impl Recorder {
@@ -56,7 +58,13 @@ impl Recorder {
             outbox,
             workspace,
             coalescer: Coalescer::default(),
+            last_said: None,
         }
+    }
+
+    /// What the agent said last, once the session ended.
+    pub fn last_said(&self) -> Option<&str> {
+        self.last_said.as_deref()
     }
 
     pub async fn record(&mut self, update: Update) -> Result<(), OutboxError> {
@@ -76,7 +84,14 @@ impl Recorder {
         self.record_drafts(Vec::new()).await
     }
 
-    async fn enqueue(&self, drafts: Vec<Draft>) -> Result<(), OutboxError> {
+    async fn enqueue(&mut self, drafts: Vec<Draft>) -> Result<(), OutboxError> {
+        if let Some(said) = drafts
+            .iter()
+            .rev()
+            .find(|d| d.role == MessageRole::Assistant)
+        {
+            self.last_said = Some(said.content.clone());
+        }
         for draft in drafts {
             self.outbox.enqueue(&self.workspace, draft).await?;
         }

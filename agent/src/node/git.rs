@@ -6,13 +6,16 @@
 //! is made as the workspace's user (hooks off), and the push goes from a repository of the
 //! node's own that borrows the checkout's objects (`objects/info/alternates`), so nothing the
 //! agent wrote into `.git/config` (a helper, `insteadOf`, `sshCommand`) runs as root or sees a
-//! credential.
+//! credential. A credential reaches git only through a helper given with `-c` whose secret
+//! is in the git process's own environment: never in the remote URL, in argv, in
+//! `.git/config` or in the coding agent's environment.
 
 use std::os::unix::fs::lchown;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use hangar_protocol::forge::GitCredential;
 use hangar_protocol::git::{CheckoutSpec, FileChange, OUTPUT_MAX_FILES, TaskOutput};
 use tokio::process::Command;
 
@@ -51,6 +54,9 @@ pub struct Checkout {
     pub run_as: Option<RunAs>,
 }
 
+/// Answers git's `get` with the username and password of its own environment.
+const HELPER: &str = "credential.helper=!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' \"$HANGAR_GIT_USERNAME\" \"$HANGAR_GIT_PASSWORD\"; }; f";
+
 /// One git invocation with a clean environment: no system or global config, no prompts,
 /// and nothing of the node agent's own environment.
 struct Git<'a> {
@@ -58,16 +64,25 @@ struct Git<'a> {
     cwd: &'a Path,
     run_as: Option<&'a RunAs>,
     limit: Duration,
+    /// Given to git through [`HELPER`] (network steps only).
+    credential: Option<&'a GitCredential>,
 }
 
 impl Git<'_> {
     async fn run(&self, args: &[&str]) -> Result<String, GitError> {
         let step = self.step;
         let mut command = Command::new("git");
+        command.env_clear();
+        if let Some(credential) = self.credential {
+            // The first `credential.helper=` clears any other helper.
+            command
+                .args(["-c", "credential.helper=", "-c", HELPER])
+                .env("HANGAR_GIT_USERNAME", &credential.username)
+                .env("HANGAR_GIT_PASSWORD", &credential.password);
+        }
         command
             .args(args)
             .current_dir(self.cwd)
-            .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.cwd)
             .env("LC_ALL", "C")
@@ -115,6 +130,7 @@ impl Checkout {
             cwd,
             run_as: None,
             limit,
+            credential: None,
         }
     }
 
@@ -124,27 +140,33 @@ impl Checkout {
             cwd: &self.dir,
             run_as: self.run_as.as_ref(),
             limit: LOCAL_TIMEOUT,
+            credential: None,
         }
     }
 
     /// Clones `spec.repo` at its base branch (blobs fetched as needed) and switches to the
     /// work branch; the checkout then belongs to the workspace's user.
-    pub async fn clone(&self, spec: &CheckoutSpec) -> Result<(), GitError> {
+    pub async fn clone(
+        &self,
+        spec: &CheckoutSpec,
+        credential: Option<&GitCredential>,
+    ) -> Result<(), GitError> {
         let parent = self.dir.parent().unwrap_or(Path::new("/"));
         let dir = self.dir.display().to_string();
-        self.as_node("cloning the repository", parent, NETWORK_TIMEOUT)
-            .run(&[
-                "clone",
-                "--filter=blob:none",
-                "--no-tags",
-                "--single-branch",
-                "--branch",
-                &spec.base_branch,
-                "--",
-                &spec.repo,
-                &dir,
-            ])
-            .await?;
+        let mut git = self.as_node("cloning the repository", parent, NETWORK_TIMEOUT);
+        git.credential = credential;
+        git.run(&[
+            "clone",
+            "--filter=blob:none",
+            "--no-tags",
+            "--single-branch",
+            "--branch",
+            &spec.base_branch,
+            "--",
+            &spec.repo,
+            &dir,
+        ])
+        .await?;
         self.as_node("creating the work branch", &self.dir, LOCAL_TIMEOUT)
             .run(&["switch", "--create", &spec.branch])
             .await?;
@@ -162,7 +184,11 @@ impl Checkout {
     /// Commits what the agent left (unless it committed it all itself), pushes the work
     /// branch, and says what changed against the base branch. Nothing changed: nothing is
     /// pushed and the output has no commit.
-    pub async fn deliver(&self, spec: &CheckoutSpec) -> Result<TaskOutput, GitError> {
+    pub async fn deliver(
+        &self,
+        spec: &CheckoutSpec,
+        credential: Option<&GitCredential>,
+    ) -> Result<TaskOutput, GitError> {
         let base_ref = format!("refs/remotes/origin/{}", spec.base_branch);
         let base = self.rev_parse("reading the base commit", &base_ref).await?;
         self.as_workspace("staging the changes")
@@ -217,7 +243,7 @@ impl Checkout {
             .run(&["diff", "--numstat", "--no-renames", "-z", &base, &head])
             .await?;
         count_changes(&numstat, &mut output);
-        self.push(spec, &head).await?;
+        self.push(spec, &head, credential).await?;
         output.commit = Some(head);
         Ok(output)
     }
@@ -233,7 +259,12 @@ impl Checkout {
 
     /// Pushes `commit` to the work branch from the node's own repository, which reads the
     /// checkout's objects but none of its config.
-    async fn push(&self, spec: &CheckoutSpec, commit: &str) -> Result<(), GitError> {
+    async fn push(
+        &self,
+        spec: &CheckoutSpec,
+        commit: &str,
+        credential: Option<&GitCredential>,
+    ) -> Result<(), GitError> {
         let io = |step| move |source| GitError::Io { step, source };
         let pusher = self.scratch.join("push.git");
         if tokio::fs::try_exists(&pusher).await.unwrap_or(false) {
@@ -256,8 +287,9 @@ impl Checkout {
         .await
         .map_err(io("linking the checkout's objects"))?;
         let refspec = format!("{commit}:refs/heads/{}", spec.branch);
-        self.as_node("pushing the branch", &pusher, NETWORK_TIMEOUT)
-            .run(&["push", "--quiet", "--", &spec.repo, &refspec])
+        let mut git = self.as_node("pushing the branch", &pusher, NETWORK_TIMEOUT);
+        git.credential = credential;
+        git.run(&["push", "--quiet", "--", &spec.repo, &refspec])
             .await?;
         Ok(())
     }

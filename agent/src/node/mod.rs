@@ -148,6 +148,7 @@ impl Node {
                     outcome: WorkspaceOutcome::Failed,
                     reason: Some("the node agent restarted while the session ran".into()),
                     output: None,
+                    last_message: None,
                 };
                 tokio::spawn(async move {
                     if let Err(err) = runner.outbox.finish(&workspace, &report).await {

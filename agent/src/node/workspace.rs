@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hangar_protocol::WorkspaceId;
+use hangar_protocol::forge::GitCredential;
 use hangar_protocol::git::{CheckoutSpec, TaskOutput};
 use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
@@ -153,15 +154,20 @@ impl WorkspaceRunner {
             outcome: WorkspaceOutcome::Failed,
             reason: Some(reason),
             output: None,
+            last_message: None,
         };
         let checkout = run.checkout.as_ref().map(|spec| (spec, run.checkout_at()));
-        if let Some((spec, checkout)) = &checkout
-            && let Err(err) = checkout.clone(spec).await
-        {
-            return failed(format!(
-                "cannot check out {} at {}: {err}",
-                spec.repo, spec.base_branch
-            ));
+        if let Some((spec, checkout)) = &checkout {
+            let credential = match self.credential(&run.delivery).await {
+                Ok(credential) => credential,
+                Err(reason) => return failed(reason),
+            };
+            if let Err(err) = checkout.clone(spec, credential.as_ref()).await {
+                return failed(format!(
+                    "cannot check out {} at {}: {err}",
+                    spec.repo, spec.base_branch
+                ));
+            }
         }
         let agent = AcpAgentCommand {
             command: run
@@ -173,27 +179,44 @@ impl WorkspaceRunner {
             policy: self.acp.policy,
             run_as: run.run_as.clone(),
         };
-        match run_prompt(&agent, &run.prompt, recorder).await {
+        match run_prompt(&agent, &run.prompt, Arc::clone(&recorder)).await {
             Ok(stop_reason) if stop_reason == "end_turn" => {}
             Ok(stop_reason) => return failed(format!("the agent stopped: {stop_reason}")),
             Err(err) => return failed(format!("the agent session failed: {err}")),
         }
+        let last_message = recorder.lock().await.last_said().map(str::to_string);
         let Some((spec, checkout)) = checkout else {
-            return completed("the agent ended its turn".into(), None);
+            return completed("the agent ended its turn".into(), None, last_message);
         };
-        match checkout.deliver(spec).await {
-            Ok(output) if output.no_changes() => {
-                completed("the agent ended its turn: no changes".into(), Some(output))
-            }
+        // Fetched again: a short-lived credential may have expired while the agent worked.
+        let credential = match self.credential(&run.delivery).await {
+            Ok(credential) => credential,
+            Err(reason) => return failed(reason),
+        };
+        match checkout.deliver(spec, credential.as_ref()).await {
+            Ok(output) if output.no_changes() => completed(
+                "the agent ended its turn: no changes".into(),
+                Some(output),
+                last_message,
+            ),
             Ok(output) => completed(
                 format!(
                     "the agent ended its turn: pushed {} ({} files, +{} -{})",
                     output.branch, output.files_changed, output.added, output.removed
                 ),
                 Some(output),
+                last_message,
             ),
             Err(err) => failed(format!("cannot keep the work on {}: {err}", spec.branch)),
         }
+    }
+
+    /// The workspace's git credential, if its project keeps one; why not, if it cannot be had.
+    async fn credential(&self, delivery: &Delivery) -> Result<Option<GitCredential>, String> {
+        self.control_plane
+            .git_credential(caller(delivery), &delivery.workspace_id)
+            .await
+            .map_err(|err| format!("cannot fetch the repository's credential: {err}"))
     }
 
     /// Reports an outcome once the workspace's messages are delivered (within the delivery
@@ -232,11 +255,16 @@ impl WorkspaceRunner {
     }
 }
 
-fn completed(reason: String, output: Option<TaskOutput>) -> WorkspaceStatusReport {
+fn completed(
+    reason: String,
+    output: Option<TaskOutput>,
+    last_message: Option<String>,
+) -> WorkspaceStatusReport {
     WorkspaceStatusReport {
         outcome: WorkspaceOutcome::Completed,
         reason: Some(reason),
         output,
+        last_message,
     }
 }
 

@@ -91,6 +91,8 @@ impl Outbox {
                         reason,
                         // An unreadable output is dropped, never the outcome with it.
                         output: output.and_then(|json| serde_json::from_str(&json).ok()),
+                        // Not kept: a pull request opened after a restart says less.
+                        last_message: None,
                     }),
                     _ => RunState::Running,
                 }

@@ -5,8 +5,12 @@
 use async_trait::async_trait;
 use hangar_protocol::{NodeId, WorkspaceId};
 
+use hangar_protocol::ProjectId;
+use hangar_protocol::forge::ForgeView;
+
 use crate::domain::ports::{
-    Delivery, Instance, NodeLaunch, PortError, Provisioner, Push, Scheduler, Tokens, WarmSchedule,
+    CredentialVault, Delivery, Forge, ForgeError, Instance, NodeLaunch, PortError, Provisioner,
+    PullRequest, Push, Scheduler, Tokens, WarmSchedule,
 };
 
 /// Stands in for the port of a need the function does not have.
@@ -57,5 +61,30 @@ impl Tokens for Absent {
     }
     fn node_token(&self, _: &NodeId, _: u64) -> Result<String, PortError> {
         Err(self.refuse())
+    }
+}
+
+#[async_trait]
+impl CredentialVault for Absent {
+    async fn put(&self, _: &ProjectId, _: &str) -> Result<(), PortError> {
+        Err(self.refuse())
+    }
+    async fn get(&self, _: &ProjectId) -> Result<Option<String>, PortError> {
+        Err(self.refuse())
+    }
+    async fn delete(&self, _: &ProjectId) -> Result<(), PortError> {
+        Err(self.refuse())
+    }
+}
+
+#[async_trait]
+impl Forge for Absent {
+    async fn open_pull_request(
+        &self,
+        _: &ForgeView,
+        _: &str,
+        _: &PullRequest,
+    ) -> Result<String, ForgeError> {
+        Err(ForgeError::Unreachable(self.refuse().to_string()))
     }
 }

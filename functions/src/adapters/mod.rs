@@ -7,6 +7,7 @@ pub mod apigw;
 pub mod aws;
 pub mod dynamo;
 pub mod ec2;
+pub mod github;
 pub mod scheduler;
 pub mod secrets;
 pub mod tokens;

@@ -11,7 +11,7 @@ pub use hangar_protocol::config::FromEnv;
 pub use hangar_protocol::config::{ConfigError, Vars};
 use hangar_protocol::limits;
 
-pub use self::sections::{Ec2Config, SchedulerConfig, SigningConfig, SigningKey};
+pub use self::sections::{Ec2Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey};
 use crate::domain::projects::RepoPolicy;
 use crate::domain::{NodeQuotas, Timeouts};
 use crate::lambda::catalog::Need;
@@ -44,7 +44,7 @@ pub struct Config {
     /// `HANGAR_NODE_AGENT_VERSION`: the node agent version warm nodes must run (default this
     /// build's release; `any` for none).
     pub node_agent_version: Option<String>,
-    /// `HANGAR_ALLOW_FILE_REPOS`, `HANGAR_GIT_AUTHOR_NAME`, `HANGAR_GIT_AUTHOR_EMAIL`.
+    /// `HANGAR_ALLOW_LOCAL_REPOS`, `HANGAR_GIT_AUTHOR_NAME`, `HANGAR_GIT_AUTHOR_EMAIL`.
     pub repos: RepoPolicy,
     /// [`Need::Sign`]: the signing key and what nodes are told.
     pub signing: Option<SigningConfig>,
@@ -55,6 +55,8 @@ pub struct Config {
     pub scheduler: Option<SchedulerConfig>,
     /// [`Need::Provision`] and [`Need::Terminate`].
     pub ec2: Option<Ec2Config>,
+    /// [`Need::Forge`].
+    pub forge: Option<ForgeConfig>,
 }
 
 /// Live viewer connections per user, unless told otherwise.
@@ -141,12 +143,12 @@ pub fn timeouts(vars: Vars) -> Result<Timeouts, ConfigError> {
     })
 }
 
-/// What repositories projects may name (`file://` only when `HANGAR_ALLOW_FILE_REPOS` is
+/// What repositories projects may name (`file://` only when `HANGAR_ALLOW_LOCAL_REPOS` is
 /// `true`: the local stack) and the identity that commits tasks' work.
 pub fn repos(vars: Vars) -> Result<RepoPolicy, ConfigError> {
     let default = RepoPolicy::default();
-    let allow_file = vars.choice(
-        "HANGAR_ALLOW_FILE_REPOS",
+    let allow_local = vars.choice(
+        "HANGAR_ALLOW_LOCAL_REPOS",
         false,
         &[("true", true), ("false", false)],
     )?;
@@ -165,7 +167,7 @@ pub fn repos(vars: Vars) -> Result<RepoPolicy, ConfigError> {
         Ok(value.to_string())
     };
     Ok(RepoPolicy {
-        allow_file,
+        allow_local,
         author: GitIdentity {
             name: text("HANGAR_GIT_AUTHOR_NAME", &default.author.name)?,
             email: text("HANGAR_GIT_AUTHOR_EMAIL", &default.author.email)?,
@@ -241,6 +243,9 @@ impl Config {
                 .transpose()?,
             ec2: needs_any(&[Need::Provision, Need::Terminate])
                 .then(|| sections::ec2(vars))
+                .transpose()?,
+            forge: needs_any(&[Need::Forge])
+                .then(|| sections::forge(vars))
                 .transpose()?,
         })
     }

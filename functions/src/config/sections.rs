@@ -175,3 +175,42 @@ pub fn ec2(vars: Vars) -> Result<Ec2Config, ConfigError> {
         endpoint: vars.optional_url("HANGAR_EC2_ENDPOINT")?,
     })
 }
+
+/// What a function with forges needs: where credentials are kept, and the UI's address for
+/// the links in pull requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgeConfig {
+    /// The name prefix of the projects' credential secrets (`hangar/<stack>/forge/`).
+    pub secret_prefix: String,
+    /// Only locally and in tests: the loopback Secrets Manager endpoint.
+    pub secrets_endpoint: Option<String>,
+    pub ui_origin: String,
+}
+
+pub fn forge(vars: Vars) -> Result<ForgeConfig, ConfigError> {
+    let secret_prefix = vars
+        .required(
+            "HANGAR_FORGE_SECRET_PREFIX",
+            "the name prefix of projects' forge credential secrets",
+        )?
+        .to_string();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+    if !secret_prefix.chars().all(allowed) || secret_prefix.len() > 400 {
+        return Err(ConfigError::Invalid {
+            name: "HANGAR_FORGE_SECRET_PREFIX",
+            value: secret_prefix,
+            reason: "a Secrets Manager name has letters, digits and /_+=.@- only".into(),
+        });
+    }
+    Ok(ForgeConfig {
+        secret_prefix,
+        secrets_endpoint: vars.optional_url("HANGAR_SECRETS_ENDPOINT")?,
+        ui_origin: vars
+            .url(
+                "HANGAR_UI_ORIGIN",
+                "the UI's address, linked from pull requests",
+            )?
+            .trim_end_matches('/')
+            .to_string(),
+    })
+}

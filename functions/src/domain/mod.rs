@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod error;
+pub mod forge;
 pub mod history;
 pub mod idempotency;
 pub mod ingest;

@@ -4,6 +4,7 @@
 //! signing); nothing here names an AWS type.
 
 use async_trait::async_trait;
+use hangar_protocol::forge::ForgeView;
 use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent};
 use hangar_protocol::{
     ChatMessage, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
@@ -318,4 +319,44 @@ pub trait Tokens: Send + Sync {
     fn workspace_token(&self, workspace: &WorkspaceId, ttl_secs: u64) -> Result<String, PortError>;
     /// The token a node presents when it calls back, valid for `ttl_secs`.
     fn node_token(&self, node: &NodeId, ttl_secs: u64) -> Result<String, PortError>;
+}
+
+/// Where projects' forge credentials are kept, apart from the table (Secrets Manager).
+#[async_trait]
+pub trait CredentialVault: Send + Sync {
+    /// Keeps `token` as the project's credential, replacing an earlier one.
+    async fn put(&self, project: &ProjectId, token: &str) -> Result<(), PortError>;
+    async fn get(&self, project: &ProjectId) -> Result<Option<String>, PortError>;
+    /// Forgets it; a missing one is fine.
+    async fn delete(&self, project: &ProjectId) -> Result<(), PortError>;
+}
+
+/// A pull request to open: from `head` into `base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub title: String,
+    pub body: String,
+    pub head: String,
+    pub base: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    /// The forge answered no: its status and its own message (bad credentials, no access).
+    #[error("the forge refused ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("the forge cannot be reached: {0}")]
+    Unreachable(String),
+}
+
+/// Opens pull requests on a project's forge (GitHub's REST API).
+#[async_trait]
+pub trait Forge: Send + Sync {
+    /// Opens the pull request, or finds the open one of the same branch; its web address.
+    async fn open_pull_request(
+        &self,
+        forge: &ForgeView,
+        token: &str,
+        request: &PullRequest,
+    ) -> Result<String, ForgeError>;
 }

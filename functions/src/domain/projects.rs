@@ -1,5 +1,6 @@
 //! Projects as their members see them: create one, list mine, read one, add a member.
 
+use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::git::{GitIdentity, RepoScheme, is_branch_name, repo_scheme};
 use hangar_protocol::limits::{
     ACP_COMMAND_MAX_CHARS, PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS,
@@ -10,6 +11,7 @@ use hangar_protocol::{ErrorCode, ProjectId, UserId};
 
 use super::access::{member_project, owned_project};
 use super::error::{Error, Result};
+use super::forge::{Forges, forge_settings};
 use super::ports::{ProjectStore, Saved};
 use super::records::Project;
 
@@ -21,6 +23,7 @@ impl From<Project> for ProjectView {
             repo: project.repo,
             default_branch: project.default_branch,
             default_vm_size: project.default_vm_size,
+            forge: project.forge,
             acp_command: project.acp_command,
             owner: project.owner,
             members: project.members,
@@ -65,8 +68,9 @@ fn acp_command(value: &str) -> Result<String> {
 /// What repositories projects may name, and who commits their tasks' work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoPolicy {
-    /// `file://` repositories: a path on the node's machine, so only on the local stack.
-    pub allow_file: bool,
+    /// `file://` repositories (a path on the node's machine) and `http://127.0.0.1` ones
+    /// (a git server on it): only on the local stack.
+    pub allow_local: bool,
     /// The bot identity that authors tasks' commits.
     pub author: GitIdentity,
 }
@@ -74,7 +78,7 @@ pub struct RepoPolicy {
 impl Default for RepoPolicy {
     fn default() -> Self {
         RepoPolicy {
-            allow_file: false,
+            allow_local: false,
             author: GitIdentity {
                 name: "Hangar".into(),
                 email: "hangar@noreply.localhost".into(),
@@ -89,10 +93,13 @@ impl RepoPolicy {
         let repo = bounded_text("repo", value, REPO_MAX_CHARS, ErrorCode::InvalidRepo)?;
         match repo_scheme(&repo) {
             Some(RepoScheme::Https | RepoScheme::Ssh) => Ok(repo),
-            Some(RepoScheme::File) if self.allow_file => Ok(repo),
-            Some(RepoScheme::File) => Err(Error::invalid(
+            Some(RepoScheme::File) if self.allow_local => Ok(repo),
+            Some(RepoScheme::Http) if self.allow_local && repo.starts_with("http://127.0.0.1:") => {
+                Ok(repo)
+            }
+            Some(RepoScheme::File | RepoScheme::Http) => Err(Error::invalid(
                 ErrorCode::InvalidRepo,
-                "file:// repositories are only allowed on the local stack",
+                "file:// and http:// repositories are only allowed on the local stack",
             )),
             None => Err(Error::invalid(
                 ErrorCode::InvalidRepo,
@@ -120,19 +127,28 @@ pub fn branch(field: &str, value: &str) -> Result<String> {
 
 pub async fn create_project(
     store: &dyn ProjectStore,
+    forges: &Forges,
     repos: &RepoPolicy,
     user: &UserId,
     request: CreateProjectRequest,
 ) -> Result<ProjectView> {
+    let id = ProjectId::new();
+    let repo = repos.repo(&request.repo)?;
+    let forge = request
+        .forge
+        .as_ref()
+        .map(|forge| forge_settings(forge, &repo, repos, false))
+        .transpose()?;
+    let (forge, token) = forge.map_or((None, None), |(view, token)| (Some(view), token));
     let project = Project {
-        id: ProjectId::new(),
+        id,
         name: bounded_text(
             "name",
             &request.name,
             TITLE_MAX_CHARS,
             ErrorCode::InvalidName,
         )?,
-        repo: repos.repo(&request.repo)?,
+        repo,
         default_branch: request
             .default_branch
             .as_deref()
@@ -143,13 +159,64 @@ pub async fn create_project(
             .as_deref()
             .map(acp_command)
             .transpose()?,
+        forge,
         owner: user.clone(),
         members: vec![user.clone()],
         created_at: now_ms(),
     };
+    // The credential first: a project never names one that was not kept.
+    if let Some(token) = &token {
+        forges.keep(&project.id, token).await?;
+    }
     if store.create_project(&project).await? == Saved::Conflict {
         return Err(Error::Internal("a fresh project id was taken".into()));
     }
+    Ok(project.into())
+}
+
+/// `PATCH`: the owner changes the settings the request names. A new forge token replaces
+/// the kept one; `forge: null` removes the forge and deletes its credential.
+pub async fn update_project(
+    store: &dyn ProjectStore,
+    forges: &Forges,
+    repos: &RepoPolicy,
+    user: &UserId,
+    id: &ProjectId,
+    request: UpdateProjectRequest,
+) -> Result<ProjectView> {
+    let mut project = owned_project(store, user, id).await?;
+    if let Some(name) = &request.name {
+        project.name = bounded_text("name", name, TITLE_MAX_CHARS, ErrorCode::InvalidName)?;
+    }
+    if let Some(repo) = &request.repo {
+        project.repo = repos.repo(repo)?;
+    }
+    if let Some(name) = &request.default_branch {
+        project.default_branch = branch("defaultBranch", name)?;
+    }
+    if let Some(size) = request.default_vm_size {
+        project.default_vm_size = size;
+    }
+    if let Some(command) = &request.acp_command {
+        project.acp_command = command.as_deref().map(acp_command).transpose()?;
+    }
+    let mut token = None;
+    match &request.forge {
+        None => {}
+        Some(None) => project.forge = None,
+        Some(Some(forge)) => {
+            let had = project.forge.as_ref().is_some_and(|f| f.has_credential);
+            let (view, given) = forge_settings(forge, &project.repo, repos, had)?;
+            project.forge = Some(view);
+            token = given;
+        }
+    }
+    match (&request.forge, &token) {
+        (Some(None), _) => forges.forget(&project.id).await?,
+        (_, Some(token)) => forges.keep(&project.id, token).await?,
+        _ => {}
+    }
+    store.put_project(&project).await?;
     Ok(project.into())
 }
 
@@ -198,7 +265,7 @@ mod tests {
     fn file_repositories_are_refused_unless_the_stack_allows_them() {
         let deployed = RepoPolicy::default();
         let local = RepoPolicy {
-            allow_file: true,
+            allow_local: true,
             ..RepoPolicy::default()
         };
         let url = "file:///srv/shop.git";

@@ -2,6 +2,7 @@
 //! moves only through [`Task::transition`], a node only through the `Node` methods below, so
 //! every change of status is made (and bumps its counters) in one place.
 
+use hangar_protocol::forge::ForgeView;
 use hangar_protocol::git::TaskOutput;
 use hangar_protocol::tasks::{
     NodeStatus, SessionView, TaskStatus, TaskTransition, TaskView, VmSize, WorkspaceStatus,
@@ -26,6 +27,9 @@ pub struct Project {
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default)]
     pub acp_command: Option<String>,
+    /// Where its pull requests are opened (its credential is in the vault, not here).
+    #[serde(default)]
+    pub forge: Option<ForgeView>,
     pub owner: UserId,
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,

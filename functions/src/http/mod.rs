@@ -20,9 +20,12 @@ use self::routes::{ROUTES, Route};
 use crate::adapters::tokens::KeyError;
 use crate::config::Config;
 use crate::domain::NodeRelease;
+use crate::domain::forge::Forges;
 use crate::domain::live::Live;
 use crate::domain::pool::Pool;
-use crate::domain::ports::{PortError, Provisioner, Push, Scheduler, Store, Tokens};
+use crate::domain::ports::{
+    CredentialVault, Forge, PortError, Provisioner, Push, Scheduler, Store, Tokens,
+};
 use crate::domain::tasks::{ControlPlaneAddress, Tasks};
 
 /// Everything a handler needs, built once per process (Lambda cold start, local stack start).
@@ -42,6 +45,8 @@ pub struct Ports {
     pub provisioner: Arc<dyn Provisioner>,
     pub push: Arc<dyn Push>,
     pub tokens: Arc<dyn Tokens>,
+    pub vault: Arc<dyn CredentialVault>,
+    pub forge: Arc<dyn Forge>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +93,15 @@ impl AppState {
                 .unwrap_or_default(),
             timeouts: config.timeouts,
             repos: config.repos.clone(),
+            forges: Forges {
+                vault: ports.vault,
+                forge: ports.forge,
+                ui_origin: config
+                    .forge
+                    .as_ref()
+                    .map(|forge| forge.ui_origin.clone())
+                    .unwrap_or_default(),
+            },
             dispatch: tokio::sync::Mutex::new(()),
         };
         Ok(AppState {

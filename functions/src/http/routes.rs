@@ -9,6 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
+use hangar_protocol::forge::{GitCredential, UpdateProjectRequest};
 use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, NodeReadyRequest, ProjectView,
@@ -25,7 +26,10 @@ use super::extract::{
 };
 use crate::domain::history::{self, PageRequest};
 use crate::domain::{ingest, projects};
-use crate::lambda::catalog::{NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, TASK_STEPS};
+use crate::lambda::catalog::{
+    CREDENTIALS, FINISH, NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, RECORD_SETTINGS,
+    TASK_STEPS,
+};
 
 /// One HTTP route and the Lambda (binary in `src/bin/`) that serves it in production.
 #[derive(Clone, Copy)]
@@ -66,15 +70,24 @@ const fn route(
 }
 
 pub const ROUTES: &[Route] = &[
-    route("create-project", ("POST", routes::PROJECTS), RECORD, |m| {
-        on(m, create_project)
-    }),
+    route(
+        "create-project",
+        ("POST", routes::PROJECTS),
+        RECORD_SETTINGS,
+        |m| on(m, create_project),
+    ),
     route("list-projects", ("GET", routes::PROJECTS), READ, |m| {
         on(m, list_projects)
     }),
     route("get-project", ("GET", routes::PROJECT), READ, |m| {
         on(m, get_project)
     }),
+    route(
+        "update-project",
+        ("PATCH", routes::PROJECT),
+        RECORD_SETTINGS,
+        |m| on(m, update_project),
+    ),
     route("add-member", ("POST", routes::MEMBERS), RECORD, |m| {
         on(m, add_member)
     }),
@@ -118,8 +131,14 @@ pub const ROUTES: &[Route] = &[
     route(
         "workspace-status",
         ("POST", routes::WORKSPACE_STATUS),
-        TASK_STEPS,
+        FINISH,
         |m| on(m, workspace_status),
+    ),
+    route(
+        "workspace-git-credential",
+        ("POST", routes::WORKSPACE_GIT_CREDENTIAL),
+        CREDENTIALS,
+        |m| on(m, workspace_git_credential),
     ),
     route(
         "node-ready",
@@ -145,8 +164,15 @@ async fn create_project(
     AuthUser(user): AuthUser,
     JsonBody(request): JsonBody<CreateProjectRequest>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    let project =
-        projects::create_project(state.store.as_ref(), &state.tasks.repos, &user, request).await?;
+    let tasks = &state.tasks;
+    let project = projects::create_project(
+        state.store.as_ref(),
+        &tasks.forges,
+        &tasks.repos,
+        &user,
+        request,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -166,6 +192,20 @@ async fn get_project(
 ) -> Answer<ProjectView> {
     Ok(Json(
         projects::get_project(state.store.as_ref(), &user, &project).await?,
+    ))
+}
+
+async fn update_project(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds(project): PathIds<ProjectId>,
+    JsonBody(request): JsonBody<UpdateProjectRequest>,
+) -> Answer<ProjectView> {
+    let tasks = &state.tasks;
+    let store = state.store.as_ref();
+    Ok(Json(
+        projects::update_project(store, &tasks.forges, &tasks.repos, &user, &project, request)
+            .await?,
     ))
 }
 
@@ -286,6 +326,13 @@ async fn workspace_status(
 ) -> Result<StatusCode, ApiError> {
     state.tasks.workspace_finished(&workspace, report).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn workspace_git_credential(
+    State(state): State<AppState>,
+    WorkspaceCaller(workspace): WorkspaceCaller,
+) -> Answer<GitCredential> {
+    Ok(Json(state.tasks.git_credential(&workspace).await?))
 }
 
 async fn node_ready(

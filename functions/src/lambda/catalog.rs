@@ -22,6 +22,9 @@ pub enum Need {
     Provision,
     /// Terminates this stack's node instances.
     Terminate,
+    /// Keeps and reads projects' forge credentials (Secrets Manager, this stack's prefix
+    /// only) and opens pull requests.
+    Forge,
 }
 
 /// Needs of a function that moves tasks and nodes along: it may start queued tasks (on a
@@ -34,6 +37,20 @@ pub const TASK_STEPS: &[Need] = &[
     Need::Provision,
     Need::Terminate,
 ];
+/// Needs of the workspace's report: it moves the task on and opens its pull request.
+pub const FINISH: &[Need] = &[
+    Need::WriteStore,
+    Need::Push,
+    Need::Sign,
+    Need::Schedule,
+    Need::Provision,
+    Need::Terminate,
+    Need::Forge,
+];
+/// Needs of a function that records a project's settings, its forge credential among them.
+pub const RECORD_SETTINGS: &[Need] = &[Need::WriteStore, Need::Forge];
+/// Needs of a function that hands a workspace its git credential.
+pub const CREDENTIALS: &[Need] = &[Need::Forge];
 /// Needs of a function that records what a caller sent and tells the viewers.
 pub const RECORD_AND_PUSH: &[Need] = &[Need::WriteStore, Need::Push];
 /// Needs of a function that only records.

@@ -8,11 +8,14 @@ use crate::adapters::absent::Absent;
 use crate::adapters::apigw::ApiGatewayPush;
 use crate::adapters::dynamo::DynamoStore;
 use crate::adapters::ec2::Ec2Provisioner;
+use crate::adapters::github::GitHub;
 use crate::adapters::scheduler::EventBridgeScheduler;
-use crate::adapters::secrets::read_secret;
+use crate::adapters::secrets::{SecretsVault, read_secret};
 use crate::adapters::tokens::TokenIssuer;
 use crate::config::{Config, SigningKey};
-use crate::domain::ports::{Provisioner, Push, Scheduler, Tokens};
+use crate::domain::ports::{
+    CredentialVault, Forge, PortError, Provisioner, Push, Scheduler, Tokens,
+};
 use crate::http::{AppState, Ports, StartupError};
 
 /// The state of `lambda`, built once at cold start, with the configuration it was built from.
@@ -45,12 +48,27 @@ pub async fn from_env(lambda: &Lambda) -> Result<(AppState, Config), StartupErro
         None => Arc::new(Absent("the signing key (Need::Sign)")),
     };
     debug_assert_eq!(lambda.needs(Need::Sign), config.signing.is_some());
+    let (vault, forge): (Arc<dyn CredentialVault>, Arc<dyn Forge>) = match &config.forge {
+        Some(forge) => (
+            Arc::new(
+                SecretsVault::connect(&forge.secret_prefix, forge.secrets_endpoint.as_deref())
+                    .await,
+            ),
+            Arc::new(GitHub::new().map_err(|err| PortError::Failed(err.to_string()))?),
+        ),
+        None => (
+            Arc::new(Absent("forge credentials (Need::Forge)")),
+            Arc::new(Absent("the forge (Need::Forge)")),
+        ),
+    };
     let ports = Ports {
         store: Arc::new(store),
         scheduler,
         provisioner,
         push,
         tokens,
+        vault,
+        forge,
     };
     Ok((AppState::new(&config, ports)?, config))
 }

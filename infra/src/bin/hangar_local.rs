@@ -91,6 +91,7 @@ async fn run() -> Result<(), String> {
             default_branch: "main".into(),
             default_vm_size: VmSize::Small,
             acp_command: None,
+            forge: None,
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_protocol::time::now_ms(),

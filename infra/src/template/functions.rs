@@ -66,6 +66,11 @@ const TERMINATE: &str = r#"- Effect: Allow
   Action: ec2:DescribeInstances
   Resource: "*""#;
 
+/// The projects' forge credentials: this stack's prefix only, never another secret.
+const FORGE: &str = r#"- Effect: Allow
+  Action: [secretsmanager:CreateSecret, secretsmanager:PutSecretValue, secretsmanager:GetSecretValue, secretsmanager:DeleteSecret]
+  Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:hangar/${AWS::StackName}/forge/*""#;
+
 /// The variables a need brings.
 fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
     match need {
@@ -90,6 +95,13 @@ fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
             ),
             ("HANGAR_SCHEDULER_ROLE_ARN", "!GetAtt SchedulerRole.Arn"),
         ],
+        Need::Forge => &[
+            (
+                "HANGAR_FORGE_SECRET_PREFIX",
+                r#"!Sub "hangar/${AWS::StackName}/forge/""#,
+            ),
+            ("HANGAR_UI_ORIGIN", "!Ref UiOrigin"),
+        ],
         Need::Provision | Need::Terminate => &[
             ("HANGAR_STACK_NAME", "!Ref AWS::StackName"),
             ("HANGAR_EC2_AMI_ID", "!Ref NodeAmiId"),
@@ -113,6 +125,7 @@ fn grant(need: Need) -> &'static str {
         Need::Schedule => SCHEDULE,
         Need::Provision => PROVISION,
         Need::Terminate => TERMINATE,
+        Need::Forge => FORGE,
     }
 }
 

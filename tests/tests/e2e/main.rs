@@ -8,6 +8,7 @@ mod browser;
 mod callbacks;
 mod checkout_fs;
 mod deploy;
+mod forge;
 mod history;
 mod ingest;
 mod isolation;

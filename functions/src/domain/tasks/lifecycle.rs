@@ -3,6 +3,7 @@
 //! and the outcome the node reports. No step waits on a node: each records the desired state
 //! and sends a command; the node's callbacks move the task on.
 
+use hangar_protocol::forge::GitCredential;
 use hangar_protocol::git::{CheckoutSpec, TaskOutput, cut, work_branch};
 use hangar_protocol::limits::REASON_MAX_CHARS;
 use hangar_protocol::node::{Assignments, NodeCommand};
@@ -301,17 +302,31 @@ impl Tasks {
         running.and(moved.map(|_| ()))
     }
 
-    /// The workspace's agent session ended.
+    /// The credential git uses for the workspace's repository, fetched by its node just
+    /// before a clone or a push.
+    pub async fn git_credential(&self, id: &WorkspaceId) -> Result<GitCredential> {
+        let workspace = self.open_workspace(id).await?;
+        let project = self
+            .store
+            .get_project(&workspace.project_id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    ErrorCode::ProjectNotFound,
+                    format!("project {} is gone", workspace.project_id),
+                )
+            })?;
+        self.forges.git_credential(&project).await
+    }
+
+    /// The workspace's agent session ended. A completed run that pushed a branch gets its
+    /// pull request when the project has a forge; a pull request that cannot be opened
+    /// fails the task with the forge's reason (the pushed branch stays in its output).
     pub async fn workspace_finished(
         &self,
         id: &WorkspaceId,
         report: WorkspaceStatusReport,
     ) -> Result<()> {
-        let WorkspaceStatusReport {
-            outcome,
-            reason,
-            output,
-        } = report;
         let workspace = self.open_workspace(id).await?;
         let Some(task_id) = &workspace.task_id else {
             return Err(Error::conflict(
@@ -319,24 +334,55 @@ impl Tasks {
                 format!("workspace {id} does not run a task"),
             ));
         };
-        let now = now_ms();
-        let (to, default_reason) = match outcome {
+        let (mut to, default_reason) = match report.outcome {
             WorkspaceOutcome::Completed => (TaskStatus::Completed, "the agent finished the task"),
             WorkspaceOutcome::Failed => (TaskStatus::Failed, "the agent failed"),
         };
-        let reason = reason.filter(|r| !r.trim().is_empty()).map_or_else(
+        let mut reason = report.reason.filter(|r| !r.trim().is_empty()).map_or_else(
             || default_reason.to_string(),
             |r| cut(r.trim(), REASON_MAX_CHARS),
         );
+        let mut output = report.output.map(TaskOutput::capped);
+        let active = |task: &Task| {
+            matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
+                && task.workspace_id.as_ref() == Some(&workspace.id)
+        };
+        if let Some(pushed) = output.as_mut().filter(|o| o.commit.is_some())
+            && to == TaskStatus::Completed
+        {
+            let (task, project) = tokio::join!(
+                self.store.get_task(&workspace.project_id, task_id),
+                self.store.get_project(&workspace.project_id)
+            );
+            if let (Some(task), Some(project)) = (task?.filter(|t| active(t)), project?) {
+                let message = report.last_message.as_deref();
+                match self
+                    .forges
+                    .pull_request(&project, &task, pushed, message)
+                    .await
+                {
+                    Ok(url) => pushed.pull_request_url = url,
+                    Err(why) => {
+                        to = TaskStatus::Failed;
+                        reason = cut(
+                            &format!(
+                                "pushed {} but cannot open the pull request: {why}",
+                                pushed.branch
+                            ),
+                            REASON_MAX_CHARS,
+                        );
+                    }
+                }
+            }
+        }
+        let now = now_ms();
         let finished = self
             .update_task(&workspace.project_id, task_id, |task| {
-                if !matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
-                    || task.workspace_id.as_ref() != Some(&workspace.id)
-                {
+                if !active(task) {
                     return false;
                 }
                 task.transition(to, reason.clone(), now, None);
-                task.output = output.clone().map(TaskOutput::capped);
+                task.output = output.clone();
                 true
             })
             .await?;

@@ -22,6 +22,7 @@ use hangar_protocol::{ProjectId, TaskId, WorkspaceId};
 use super::Timeouts;
 use super::access::open_workspace;
 use super::error::{Error, Result};
+use super::forge::Forges;
 use super::live::Live;
 use super::pool::{Pool, UPDATE_ATTEMPTS, WarmTimeoutOutcome};
 use super::ports::{Saved, Store, Tokens};
@@ -48,6 +49,8 @@ pub struct Tasks {
     pub timeouts: Timeouts,
     /// What repositories may be cloned, and who commits the work.
     pub repos: RepoPolicy,
+    /// Projects' forges: credentials and pull requests.
+    pub forges: Forges,
     /// One pass over the queue at a time in this process (see [`Tasks::start_queued`]).
     pub dispatch: tokio::sync::Mutex<()>,
 }

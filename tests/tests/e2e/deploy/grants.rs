@@ -16,7 +16,11 @@ fn only_the_signing_functions_can_read_the_signing_key() {
     for lambda in catalog::lambdas() {
         let (logical, function) = function_of(&template, lambda.name);
         let environment = format!("{:?}", function["Properties"]["Environment"]);
-        let reads_key = grants(function, "secretsmanager:GetSecretValue");
+        let reads_key = grants_on(
+            function,
+            "secretsmanager:GetSecretValue",
+            "SigningKeySecret",
+        );
         let told_where = environment.contains("SigningKeySecret");
         assert_eq!(
             reads_key,
@@ -93,5 +97,46 @@ fn instances_are_launched_tagged_and_terminated_only_where_needed() {
     assert!(
         group["SecurityGroupIngress"].is_badvalue(),
         "nodes take no inbound connection"
+    );
+}
+
+#[test]
+fn only_the_forge_functions_reach_the_forge_credentials_and_only_this_stacks() {
+    let template = load("template.yaml");
+    let mut keepers = BTreeSet::new();
+    for lambda in catalog::lambdas() {
+        let (logical, function) = function_of(&template, lambda.name);
+        let reaches = grants_on(function, "secretsmanager:GetSecretValue", "/forge/");
+        assert_eq!(
+            reaches,
+            lambda.needs(Need::Forge),
+            "{logical} reads forge credentials"
+        );
+        assert_eq!(
+            grants_on(function, "secretsmanager:PutSecretValue", "/forge/"),
+            lambda.needs(Need::Forge),
+            "{logical} keeps forge credentials"
+        );
+        if reaches {
+            keepers.insert(lambda.name);
+            let forge = statements(function)
+                .into_iter()
+                .find(|s| format!("{:?}", s["Action"]).contains("PutSecretValue"))
+                .expect("the forge statement");
+            let resource = format!("{:?}", forge["Resource"]);
+            assert!(
+                resource.contains("secret:hangar/${AWS::StackName}/forge/*"),
+                "{logical}: {resource}"
+            );
+        }
+    }
+    assert_eq!(
+        keepers,
+        BTreeSet::from([
+            "create-project",
+            "update-project",
+            "workspace-git-credential",
+            "workspace-status"
+        ]),
     );
 }

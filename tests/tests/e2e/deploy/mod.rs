@@ -105,6 +105,14 @@ fn grants(function: &Yaml, action: &str) -> bool {
         .any(|statement| format!("{:?}", statement["Action"]).contains(action))
 }
 
+/// Whether `function` has a statement allowing `action` on a resource that mentions `resource`.
+fn grants_on(function: &Yaml, action: &str, resource: &str) -> bool {
+    statements(function).iter().any(|statement| {
+        format!("{:?}", statement["Action"]).contains(action)
+            && format!("{:?}", statement["Resource"]).contains(resource)
+    })
+}
+
 /// `http::ROUTES` as (lambda, method, path).
 fn router_routes() -> BTreeSet<(String, String, String)> {
     ROUTES

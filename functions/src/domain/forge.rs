@@ -1,0 +1,164 @@
+//! A project's forge: its settings (checked here), its credential (kept in the vault, never
+//! in the table, never returned, never logged), the git credential a workspace is handed,
+//! and the pull request a task's pushed branch becomes.
+
+use std::sync::Arc;
+
+use hangar_protocol::forge::{
+    ForgeRequest, ForgeView, GITHUB_API, GitCredential, TOKEN_MAX_CHARS, is_repository,
+    repository_of,
+};
+use hangar_protocol::git::{TaskOutput, cut};
+use hangar_protocol::{ErrorCode, ProjectId};
+
+use super::error::{Error, Result};
+use super::ports::{CredentialVault, Forge, PullRequest};
+use super::projects::RepoPolicy;
+use super::records::{Project, Task};
+
+/// How much of the agent's last message a pull request's description carries.
+const DESCRIPTION_MAX_CHARS: usize = 4000;
+/// The user name git presents with a token (GitHub takes any; this is its convention).
+const TOKEN_USER: &str = "x-access-token";
+
+/// The forge ports and what links back to Hangar.
+pub struct Forges {
+    pub vault: Arc<dyn CredentialVault>,
+    pub forge: Arc<dyn Forge>,
+    /// The UI's address: a pull request links to its task's chat.
+    pub ui_origin: String,
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::invalid(ErrorCode::InvalidForge, message)
+}
+
+/// The settings `request` asks for on a project of `repo`, and the token to keep if it
+/// brings one; `had_credential`: a credential is kept already.
+pub fn forge_settings(
+    request: &ForgeRequest,
+    repo: &str,
+    repos: &RepoPolicy,
+    had_credential: bool,
+) -> Result<(ForgeView, Option<String>)> {
+    let api_url = request
+        .api_url
+        .as_deref()
+        .unwrap_or(GITHUB_API)
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    let local = repos.allow_local && api_url.starts_with("http://127.0.0.1:");
+    if !(api_url.starts_with("https://") || local)
+        || api_url.len() > 500
+        || api_url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid("forge.apiUrl must be an https:// URL"));
+    }
+    let repository = match request.repository.as_deref().map(str::trim) {
+        Some(name) if is_repository(name) => name.to_string(),
+        Some(name) => {
+            return Err(invalid(format!(
+                "forge.repository {name:?} is not owner/name"
+            )));
+        }
+        None => repository_of(repo).ok_or_else(|| {
+            invalid("forge.repository is needed: the repository URL does not name owner/name")
+        })?,
+    };
+    let token = request.token.as_deref().map(str::trim).map(|token| {
+        let visible = token.chars().all(|c| c.is_ascii_graphic());
+        if token.is_empty() || token.chars().count() > TOKEN_MAX_CHARS || !visible {
+            return Err(invalid(format!(
+                "forge.token must be 1 to {TOKEN_MAX_CHARS} visible ASCII characters"
+            )));
+        }
+        Ok(token.to_string())
+    });
+    let token = token.transpose()?;
+    let view = ForgeView {
+        kind: request.kind,
+        api_url,
+        repository,
+        has_credential: had_credential || token.is_some(),
+    };
+    Ok((view, token))
+}
+
+impl Forges {
+    /// Keeps `token` as the project's credential.
+    pub async fn keep(&self, project: &ProjectId, token: &str) -> Result<()> {
+        Ok(self.vault.put(project, token).await?)
+    }
+
+    /// Forgets the project's credential.
+    pub async fn forget(&self, project: &ProjectId) -> Result<()> {
+        Ok(self.vault.delete(project).await?)
+    }
+
+    /// The credential git uses for `project`'s repository.
+    pub async fn git_credential(&self, project: &Project) -> Result<GitCredential> {
+        let none = || {
+            Error::not_found(
+                ErrorCode::NoCredential,
+                format!(
+                    "project {} keeps no credential for its repository",
+                    project.id
+                ),
+            )
+        };
+        if !project
+            .forge
+            .as_ref()
+            .is_some_and(|forge| forge.has_credential)
+        {
+            return Err(none());
+        }
+        let token = self.vault.get(&project.id).await?.ok_or_else(none)?;
+        Ok(GitCredential {
+            username: TOKEN_USER.into(),
+            password: token,
+        })
+    }
+
+    /// Opens the pull request of `task`'s pushed branch when its project has a forge with a
+    /// credential: its address (`None`: no forge), or why it could not be opened.
+    pub async fn pull_request(
+        &self,
+        project: &Project,
+        task: &Task,
+        output: &TaskOutput,
+        last_message: Option<&str>,
+    ) -> std::result::Result<Option<String>, String> {
+        let Some(forge) = project.forge.as_ref().filter(|forge| forge.has_credential) else {
+            return Ok(None);
+        };
+        let token = match self.vault.get(&project.id).await {
+            Ok(Some(token)) => token,
+            Ok(None) => return Err("the project's forge credential is gone".into()),
+            Err(err) => return Err(format!("cannot read the forge credential: {err}")),
+        };
+        let said = last_message
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map_or_else(
+                || "The agent left no message.".to_string(),
+                |text| cut(text, DESCRIPTION_MAX_CHARS),
+            );
+        let body = format!(
+            "{said}\n\n---\nOpened by Hangar for a task submitted by {}. The chat: {}/?project={}&session={}\n",
+            task.created_by, self.ui_origin, task.project_id, task.session_id
+        );
+        let request = PullRequest {
+            title: task.title.clone(),
+            body,
+            head: output.branch.clone(),
+            base: output.base_branch.clone(),
+        };
+        self.forge
+            .open_pull_request(forge, &token, &request)
+            .await
+            .map(Some)
+            .map_err(|err| err.to_string())
+    }
+}

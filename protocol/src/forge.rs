@@ -1,0 +1,170 @@
+//! A project's forge: where its tasks' pull requests are opened (GitHub first), and the
+//! credential its repository is reached with. The credential is taken write-only: no view
+//! returns it.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::tasks::VmSize;
+
+/// GitHub's public API, unless a project names another (GitHub Enterprise Server).
+pub const GITHUB_API: &str = "https://api.github.com";
+/// Longest token accepted (GitHub's are 40 to 255 characters).
+pub const TOKEN_MAX_CHARS: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    Github,
+}
+
+/// A project's forge as stored and shown: never its credential, only whether it has one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgeView {
+    pub kind: ForgeKind,
+    /// The forge's API root (`https://api.github.com`).
+    pub api_url: String,
+    /// `owner/name` of the repository on the forge.
+    pub repository: String,
+    /// Whether a credential is kept for it (in Secrets Manager, never in the table).
+    pub has_credential: bool,
+}
+
+/// The forge of a project as set through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForgeRequest {
+    pub kind: ForgeKind,
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// `owner/name`; taken from the project's repository URL when absent.
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// A token that may push to the repository and open pull requests (a GitHub personal
+    /// access token or fine-grained token). Absent: the kept one stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// `PATCH /api/projects/{projectId}`: each field present is changed; `null` clears the
+/// `acpCommand` and the forge (its credential deleted with it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProjectRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub repo: Option<String>,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    #[serde(default)]
+    pub default_vm_size: Option<VmSize>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub acp_command: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forge: Option<Option<ForgeRequest>>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`, `None` when absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// What git is given for a workspace's repository: the node fetches it just before a
+/// clone or a push and hands it to git through a credential helper only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitCredential {
+    pub username: String,
+    pub password: String,
+}
+
+/// Never printed: a credential in a log line is a leaked credential.
+impl std::fmt::Debug for GitCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitCredential")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `owner/name` of a GitHub-style URL (`https://host/owner/name(.git)`, `git@host:owner/name`).
+pub fn repository_of(url: &str) -> Option<String> {
+    let path = if let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("ssh://"))
+    {
+        rest.split_once('/')?.1
+    } else {
+        url.split_once(':')?.1
+    };
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    is_repository(path).then(|| path.to_string())
+}
+
+/// Whether `name` is `owner/name` in GitHub's alphabet.
+pub fn is_repository(name: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 100
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && p != "."
+            && p != ".."
+    };
+    matches!(name.split_once('/'), Some((owner, repo)) if part(owner) && part(repo) && !repo.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repository_name_comes_from_its_url() {
+        assert_eq!(
+            repository_of("https://github.com/acme/shop.git").as_deref(),
+            Some("acme/shop")
+        );
+        assert_eq!(
+            repository_of("git@github.com:acme/shop.git").as_deref(),
+            Some("acme/shop")
+        );
+        assert_eq!(
+            repository_of("ssh://git@github.com/acme/shop").as_deref(),
+            Some("acme/shop")
+        );
+        assert_eq!(repository_of("https://gitlab.com/group/sub/repo.git"), None);
+        assert_eq!(repository_of("file:///srv/shop.git"), None);
+    }
+
+    #[test]
+    fn an_update_tells_a_null_from_an_absent_field() {
+        let cleared: UpdateProjectRequest =
+            serde_json::from_str(r#"{"forge": null}"#).expect("json");
+        assert_eq!(cleared.forge, Some(None));
+        let untouched: UpdateProjectRequest = serde_json::from_str("{}").expect("json");
+        assert_eq!(untouched.forge, None);
+    }
+
+    #[test]
+    fn a_credential_is_never_printed() {
+        let credential = GitCredential {
+            username: "x-access-token".into(),
+            password: "ghp_secret".into(),
+        };
+        assert!(!format!("{credential:?}").contains("ghp_secret"));
+    }
+}
