@@ -103,6 +103,7 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         scratch: config.workdir.clone(),
         acp_command: None,
         run_as: None,
+        first_seq: 1,
     };
     let runner = Arc::new(WorkspaceRunner {
         outbox,

@@ -55,6 +55,7 @@ error_codes! {
     InvalidPrompt = "invalid_prompt",
     PromptTooLarge = "prompt_too_large",
     TaskNotFound = "task_not_found",
+    NothingKept = "nothing_kept",
     InvalidIdempotencyKey = "invalid_idempotency_key",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdempotencyKeyInProgress = "idempotency_key_in_progress",

@@ -18,6 +18,10 @@ pub enum NodeCommand {
     /// Stop the workspace's agent and remove the workspace (unknown ones are fine).
     #[serde(rename_all = "camelCase")]
     DestroyWorkspace { workspace_id: WorkspaceId },
+    /// Stop the workspace's agent and keep its directory (a cancelled task, kept for a
+    /// retry).
+    #[serde(rename_all = "camelCase")]
+    StopWorkspace { workspace_id: WorkspaceId },
     /// Fetch the assignments and converge (sent when the desired state changed in a way a
     /// single command does not describe).
     Converge,
@@ -29,6 +33,10 @@ pub enum NodeCommand {
 #[serde(rename_all = "camelCase")]
 pub struct Assignments {
     pub workspaces: Vec<CreateWorkspaceRequest>,
+    /// Workspaces whose run ended but whose directory is kept (for a retry): not run, not
+    /// removed.
+    #[serde(default)]
+    pub kept: Vec<WorkspaceId>,
 }
 
 /// What a node sends up its socket. API Gateway routes it by `action`

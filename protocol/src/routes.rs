@@ -10,6 +10,8 @@ pub const TASKS: &str = "/api/projects/{projectId}/tasks";
 pub const TASK: &str = "/api/projects/{projectId}/tasks/{taskId}";
 pub const TASK_RUN: &str = "/api/projects/{projectId}/tasks/{taskId}/run";
 pub const TASK_CANCEL: &str = "/api/projects/{projectId}/tasks/{taskId}/cancel";
+pub const TASK_RETRY: &str = "/api/projects/{projectId}/tasks/{taskId}/retry";
+pub const TASK_DISCARD: &str = "/api/projects/{projectId}/tasks/{taskId}/discard";
 pub const SESSIONS: &str = "/api/projects/{projectId}/sessions";
 pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionId}/messages";
 pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
@@ -58,6 +60,14 @@ pub fn task(project: &ProjectId, task: &TaskId) -> String {
 
 pub fn task_run(project: &ProjectId, task: &TaskId) -> String {
     fill(TASK_RUN, &[project.as_str(), task.as_str()])
+}
+
+pub fn task_retry(project: &ProjectId, task: &TaskId) -> String {
+    fill(TASK_RETRY, &[project.as_str(), task.as_str()])
+}
+
+pub fn task_discard(project: &ProjectId, task: &TaskId) -> String {
+    fill(TASK_DISCARD, &[project.as_str(), task.as_str()])
 }
 
 pub fn task_cancel(project: &ProjectId, task: &TaskId) -> String {

@@ -104,17 +104,25 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// `retained`: holding a failed or cancelled task's kept workspace for a retry; not warm.
     NodeStatus {
         Creating = "creating",
         Warm = "warm",
         Claimed = "claimed",
+        Retained = "retained",
         Destroying = "destroying",
         Destroyed = "destroyed",
     }
 );
 
 wire_enum!(
-    WorkspaceStatus { Creating = "creating", Running = "running", Destroyed = "destroyed" }
+    /// `kept`: its run ended (failed, cancelled) and its directory is kept for a retry.
+    WorkspaceStatus {
+        Creating = "creating",
+        Running = "running",
+        Kept = "kept",
+        Destroyed = "destroyed",
+    }
 );
 
 wire_enum!(
@@ -152,6 +160,9 @@ pub struct TaskView {
     /// What the task left, once it completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<TaskOutput>,
+    /// Until when its workspace is kept for a retry (failed and cancelled tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +261,10 @@ pub struct WorkspaceStatusReport {
     /// The agent's last message, for the pull request's description (not stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<String>,
+    /// Whether the workspace holds a checkout worth keeping for a retry (a failed clone
+    /// leaves none).
+    #[serde(default)]
+    pub keep: bool,
 }
 
 /// A workspace as a node is told to run it (the create command and the assignments).
@@ -269,6 +284,18 @@ pub struct CreateWorkspaceRequest {
     /// The project's ACP agent command line; the node's own when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acp_command: Option<String>,
+    /// The seq the run's first message takes: a later run of a session continues after
+    /// the last stored message.
+    #[serde(default = "first_seq")]
+    pub first_seq: u64,
+    /// A kept workspace of the same task on this node whose directory (and checkout) the
+    /// run takes over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<WorkspaceId>,
+}
+
+fn first_seq() -> u64 {
+    1
 }
 
 /// Payload of the warm-timeout schedule.

@@ -58,6 +58,7 @@ pub fn fake_task(size: VmSize) -> Task {
         history: Vec::new(),
         base_branch: "main".into(),
         output: None,
+        kept_until: None,
         deadline: None,
         version: 0,
     }

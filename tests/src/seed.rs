@@ -46,6 +46,8 @@ impl TestStack {
             .expect("put session");
         store
             .put_workspace(&Workspace {
+                kept_until: None,
+                reuses: None,
                 id: workspace.clone(),
                 project_id: project.clone(),
                 session_id: session.clone(),

@@ -140,6 +140,20 @@ impl Api {
             .await
     }
 
+    pub async fn retry_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {
+        self.post(&routes::task_retry(project, task), None::<&()>)
+            .await
+    }
+
+    pub async fn discard_task(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<TaskView, Failure> {
+        self.post(&routes::task_discard(project, task), None::<&()>)
+            .await
+    }
+
     pub async fn messages(
         &self,
         project: &ProjectId,

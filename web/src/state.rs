@@ -52,6 +52,8 @@ impl Page {
 pub enum TaskAction {
     Run,
     Cancel,
+    Retry,
+    Discard,
 }
 
 /// The page's state and what it needs to act.
@@ -240,6 +242,8 @@ impl Ctx {
         let answer = match action {
             TaskAction::Run => self.api.run_task(&self.project_id, &id).await,
             TaskAction::Cancel => self.api.cancel_task(&self.project_id, &id).await,
+            TaskAction::Retry => self.api.retry_task(&self.project_id, &id).await,
+            TaskAction::Discard => self.api.discard_task(&self.project_id, &id).await,
         };
         match answer {
             Ok(task) => self.upsert_task(task),

@@ -167,8 +167,20 @@ impl Checkout {
             &dir,
         ])
         .await?;
+        // A task run before (a retry elsewhere, a follow-up) continues its pushed branch.
+        let mut fetch = self.as_node("fetching the work branch", &self.dir, NETWORK_TIMEOUT);
+        fetch.credential = credential;
+        let pushed = format!("refs/heads/{}", spec.branch);
+        let start = match fetch
+            .run(&["fetch", "--quiet", "--no-tags", "origin", &pushed])
+            .await
+        {
+            Ok(_) => "FETCH_HEAD",
+            Err(GitError::Refused { .. }) => "HEAD",
+            Err(err) => return Err(err),
+        };
         self.as_node("creating the work branch", &self.dir, LOCAL_TIMEOUT)
-            .run(&["switch", "--create", &spec.branch])
+            .run(&["switch", "--create", &spec.branch, start])
             .await?;
         if let Some(user) = &self.run_as {
             give_to(&self.dir, user)
@@ -320,7 +332,7 @@ fn count_changes(numstat: &str, output: &mut TaskOutput) {
 }
 
 /// Gives `dir` and everything under it to `user` (symlinks themselves, not their targets).
-async fn give_to(dir: &Path, user: &RunAs) -> std::io::Result<()> {
+pub async fn give_to(dir: &Path, user: &RunAs) -> std::io::Result<()> {
     let (dir, uid, gid) = (dir.to_path_buf(), user.uid, user.gid);
     tokio::task::spawn_blocking(move || {
         let mut pending = vec![dir];

@@ -82,6 +82,7 @@ impl Node {
         match command {
             NodeCommand::CreateWorkspace(request) => self.ensure_running(*request).await,
             NodeCommand::DestroyWorkspace { workspace_id } => self.destroy(&workspace_id).await,
+            NodeCommand::StopWorkspace { workspace_id } => self.stop(&workspace_id).await,
             NodeCommand::Converge => self.converge().await,
         }
     }
@@ -99,14 +100,21 @@ impl Node {
                 return;
             }
         };
-        let assigned: HashSet<WorkspaceId> = assignments
+        let wanted: HashSet<WorkspaceId> = assignments
             .workspaces
             .iter()
             .map(|request| request.workspace_id.clone())
+            .chain(assignments.kept.iter().cloned())
             .collect();
-        let here: Vec<WorkspaceId> = self.workspaces.lock().await.keys().cloned().collect();
-        for workspace in here.iter().filter(|id| !assigned.contains(*id)) {
+        // What this process runs, and what an earlier one left on disk.
+        let mut here: HashSet<WorkspaceId> = self.workspaces.lock().await.keys().cloned().collect();
+        here.extend(self.workspaces_on_disk().await);
+        for workspace in here.iter().filter(|id| !wanted.contains(*id)) {
             self.destroy(workspace).await;
+        }
+        // A kept workspace's run is over, whatever command was missed.
+        for workspace in &assignments.kept {
+            self.stop(workspace).await;
         }
         for request in assignments.workspaces {
             self.ensure_running(request).await;
@@ -127,7 +135,9 @@ impl Node {
                 .acp_command
                 .map(|line| line.split_whitespace().map(String::from).collect()),
             run_as: None,
+            first_seq: request.first_seq,
         };
+        let reuse = request.reuse;
         let mut workspaces = self.workspaces.lock().await;
         let here = workspaces.contains_key(&workspace);
         let runner = Arc::clone(&self.runner);
@@ -149,6 +159,7 @@ impl Node {
                     reason: Some("the node agent restarted while the session ran".into()),
                     output: None,
                     last_message: None,
+                    keep: true,
                 };
                 tokio::spawn(async move {
                     if let Err(err) = runner.outbox.finish(&workspace, &report).await {
@@ -165,6 +176,11 @@ impl Node {
                 tracing::error!(%workspace, error = %err, "cannot read the workspace's run");
                 return;
             }
+        }
+        if let Some(kept) = &reuse
+            && let Err(err) = self.take_over(&mut workspaces, kept, &workspace).await
+        {
+            tracing::warn!(%workspace, %kept, error = %err, "cannot take the kept workspace over; cloning afresh");
         }
         if let Err(err) = self.runner.prepare(&mut run).await {
             tracing::error!(%workspace, error = %err, "cannot prepare the workspace");
@@ -203,6 +219,53 @@ impl Node {
         self.runner.forget(workspace).await;
         self.runner.isolation.remove(workspace).await;
         tracing::info!(%workspace, "workspace destroyed");
+    }
+
+    /// Stops the workspace's session and keeps its directory (a cancelled task's, for a retry).
+    async fn stop(&self, workspace: &WorkspaceId) {
+        if let Some(slot) = self.workspaces.lock().await.get(workspace) {
+            slot.stop.cancel();
+            tracing::info!(%workspace, "workspace stopped; its directory is kept");
+        }
+    }
+
+    /// Moves a kept workspace's directory (its checkout) to the workspace that retries its
+    /// task; the kept one's user goes, the new one's is made by `prepare`.
+    async fn take_over(
+        &self,
+        workspaces: &mut HashMap<WorkspaceId, Slot>,
+        kept: &WorkspaceId,
+        workspace: &WorkspaceId,
+    ) -> std::io::Result<()> {
+        if let Some(slot) = workspaces.remove(kept) {
+            slot.stop.cancel();
+        }
+        let (from, to) = (self.workspace_dir(kept), self.workspace_dir(workspace));
+        if tokio::fs::try_exists(&from).await? && !tokio::fs::try_exists(&to).await? {
+            tokio::fs::rename(&from, &to).await?;
+            tracing::info!(%workspace, %kept, "took the kept workspace over");
+        }
+        self.runner.forget(kept).await;
+        self.runner.isolation.remove(kept).await;
+        Ok(())
+    }
+
+    /// Workspace directories on disk (an earlier process's included).
+    async fn workspaces_on_disk(&self) -> Vec<WorkspaceId> {
+        let mut found = Vec::new();
+        let Ok(mut entries) = tokio::fs::read_dir(self.config.dir.join(WORKSPACES)).await else {
+            return found;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            if let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| WorkspaceId::parse(name.to_string()).ok())
+            {
+                found.push(id);
+            }
+        }
+        found
     }
 
     /// Stops every running workspace (SIGTERM).

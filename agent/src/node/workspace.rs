@@ -38,6 +38,8 @@ pub struct WorkspaceRun {
     pub acp_command: Option<Vec<String>>,
     /// Who the ACP agent runs as (set by [`WorkspaceRunner::prepare`]).
     pub run_as: Option<RunAs>,
+    /// The seq its first message takes (a session's later run continues its sequence).
+    pub first_seq: u64,
 }
 
 /// Where in the workspace's directory the repository is cloned.
@@ -96,7 +98,21 @@ impl WorkspaceRunner {
             .isolation
             .prepare(&run.delivery.workspace_id, &run.dir)
             .await?;
+        // A kept workspace taken over: its files go to this workspace's user.
+        if let Some(user) = &run.run_as
+            && run.workdir().join(".git").exists()
+        {
+            super::git::give_to(&run.dir, user)
+                .await
+                .map_err(|source| PrepareError::Dir {
+                    dir: run.dir.clone(),
+                    source,
+                })?;
+        }
         self.outbox.register(run.delivery.clone()).await?;
+        self.outbox
+            .continue_session(&run.delivery.session_id, run.first_seq)
+            .await?;
         Ok(())
     }
 
@@ -125,7 +141,11 @@ impl WorkspaceRunner {
             workspace.clone(),
         )));
         let report = tokio::select! {
-            report = self.session(&run, Arc::clone(&recorder)) => report,
+            report = self.session(&run, Arc::clone(&recorder)) => WorkspaceStatusReport {
+                // A checkout (or, without one, the directory) is worth keeping for a retry.
+                keep: run.checkout.is_none() || run.workdir().join(".git").exists(),
+                ..report
+            },
             () = stop.cancelled() => {
                 // The session future is dropped, which kills the ACP agent (or git); keep
                 // what it streamed.
@@ -155,9 +175,12 @@ impl WorkspaceRunner {
             reason: Some(reason),
             output: None,
             last_message: None,
+            keep: false,
         };
         let checkout = run.checkout.as_ref().map(|spec| (spec, run.checkout_at()));
-        if let Some((spec, checkout)) = &checkout {
+        // A retry in a kept workspace finds its checkout there.
+        let cloned = run.workdir().join(".git").exists();
+        if let Some((spec, checkout)) = checkout.as_ref().filter(|_| !cloned) {
             let credential = match self.credential(&run.delivery).await {
                 Ok(credential) => credential,
                 Err(reason) => return failed(reason),
@@ -265,6 +288,7 @@ fn completed(
         reason: Some(reason),
         output,
         last_message,
+        keep: false,
     }
 }
 

@@ -2,8 +2,8 @@
 //! the run starts, finished with an outcome to report, forgotten (token included) once the
 //! outcome is reported and every row delivered.
 
-use hangar_protocol::WorkspaceId;
 use hangar_protocol::tasks::WorkspaceStatusReport;
+use hangar_protocol::{SessionId, WorkspaceId};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Delivery, Outbox, OutboxError};
@@ -34,6 +34,25 @@ impl Outbox {
                     delivery.api_url,
                     delivery.callback_token
                 ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes the session's next seq at least `first_seq`: a later run of a session (a retry,
+    /// on this node or another) continues after the messages already stored.
+    pub async fn continue_session(
+        &self,
+        session: &SessionId,
+        first_seq: u64,
+    ) -> Result<(), OutboxError> {
+        let session = session.to_string();
+        self.with_conn(move |conn, _| {
+            conn.execute(
+                "INSERT INTO session_seq (session_id, next_seq) VALUES (?1, ?2)
+                 ON CONFLICT (session_id) DO UPDATE SET next_seq = MAX(next_seq, ?2)",
+                params![session, first_seq],
             )?;
             Ok(())
         })
@@ -93,6 +112,7 @@ impl Outbox {
                         output: output.and_then(|json| serde_json::from_str(&json).ok()),
                         // Not kept: a pull request opened after a restart says less.
                         last_message: None,
+                        keep: true,
                     }),
                     _ => RunState::Running,
                 }

@@ -77,6 +77,7 @@ impl Default for Timeouts {
             workspace_grace_ms: 60_000,
             command_resend_ms: 30_000,
             node_lost_ms: 300_000,
+            workspace_retention_ms: 7_200_000,
             queue_ms: 3_600_000,
         }
     }
@@ -139,6 +140,13 @@ pub fn timeouts(vars: Vars) -> Result<Timeouts, ConfigError> {
         workspace_grace_ms: ms("HANGAR_WORKSPACE_GRACE_MS", default.workspace_grace_ms)?,
         command_resend_ms: ms("HANGAR_COMMAND_RESEND_MS", default.command_resend_ms)?,
         node_lost_ms: ms("HANGAR_NODE_LOST_MS", default.node_lost_ms)?,
+        // 0: a failed task's workspace is not kept.
+        workspace_retention_ms: vars.number(
+            "HANGAR_WORKSPACE_RETENTION_MS",
+            default.workspace_retention_ms,
+            0,
+            ANY_MILLIS,
+        )?,
         queue_ms: ms("HANGAR_QUEUE_TIMEOUT_MS", default.queue_ms)?,
     })
 }

@@ -71,6 +71,9 @@ pub struct Timeouts {
     pub command_resend_ms: u64,
     /// A node whose socket sent no heartbeat within this is lost.
     pub node_lost_ms: u64,
+    /// A failed or cancelled task's workspace is kept this long for a retry (0: not kept),
+    /// never past its node's lifetime.
+    pub workspace_retention_ms: u64,
     /// A run-now task may wait this long for a node to free up.
     pub queue_ms: u64,
 }

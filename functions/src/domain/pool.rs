@@ -138,7 +138,7 @@ impl Pool {
         Ok(())
     }
 
-    /// Returns a claimed node to the warm pool with a fresh generation and a warm-timeout
+    /// Returns a claimed (or retained) node to the warm pool with a fresh generation and a warm-timeout
     /// schedule, or destroys it when it reached its maximum lifetime or is out of date.
     pub async fn release_node(&self, node: &Node) -> Result<()> {
         let now = now_ms();
@@ -154,7 +154,8 @@ impl Pool {
         }
         let warm = self
             .update_node(&node.id, |current| {
-                if current.status != NodeStatus::Claimed || current.generation != node.generation {
+                let held = matches!(current.status, NodeStatus::Claimed | NodeStatus::Retained);
+                if !held || current.generation != node.generation {
                     return false;
                 }
                 current.release(now);

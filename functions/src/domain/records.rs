@@ -76,6 +76,9 @@ pub struct Task {
     /// What the task left (its branch, commit and change), once a run reported it.
     #[serde(default)]
     pub output: Option<TaskOutput>,
+    /// Until when its workspace (`workspace_id` on `node_id`) is kept for a retry.
+    #[serde(default)]
+    pub kept_until: Option<u64>,
     /// When a transient status must have moved on; the sweep fails the task after it.
     pub deadline: Option<u64>,
     /// Optimistic concurrency: every save expects the version it read.
@@ -126,6 +129,7 @@ impl From<Task> for TaskView {
             history: task.history,
             base_branch: task.base_branch,
             output: task.output,
+            kept_until: task.kept_until,
         }
     }
 }
@@ -196,6 +200,11 @@ impl Node {
         }
     }
 
+    /// Whether `task` holds the node.
+    pub fn holds(&self, task: &Task) -> bool {
+        self.task_id.as_ref() == Some(&task.id)
+    }
+
     /// Whether the node has reached its maximum lifetime at `now`.
     pub fn is_past_lifetime(&self, max_lifetime_ms: u64, now: u64) -> bool {
         self.created_at + max_lifetime_ms <= now
@@ -217,8 +226,20 @@ impl Node {
         self.generation += 1;
     }
 
-    /// Claimed → warm since `now`, in a new generation, holding no task. It stays its
-    /// project's: a node never serves a second project.
+    /// Claimed → retained: it keeps its (failed or cancelled) task's workspace for a retry,
+    /// and is neither warm nor claimable.
+    pub fn retain(&mut self) {
+        self.status = NodeStatus::Retained;
+    }
+
+    /// Retained → claimed again by its task (a retry), in a new generation.
+    pub fn reclaim(&mut self) {
+        self.status = NodeStatus::Claimed;
+        self.generation += 1;
+    }
+
+    /// Claimed or retained → warm since `now`, in a new generation, holding no task. It
+    /// stays its project's: a node never serves a second project.
     pub fn release(&mut self, now: u64) {
         self.status = NodeStatus::Warm;
         self.generation += 1;
@@ -254,6 +275,12 @@ pub struct Workspace {
     /// When it was destroyed: its callback token works for a grace after, then never again.
     #[serde(default)]
     pub closed_at: Option<u64>,
+    /// Kept: until when its directory stays on its node.
+    #[serde(default)]
+    pub kept_until: Option<u64>,
+    /// The kept workspace (of the same task, on the same node) whose directory it takes over.
+    #[serde(default)]
+    pub reuses: Option<WorkspaceId>,
 }
 
 fn default_workspace_status() -> WorkspaceStatus {
@@ -272,6 +299,18 @@ impl Workspace {
             status: WorkspaceStatus::Creating,
             created_at: now,
             closed_at: None,
+            kept_until: None,
+            reuses: None,
+        }
+    }
+
+    /// Its run ended at `now`; its directory is kept until `until` (its token closes).
+    pub fn kept(&self, now: u64, until: u64) -> Workspace {
+        Workspace {
+            status: WorkspaceStatus::Kept,
+            closed_at: Some(now),
+            kept_until: Some(until),
+            ..self.clone()
         }
     }
 
@@ -282,21 +321,24 @@ impl Workspace {
         }
     }
 
-    /// Destroyed at `now`.
+    /// Destroyed at `now` (a kept one keeps its first close time).
     pub fn closed(&self, now: u64) -> Workspace {
         Workspace {
             status: WorkspaceStatus::Destroyed,
-            closed_at: Some(now),
+            closed_at: Some(self.closed_at.unwrap_or(now)),
+            kept_until: None,
             ..self.clone()
         }
     }
 
     /// Whether its callbacks are still taken at `now`: until `grace_ms` after it closed.
     pub fn takes_callbacks(&self, now: u64, grace_ms: u64) -> bool {
-        self.status != WorkspaceStatus::Destroyed
-            || self
-                .closed_at
-                .is_some_and(|closed| now <= closed + grace_ms)
+        !matches!(
+            self.status,
+            WorkspaceStatus::Destroyed | WorkspaceStatus::Kept
+        ) || self
+            .closed_at
+            .is_some_and(|closed| now <= closed + grace_ms)
     }
 }
 

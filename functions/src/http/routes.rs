@@ -102,6 +102,18 @@ pub const ROUTES: &[Route] = &[
         on(m, run_task)
     }),
     route(
+        "retry-task",
+        ("POST", routes::TASK_RETRY),
+        TASK_STEPS,
+        |m| on(m, retry_task),
+    ),
+    route(
+        "discard-task",
+        ("POST", routes::TASK_DISCARD),
+        TASK_STEPS,
+        |m| on(m, discard_task),
+    ),
+    route(
         "cancel-task",
         ("POST", routes::TASK_CANCEL),
         TASK_STEPS,
@@ -277,6 +289,24 @@ async fn cancel_task(
     PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
 ) -> Answer<TaskView> {
     Ok(Json(state.tasks.cancel_task(&user, &project, &task).await?))
+}
+
+async fn retry_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+) -> Answer<TaskView> {
+    Ok(Json(state.tasks.retry_task(&user, &project, &task).await?))
+}
+
+async fn discard_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+) -> Answer<TaskView> {
+    Ok(Json(
+        state.tasks.discard_task(&user, &project, &task).await?,
+    ))
 }
 
 async fn list_sessions(

@@ -19,6 +19,7 @@ mod pool;
 mod projects;
 mod quotas;
 mod repos;
+mod retry;
 mod shutdown;
 mod sweep;
 mod tasks;

@@ -144,8 +144,8 @@ async fn a_node_whose_socket_dropped_reconnects_and_converges_on_what_it_missed(
         .expect("pid");
     assert!(process_alive(tool), "nothing reached the node yet");
 
-    // Back: the node dials again, finds the workspace unassigned, and removes it with the
-    // agent's whole process group.
+    // Back: the node dials again, finds the workspace only kept (a cancelled task keeps it
+    // for a retry), and stops its agent with the agent's whole process group.
     stack.stack.hub.refuse_connections(false);
     eventually("the node reconnected", LIMIT, async || {
         stack.stack.hub.node_sockets() == 1
@@ -156,7 +156,7 @@ async fn a_node_whose_socket_dropped_reconnects_and_converges_on_what_it_missed(
     })
     .await;
     let node = running.node_id.expect("node");
-    assert_eq!(stack.node(&node).await.status, NodeStatus::Warm);
+    assert_eq!(stack.node(&node).await.status, NodeStatus::Retained);
 }
 
 /// Whether `pid` is a live process (not a zombie).

@@ -55,6 +55,8 @@ async fn the_sweep_repairs_stuck_tasks_cold_and_old_nodes_orphaned_workspaces_an
         status: WorkspaceStatus::Running,
         created_at: now_ms() - 10_000,
         closed_at: None,
+        kept_until: None,
+        reuses: None,
     };
     finished.workspace_id = Some(orphan.id.clone());
     store.save_task(&finished, None).await.expect("seed");

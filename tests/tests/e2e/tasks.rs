@@ -251,7 +251,7 @@ async fn submit_run_complete_warm_reuse_timeout_destroyed_with_the_real_agent() 
 }
 
 #[tokio::test]
-async fn cancelling_a_running_task_stops_its_workspace_and_warms_the_node() {
+async fn without_retention_cancelling_a_running_task_destroys_its_workspace_and_warms_the_node() {
     let script_dir = tempfile::tempdir().expect("dir");
     let script = script_dir.path().join("slow.json");
     std::fs::write(
@@ -261,6 +261,8 @@ async fn cancelling_a_running_task_stops_its_workspace_and_warms_the_node() {
     .expect("script");
     let script_env = script.display().to_string();
     let stack = TestStack::start_with(|options| {
+        // HANGAR_WORKSPACE_RETENTION_MS=0: nothing is kept (retry.rs has the kept side).
+        options.timeouts.workspace_retention_ms = 0;
         options
             .nodes
             .env

@@ -120,6 +120,24 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
     } else {
         task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Cancel)
     };
+    let ended = matches!(status, TaskStatus::Failed | TaskStatus::Cancelled);
+    let retry = if ended {
+        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Retry)
+    } else {
+        View::default()
+    };
+    let discard = if ended && task.kept_until.is_some() {
+        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Discard)
+    } else {
+        View::default()
+    };
+    let kept = match task.kept_until.filter(|_| ended) {
+        Some(until) => {
+            let text = format!("Workspace kept until {}", clock(until));
+            view! { p(class="card-kept muted", data-testid="task-kept") { (text) } }
+        }
+        None => View::default(),
+    };
     view! {
         div(class=class, data-testid="task-card", data-task-id=task_id, data-status=status_text,
             on:click=move |_| select_ctx.select(session.clone())) {
@@ -130,9 +148,12 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
             }
             (reason)
             (output)
+            (kept)
             div(class="card-actions") {
                 (run)
                 (cancel)
+                (retry)
+                (discard)
             }
         }
     }
@@ -143,6 +164,8 @@ fn task_action(ctx: Rc<Ctx>, id: TaskId, action: TaskAction) -> View {
     let (testid, label) = match action {
         TaskAction::Run => ("task-run", "Run"),
         TaskAction::Cancel => ("task-cancel", "Cancel"),
+        TaskAction::Retry => ("task-retry", "Retry"),
+        TaskAction::Discard => ("task-discard", "Discard"),
     };
     view! {
         button(data-testid=testid, on:click=move |event: web_sys::MouseEvent| {
@@ -152,4 +175,10 @@ fn task_action(ctx: Rc<Ctx>, id: TaskId, action: TaskAction) -> View {
             wasm_bindgen_futures::spawn_local(async move { ctx.act_on_task(id, action).await });
         }) { (label) }
     }
+}
+
+/// `HH:MM` of a Unix epoch millisecond, in the browser's time zone.
+fn clock(ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }

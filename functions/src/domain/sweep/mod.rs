@@ -145,6 +145,12 @@ impl Tasks {
             Some(task) => self.store.get_task(&workspace.project_id, task).await?,
             None => None,
         };
+        if workspace.status == WorkspaceStatus::Kept {
+            if self.sweep_kept(workspace, task.as_ref(), now).await? {
+                report.destroyed_workspaces.push(workspace.id.clone());
+            }
+            return Ok(());
+        }
         let orphan = task.as_ref().is_none_or(|task| {
             task.status.is_terminal() || task.workspace_id.as_ref() != Some(&workspace.id)
         });

@@ -54,6 +54,15 @@ impl Tasks {
                 }
                 None
             }
+            // Its kept workspace goes with it; the sweep of the workspace tidies the task.
+            NodeStatus::Retained if too_old => Some("past its maximum lifetime"),
+            NodeStatus::Retained => {
+                if !self.holder_keeps(&node).await? {
+                    self.pool.release_node(&node).await?;
+                    report.released_nodes.push(node.id.clone());
+                }
+                None
+            }
             NodeStatus::Destroyed => None,
         };
         if let Some(reason) = destroy_for
@@ -125,6 +134,15 @@ impl Tasks {
 
     /// Whether a claimed node's task ended (or moved to another node) and left no live
     /// workspace on it.
+    /// Whether the task a retained node holds still keeps its workspace there.
+    async fn holder_keeps(&self, node: &Node) -> Result<bool> {
+        let task = match (&node.project_id, &node.task_id) {
+            (Some(project), Some(task)) => self.store.get_task(project, task).await?,
+            _ => None,
+        };
+        Ok(task.is_some_and(|task| task.kept_until.is_some() && task.holds(&node.id)))
+    }
+
     async fn holder_is_done(&self, node: &Node) -> Result<bool> {
         let task = match (&node.project_id, &node.task_id) {
             (Some(project), Some(task)) => self.store.get_task(project, task).await?,

@@ -24,6 +24,11 @@ impl Tasks {
     /// Moves a queued task on: a warm node of its project if one fits, else a new one if
     /// the quotas leave room.
     pub(super) async fn start(&self, task: &Task) -> Result<Started> {
+        // A retry goes back to its kept workspace while its node holds it.
+        if let Some(node) = self.reclaim_kept(task).await? {
+            self.start_workspace(task, node).await?;
+            return Ok(Started::Yes);
+        }
         match self.pool.claim_node(task).await? {
             Some(node) => {
                 self.start_workspace(task, node.clone()).await?;
@@ -142,7 +147,13 @@ impl Tasks {
     /// ([`Tasks::workspace_started`]) moves the task to `running`.
     pub async fn start_workspace(&self, task: &Task, node: Node) -> Result<()> {
         let now = now_ms();
-        let workspace = Workspace::creating(task, &node.id, now);
+        let mut workspace = Workspace::creating(task, &node.id, now);
+        // A retry on the node that kept its workspace takes the directory over.
+        let kept = task
+            .workspace_id
+            .clone()
+            .filter(|_| task.kept_until.is_some() && task.holds(&node.id));
+        workspace.reuses = kept.clone();
         let start_deadline = now + self.timeouts.start_ms;
         // The workspace record and the task's move are independent; both stand before the
         // command goes out (the node's acknowledgement needs them).
@@ -153,6 +164,7 @@ impl Tasks {
             }
             task.node_id = Some(node.id.clone());
             task.workspace_id = Some(workspace.id.clone());
+            task.kept_until = None;
             task.transition(
                 TaskStatus::Starting,
                 format!("starting workspace {} on node {}", workspace.id, node.id),
@@ -163,6 +175,12 @@ impl Tasks {
         });
         let (recorded, starting) = tokio::join!(recorded, starting);
         recorded?;
+        if let Some(kept) = &kept
+            && let Some(old) = self.store.get_workspace(kept).await?
+        {
+            // Taken over, not destroyed: no command goes to the node for it.
+            self.store.put_workspace(&old.closed(now)).await?;
+        }
         let Some(task) = starting? else {
             // Cancelled while the node was found: give it back.
             self.store.put_workspace(&workspace.closed(now)).await?;
@@ -217,16 +235,16 @@ impl Tasks {
         task: &Task,
         workspace: &Workspace,
     ) -> Result<CreateWorkspaceRequest> {
-        let project = self
-            .store
-            .get_project(&task.project_id)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(
-                    ErrorCode::ProjectNotFound,
-                    format!("project {} is gone", task.project_id),
-                )
-            })?;
+        let (project, last_seq) = tokio::join!(
+            self.store.get_project(&task.project_id),
+            self.store.last_message_seq(&task.session_id)
+        );
+        let project = project?.ok_or_else(|| {
+            Error::not_found(
+                ErrorCode::ProjectNotFound,
+                format!("project {} is gone", task.project_id),
+            )
+        })?;
         Ok(CreateWorkspaceRequest {
             workspace_id: workspace.id.clone(),
             project_id: task.project_id.clone(),
@@ -246,13 +264,20 @@ impl Tasks {
             )?,
             api_url: self.address.api_url.clone(),
             acp_command: project.acp_command,
+            first_seq: last_seq? + 1,
+            reuse: workspace.reuses.clone(),
         })
     }
 
     /// `GET /api/nodes/{id}/assignments`: the workspaces `node` should run now.
     pub async fn assignments(&self, node: &NodeId) -> Result<Assignments> {
         let mut workspaces = Vec::new();
+        let mut kept = Vec::new();
         for workspace in self.store.node_workspaces(node).await? {
+            if workspace.status == WorkspaceStatus::Kept {
+                kept.push(workspace.id);
+                continue;
+            }
             let Some(task_id) = &workspace.task_id else {
                 continue;
             };
@@ -264,7 +289,7 @@ impl Tasks {
                 workspaces.push(self.workspace_request(&task, &workspace).await?);
             }
         }
-        Ok(Assignments { workspaces })
+        Ok(Assignments { workspaces, kept })
     }
 
     /// The node started the workspace's session: the task is running.
@@ -343,6 +368,10 @@ impl Tasks {
             |r| cut(r.trim(), REASON_MAX_CHARS),
         );
         let mut output = report.output.map(TaskOutput::capped);
+        if !report.keep && report.outcome == WorkspaceOutcome::Failed {
+            // Nothing worth a retry in it (a failed clone): it goes now, not kept.
+            self.destroy_workspace(&workspace).await?;
+        }
         let active = |task: &Task| {
             matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
                 && task.workspace_id.as_ref() == Some(&workspace.id)

@@ -4,6 +4,7 @@
 //! workspace, take its outcome), and this module what both share: updating a task, failing
 //! it and cleaning up after it.
 
+mod kept;
 mod lifecycle;
 mod queue;
 mod requests;
@@ -127,6 +128,9 @@ impl Tasks {
 
     /// After a task ended: destroy its workspace and give its node back to the pool.
     pub async fn clean_up(&self, task: &Task) -> Result<()> {
+        if self.keep_workspace(task).await? {
+            return Ok(());
+        }
         if let Some(workspace_id) = &task.workspace_id
             && let Some(workspace) = self.store.get_workspace(workspace_id).await?
             && workspace.status != WorkspaceStatus::Destroyed

@@ -3,11 +3,12 @@
 //! went warm or away, a new task came), the queue is worked from its oldest task: tasks of
 //! one project start in the order they were submitted, and a project with no room left does
 //! not hold back the others. When the stack is full, a warm node of another project gives
-//! its place up for the oldest waiting task.
+//! its place up for the oldest waiting task; a node retained for a failed task's kept
+//! workspace gives its place up to waiting work of its project (the kept workspace goes).
 
 use std::collections::HashSet;
 
-use hangar_protocol::tasks::TaskStatus;
+use hangar_protocol::tasks::{NodeStatus, TaskStatus};
 use hangar_protocol::time::now_ms;
 
 use super::Tasks;
@@ -78,8 +79,39 @@ impl Tasks {
             {
                 self.start(task).await
             }
+            Started::NoCapacity(_) if self.give_up_kept(task).await? => self.start(task).await,
             started => Ok(started),
         }
+    }
+
+    /// Frees the longest-retained node of the task's project (its kept workspace goes) so
+    /// the waiting task can have it; false when there is none.
+    async fn give_up_kept(&self, waiting: &Task) -> Result<bool> {
+        let mut retained: Vec<_> = self
+            .store
+            .list_live_nodes()
+            .await?
+            .into_iter()
+            .filter(|node| {
+                node.status == NodeStatus::Retained
+                    && node.project_id.as_ref() == Some(&waiting.project_id)
+            })
+            .collect();
+        retained.sort_by_key(|node| node.updated_at);
+        for node in retained {
+            let Some(holder) = &node.task_id else {
+                continue;
+            };
+            if holder == &waiting.id {
+                continue; // its own kept workspace: a retry reclaims it
+            }
+            if let Some(task) = self.store.get_task(&waiting.project_id, holder).await? {
+                tracing::info!(node = %node.id, kept_for = %task.id, waiting = %waiting.id, "a kept workspace gives its node up to waiting work");
+                self.release_kept(&task).await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Records once why the task waits, and gives it the queue's deadline.

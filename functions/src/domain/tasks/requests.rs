@@ -119,7 +119,7 @@ impl Tasks {
 
     /// A transition a member asked for: made if `allowed` holds for the task's status,
     /// refused as a conflict (worded by `refusal`) otherwise.
-    async fn request_transition(
+    pub(super) async fn request_transition(
         &self,
         project: &ProjectId,
         id: &TaskId,

@@ -114,6 +114,7 @@ fn draft(
         }],
         base_branch,
         output: None,
+        kept_until: None,
         deadline: status.is_transient().then_some(now + start_ms),
         version: 0,
     };

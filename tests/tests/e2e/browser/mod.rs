@@ -2,6 +2,8 @@
 //! two choices, messages streaming in from a real agent, the kanban following the task,
 //! a killed socket restored without a gap, and the empty and error states.
 
+mod retry;
+
 use std::time::Duration;
 
 use hangar_protocol::{ProjectId, SessionId, TaskId, UserId, routes};
