@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use hangar_protocol::agent::AgentSecrets;
 use hangar_protocol::forge::GitCredential;
 use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
@@ -214,6 +215,39 @@ impl ControlPlane {
             .sleep(tokio::time::sleep)
             .when(CallError::is_transient)
             .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching the git credential failed; retrying"))
+            .await
+    }
+
+    /// The secret variables of the workspace's agent, with retries. Never logged.
+    pub async fn agent_secrets(
+        &self,
+        caller: Caller<'_>,
+        workspace: &WorkspaceId,
+    ) -> Result<AgentSecrets, CallError> {
+        let url = format!(
+            "{}{}",
+            caller.api_url,
+            routes::workspace_agent_secrets(workspace)
+        );
+        let fetch = || async {
+            let response = self
+                .http
+                .post(&url)
+                .bearer_auth(caller.token)
+                .send()
+                .await
+                .map_err(|err| CallError::Transient(err.to_string()))?;
+            checked(response)
+                .await?
+                .json::<AgentSecrets>()
+                .await
+                .map_err(|err| CallError::Transient(format!("unreadable agent secrets: {err}")))
+        };
+        fetch
+            .retry(self.backoff())
+            .sleep(tokio::time::sleep)
+            .when(CallError::is_transient)
+            .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching the agent's secrets failed; retrying"))
             .await
     }
 

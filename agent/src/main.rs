@@ -104,6 +104,9 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         acp_command: None,
         run_as: None,
         first_seq: 1,
+        agent_env: Default::default(),
+        agent_secrets: false,
+        setup_script: None,
     };
     let runner = Arc::new(WorkspaceRunner {
         outbox,

@@ -51,6 +51,7 @@ error_codes! {
     InvalidForge = "invalid_forge",
     NoCredential = "no_credential",
     InvalidAcpCommand = "invalid_acp_command",
+    InvalidAgent = "invalid_agent",
     InvalidTitle = "invalid_title",
     InvalidPrompt = "invalid_prompt",
     PromptTooLarge = "prompt_too_large",

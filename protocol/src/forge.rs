@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::agent::AgentRequest;
 use crate::tasks::VmSize;
 
 /// GitHub's public API, unless a project names another (GitHub Enterprise Server).
@@ -71,10 +72,13 @@ pub struct UpdateProjectRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub forge: Option<Option<ForgeRequest>>,
+    /// The agent's preset, variables, secrets (write-only) and setup script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentRequest>,
 }
 
 /// A field that is present, `null` or not: `Some(None)` for `null`, `None` when absent.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

@@ -2,6 +2,7 @@
 //! the UI and the tests. Nothing here does I/O, so the crate also builds for wasm32 (the
 //! clock and id minting are left out there).
 
+pub mod agent;
 pub mod auth;
 pub mod codes;
 pub mod config;

@@ -18,6 +18,7 @@ pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
 pub const WORKSPACE_STARTED: &str = "/api/workspaces/{workspaceId}/started";
 pub const WORKSPACE_STATUS: &str = "/api/workspaces/{workspaceId}/status";
 pub const WORKSPACE_GIT_CREDENTIAL: &str = "/api/workspaces/{workspaceId}/git-credential";
+pub const WORKSPACE_AGENT_SECRETS: &str = "/api/workspaces/{workspaceId}/agent-secrets";
 pub const NODE_READY: &str = "/api/nodes/{nodeId}/ready";
 pub const NODE_ASSIGNMENTS: &str = "/api/nodes/{nodeId}/assignments";
 
@@ -92,6 +93,10 @@ pub fn messages_page(project: &ProjectId, session: &SessionId, after: u64, limit
 
 pub fn workspace_messages(workspace: &WorkspaceId) -> String {
     fill(WORKSPACE_MESSAGES, &[workspace.as_str()])
+}
+
+pub fn workspace_agent_secrets(workspace: &WorkspaceId) -> String {
+    fill(WORKSPACE_AGENT_SECRETS, &[workspace.as_str()])
 }
 
 pub fn workspace_git_credential(workspace: &WorkspaceId) -> String {

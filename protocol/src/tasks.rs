@@ -1,10 +1,12 @@
 //! Projects, tasks, chat sessions and the node/workspace control messages.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent::{AgentRequest, AgentSettings};
 use crate::forge::{ForgeRequest, ForgeView};
 use crate::git::{CheckoutSpec, TaskOutput};
 use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
@@ -190,6 +192,9 @@ pub struct ProjectView {
     /// Where pull requests are opened (none: tasks push their branch only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forge: Option<ForgeView>,
+    /// Its agent's preset, environment, secret names and setup script.
+    #[serde(default)]
+    pub agent: AgentSettings,
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acp_command: Option<String>,
@@ -213,6 +218,9 @@ pub struct CreateProjectRequest {
     /// Where pull requests are opened, with the credential to keep (write-only).
     #[serde(default)]
     pub forge: Option<ForgeRequest>,
+    /// The agent's preset, environment, secrets (write-only) and setup script.
+    #[serde(default)]
+    pub agent: Option<AgentRequest>,
     /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
     /// --experimental-acp`); the stack's default when absent.
     #[serde(default)]
@@ -292,6 +300,15 @@ pub struct CreateWorkspaceRequest {
     /// run takes over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reuse: Option<WorkspaceId>,
+    /// Plain variables of the ACP agent's (and the setup script's) environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent_env: BTreeMap<String, String>,
+    /// Whether the project keeps secret variables for its agent (fetched by the node).
+    #[serde(default)]
+    pub agent_secrets: bool,
+    /// Run in the checkout after the clone, before the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_script: Option<String>,
 }
 
 fn first_seq() -> u64 {

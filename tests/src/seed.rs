@@ -25,6 +25,7 @@ impl TestStack {
                 default_vm_size: VmSize::Small,
                 acp_command: None,
                 forge: None,
+                agent: Default::default(),
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),

@@ -2,6 +2,7 @@
 //! request, `{code,message}` errors turned into [`Failure`]s the page can show.
 
 use gloo_net::http::{Request, RequestBuilder};
+use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskView};
 use hangar_protocol::{ErrorBody, MessagesPage, ProjectId, SessionId, TaskId, routes};
 use serde::de::DeserializeOwned;
@@ -102,6 +103,22 @@ impl Api {
         self.send(request).await
     }
 
+    pub async fn update_project(
+        &self,
+        project: &ProjectId,
+        request: &UpdateProjectRequest,
+    ) -> Result<ProjectView, Failure> {
+        let request = self
+            .authorized(Request::patch(&format!(
+                "{}{}",
+                self.base,
+                routes::project(project)
+            )))
+            .json(request)
+            .map_err(Failure::network)?;
+        self.send(request).await
+    }
+
     pub async fn projects(&self) -> Result<Vec<ProjectView>, Failure> {
         self.get(routes::PROJECTS).await
     }
@@ -140,7 +157,11 @@ impl Api {
             .await
     }
 
-    pub async fn retry_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {
+    pub async fn retry_task(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<TaskView, Failure> {
         self.post(&routes::task_retry(project, task), None::<&()>)
             .await
     }

@@ -7,6 +7,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::live::LiveEvent;
 use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskView};
 use hangar_protocol::{ChatMessage, ProjectId, SessionId, TaskId};
@@ -74,6 +75,20 @@ impl Ctx {
             syncing: Cell::new(false),
             sync_again: Cell::new(false),
         })
+    }
+
+    /// Saves the project's settings; true when they were taken.
+    pub async fn update_project(&self, request: UpdateProjectRequest) -> bool {
+        match self.api.update_project(&self.project_id, &request).await {
+            Ok(project) => {
+                self.page.project.set(Some(project));
+                true
+            }
+            Err(failure) => {
+                self.fail(failure);
+                false
+            }
+        }
     }
 
     pub fn fail(&self, failure: Failure) {

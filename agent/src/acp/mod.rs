@@ -3,6 +3,7 @@
 //! records every session update in the outbox (through the coalescer) in arrival order.
 //! Permission requests are answered by the configured policy, and each answer is recorded.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use self::updates::{system, wire_name};
 use crate::config::PermissionPolicy;
 use crate::node::isolation::RunAs;
 use crate::outbox::{Draft, Outbox, OutboxError};
-use crate::transcript::{Coalescer, Update, user_prompt};
+use crate::transcript::{Coalescer, Update};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -126,6 +127,8 @@ pub struct AcpAgentCommand {
     pub policy: PermissionPolicy,
     /// The workspace's own user, when workspaces are isolated.
     pub run_as: Option<RunAs>,
+    /// The project's variables for its agent (plain and secret): only the agent gets them.
+    pub env: BTreeMap<String, String>,
 }
 
 /// The variables of the node agent's own configuration (its token among them): the coding
@@ -149,6 +152,7 @@ impl AcpAgentCommand {
                 command.env_remove(name);
             }
         }
+        command.envs(&self.env);
         if let Some(user) = &self.run_as {
             // Dropping from root also drops root's supplementary groups (std does).
             command
@@ -194,7 +198,6 @@ pub async fn run_prompt(
     let our_session: Arc<std::sync::OnceLock<String>> = Arc::default();
     let notifications = (Arc::clone(&recorder), Arc::clone(&our_session));
     let permissions = (Arc::clone(&recorder), agent.policy);
-    let prompt_recorder = Arc::clone(&recorder);
     let workdir = agent.workdir.clone();
     let prompt = prompt.to_string();
     let session_slot = Arc::clone(&our_session);
@@ -281,12 +284,6 @@ pub async fn run_prompt(
                 .block_task()
                 .await?;
             let _ = session_slot.set(session.session_id.to_string());
-            prompt_recorder
-                .lock()
-                .await
-                .record_drafts(user_prompt(&prompt))
-                .await
-                .map_err(agent_client_protocol::Error::into_internal_error)?;
             let response = cx
                 .send_request(PromptRequest::new(
                     session.session_id,

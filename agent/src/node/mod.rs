@@ -11,6 +11,7 @@
 pub mod git;
 pub mod isolation;
 pub mod link;
+pub mod setup;
 pub mod workspace;
 
 use std::collections::{HashMap, HashSet};
@@ -136,6 +137,9 @@ impl Node {
                 .map(|line| line.split_whitespace().map(String::from).collect()),
             run_as: None,
             first_seq: request.first_seq,
+            agent_env: request.agent_env,
+            agent_secrets: request.agent_secrets,
+            setup_script: request.setup_script,
         };
         let reuse = request.reuse;
         let mut workspaces = self.workspaces.lock().await;

@@ -4,6 +4,7 @@
 //! so the transcript is complete when the task shows as finished. The outcome is recorded in
 //! the outbox first, so an outcome that could not be reported is reported later, never lost.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::git::Checkout;
 use super::isolation::{Isolation, IsolationError, RunAs};
+use super::setup::run_setup;
 use crate::acp::{AcpAgentCommand, Recorder, run_prompt};
 use crate::config::AcpSettings;
 use crate::control_plane::{Caller, ControlPlane};
 use crate::outbox::{Delivery, Outbox, OutboxError};
+use crate::transcript::user_prompt;
 
 /// What one workspace runs.
 #[derive(Debug, Clone)]
@@ -40,6 +43,11 @@ pub struct WorkspaceRun {
     pub run_as: Option<RunAs>,
     /// The seq its first message takes (a session's later run continues its sequence).
     pub first_seq: u64,
+    /// The agent's plain variables; its secret ones are fetched when `agent_secrets`.
+    pub agent_env: BTreeMap<String, String>,
+    pub agent_secrets: bool,
+    /// Run in a fresh checkout before the agent.
+    pub setup_script: Option<String>,
 }
 
 /// Where in the workspace's directory the repository is cloned.
@@ -177,6 +185,15 @@ impl WorkspaceRunner {
             last_message: None,
             keep: false,
         };
+        // The task first, so even a run that fails at once shows what it was asked.
+        if let Err(err) = recorder
+            .lock()
+            .await
+            .record_drafts(user_prompt(&run.prompt))
+            .await
+        {
+            return failed(format!("cannot record the prompt: {err}"));
+        }
         let checkout = run.checkout.as_ref().map(|spec| (spec, run.checkout_at()));
         // A retry in a kept workspace finds its checkout there.
         let cloned = run.workdir().join(".git").exists();
@@ -192,6 +209,15 @@ impl WorkspaceRunner {
                 ));
             }
         }
+        let env = match self.agent_env(run, &recorder, !cloned).await {
+            Ok(env) => env,
+            Err(reason) => {
+                return WorkspaceStatusReport {
+                    keep: true,
+                    ..failed(reason)
+                };
+            }
+        };
         let agent = AcpAgentCommand {
             command: run
                 .acp_command
@@ -201,6 +227,7 @@ impl WorkspaceRunner {
             home: run.dir.clone(),
             policy: self.acp.policy,
             run_as: run.run_as.clone(),
+            env,
         };
         match run_prompt(&agent, &run.prompt, Arc::clone(&recorder)).await {
             Ok(stop_reason) if stop_reason == "end_turn" => {}
@@ -231,6 +258,36 @@ impl WorkspaceRunner {
                 last_message,
             ),
             Err(err) => failed(format!("cannot keep the work on {}: {err}", spec.branch)),
+        }
+    }
+
+    /// The agent's variables (plain, then secret), after the setup script ran in a fresh
+    /// checkout with them; why not, if the secrets cannot be had or the script failed.
+    async fn agent_env(
+        &self,
+        run: &WorkspaceRun,
+        recorder: &Mutex<Recorder>,
+        fresh: bool,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut env = run.agent_env.clone();
+        if run.agent_secrets {
+            let secrets = self
+                .control_plane
+                .agent_secrets(caller(&run.delivery), &run.delivery.workspace_id)
+                .await
+                .map_err(|err| format!("cannot fetch the agent's secrets: {err}"))?;
+            env.extend(secrets.env);
+        }
+        let Some(script) = run.setup_script.as_deref().filter(|_| fresh) else {
+            return Ok(env);
+        };
+        let end = run_setup(script, &run.workdir(), &run.dir, run.run_as.as_ref(), &env).await;
+        if let Err(err) = recorder.lock().await.record_drafts(vec![end.message]).await {
+            return Err(format!("cannot record the setup script's output: {err}"));
+        }
+        match end.failure {
+            Some(failure) => Err(failure),
+            None => Ok(env),
         }
     }
 

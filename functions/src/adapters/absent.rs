@@ -10,7 +10,7 @@ use hangar_protocol::forge::ForgeView;
 
 use crate::domain::ports::{
     CredentialVault, Delivery, Forge, ForgeError, Instance, NodeLaunch, PortError, Provisioner,
-    PullRequest, Push, Scheduler, Tokens, WarmSchedule,
+    PullRequest, Push, Scheduler, Tokens, VaultSlot, WarmSchedule,
 };
 
 /// Stands in for the port of a need the function does not have.
@@ -66,13 +66,13 @@ impl Tokens for Absent {
 
 #[async_trait]
 impl CredentialVault for Absent {
-    async fn put(&self, _: &ProjectId, _: &str) -> Result<(), PortError> {
+    async fn put(&self, _: &ProjectId, _: VaultSlot, _: &str) -> Result<(), PortError> {
         Err(self.refuse())
     }
-    async fn get(&self, _: &ProjectId) -> Result<Option<String>, PortError> {
+    async fn get(&self, _: &ProjectId, _: VaultSlot) -> Result<Option<String>, PortError> {
         Err(self.refuse())
     }
-    async fn delete(&self, _: &ProjectId) -> Result<(), PortError> {
+    async fn delete(&self, _: &ProjectId, _: VaultSlot) -> Result<(), PortError> {
         Err(self.refuse())
     }
 }

@@ -1,6 +1,7 @@
 //! Secrets Manager: where a signing function reads the token-signing key at cold start
-//! (only the functions that sign are granted it), and where projects' forge credentials are
-//! kept (only the functions with `Need::Forge` reach them; see `lambda::catalog`).
+//! (only the functions that sign are granted it), and where projects' secrets (the forge
+//! credential, the agent's secret variables) are kept (only the functions with `Need::Forge`
+//! reach them; see `lambda::catalog`).
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
@@ -10,7 +11,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use hangar_protocol::ProjectId;
 
 use crate::adapters::aws::{SdkFailure, sdk_config};
-use crate::domain::ports::{CredentialVault, PortError};
+use crate::domain::ports::{CredentialVault, PortError, VaultSlot};
 
 /// The secret's string value (the PEM of the signing key).
 pub async fn read_secret(arn: &str, endpoint: Option<&str>) -> Result<String, PortError> {
@@ -43,8 +44,11 @@ impl SecretsVault {
         }
     }
 
-    fn name(&self, project: &ProjectId) -> String {
-        format!("{}{}", self.prefix, project)
+    fn name(&self, project: &ProjectId, slot: VaultSlot) -> String {
+        match slot {
+            VaultSlot::ForgeToken => format!("{}{project}", self.prefix),
+            VaultSlot::AgentSecrets => format!("{}{project}/agent", self.prefix),
+        }
     }
 }
 
@@ -57,8 +61,13 @@ fn not_found<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
 
 #[async_trait]
 impl CredentialVault for SecretsVault {
-    async fn put(&self, project: &ProjectId, token: &str) -> Result<(), PortError> {
-        let name = self.name(project);
+    async fn put(
+        &self,
+        project: &ProjectId,
+        slot: VaultSlot,
+        token: &str,
+    ) -> Result<(), PortError> {
+        let name = self.name(project, slot);
         let updated = self
             .client
             .put_secret_value()
@@ -83,11 +92,11 @@ impl CredentialVault for SecretsVault {
         }
     }
 
-    async fn get(&self, project: &ProjectId) -> Result<Option<String>, PortError> {
+    async fn get(&self, project: &ProjectId, slot: VaultSlot) -> Result<Option<String>, PortError> {
         match self
             .client
             .get_secret_value()
-            .secret_id(self.name(project))
+            .secret_id(self.name(project, slot))
             .send()
             .await
         {
@@ -97,11 +106,11 @@ impl CredentialVault for SecretsVault {
         }
     }
 
-    async fn delete(&self, project: &ProjectId) -> Result<(), PortError> {
+    async fn delete(&self, project: &ProjectId, slot: VaultSlot) -> Result<(), PortError> {
         match self
             .client
             .delete_secret()
-            .secret_id(self.name(project))
+            .secret_id(self.name(project, slot))
             .force_delete_without_recovery(true)
             .send()
             .await

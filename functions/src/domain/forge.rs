@@ -12,7 +12,7 @@ use hangar_protocol::git::{TaskOutput, cut};
 use hangar_protocol::{ErrorCode, ProjectId};
 
 use super::error::{Error, Result};
-use super::ports::{CredentialVault, Forge, PullRequest};
+use super::ports::{CredentialVault, Forge, PullRequest, VaultSlot};
 use super::projects::RepoPolicy;
 use super::records::{Project, Task};
 
@@ -88,12 +88,15 @@ pub fn forge_settings(
 impl Forges {
     /// Keeps `token` as the project's credential.
     pub async fn keep(&self, project: &ProjectId, token: &str) -> Result<()> {
-        Ok(self.vault.put(project, token).await?)
+        Ok(self
+            .vault
+            .put(project, VaultSlot::ForgeToken, token)
+            .await?)
     }
 
     /// Forgets the project's credential.
     pub async fn forget(&self, project: &ProjectId) -> Result<()> {
-        Ok(self.vault.delete(project).await?)
+        Ok(self.vault.delete(project, VaultSlot::ForgeToken).await?)
     }
 
     /// The credential git uses for `project`'s repository.
@@ -114,7 +117,11 @@ impl Forges {
         {
             return Err(none());
         }
-        let token = self.vault.get(&project.id).await?.ok_or_else(none)?;
+        let token = self
+            .vault
+            .get(&project.id, VaultSlot::ForgeToken)
+            .await?
+            .ok_or_else(none)?;
         Ok(GitCredential {
             username: TOKEN_USER.into(),
             password: token,
@@ -133,7 +140,7 @@ impl Forges {
         let Some(forge) = project.forge.as_ref().filter(|forge| forge.has_credential) else {
             return Ok(None);
         };
-        let token = match self.vault.get(&project.id).await {
+        let token = match self.vault.get(&project.id, VaultSlot::ForgeToken).await {
             Ok(Some(token)) => token,
             Ok(None) => return Err("the project's forge credential is gone".into()),
             Err(err) => return Err(format!("cannot read the forge credential: {err}")),

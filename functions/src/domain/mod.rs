@@ -3,6 +3,7 @@
 //! [`error::Error`]s that each boundary maps to its own terms.
 
 pub mod access;
+pub mod agent;
 pub mod error;
 pub mod forge;
 pub mod history;

@@ -321,14 +321,24 @@ pub trait Tokens: Send + Sync {
     fn node_token(&self, node: &NodeId, ttl_secs: u64) -> Result<String, PortError>;
 }
 
-/// Where projects' forge credentials are kept, apart from the table (Secrets Manager).
+/// Which of a project's secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultSlot {
+    /// The forge credential (a token).
+    ForgeToken,
+    /// The agent's secret variables (a JSON object).
+    AgentSecrets,
+}
+
+/// Where projects' secrets are kept, apart from the table (Secrets Manager).
 #[async_trait]
 pub trait CredentialVault: Send + Sync {
-    /// Keeps `token` as the project's credential, replacing an earlier one.
-    async fn put(&self, project: &ProjectId, token: &str) -> Result<(), PortError>;
-    async fn get(&self, project: &ProjectId) -> Result<Option<String>, PortError>;
+    /// Keeps `value` in the project's `slot`, replacing an earlier one.
+    async fn put(&self, project: &ProjectId, slot: VaultSlot, value: &str)
+    -> Result<(), PortError>;
+    async fn get(&self, project: &ProjectId, slot: VaultSlot) -> Result<Option<String>, PortError>;
     /// Forgets it; a missing one is fine.
-    async fn delete(&self, project: &ProjectId) -> Result<(), PortError>;
+    async fn delete(&self, project: &ProjectId, slot: VaultSlot) -> Result<(), PortError>;
 }
 
 /// A pull request to open: from `head` into `base`.

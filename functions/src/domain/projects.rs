@@ -1,5 +1,6 @@
 //! Projects as their members see them: create one, list mine, read one, add a member.
 
+use hangar_protocol::agent::{AgentRequest, AgentSettings};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::git::{GitIdentity, RepoScheme, is_branch_name, repo_scheme};
 use hangar_protocol::limits::{
@@ -10,6 +11,7 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, UserId};
 
 use super::access::{member_project, owned_project};
+use super::agent;
 use super::error::{Error, Result};
 use super::forge::{Forges, forge_settings};
 use super::ports::{ProjectStore, Saved};
@@ -24,6 +26,7 @@ impl From<Project> for ProjectView {
             default_branch: project.default_branch,
             default_vm_size: project.default_vm_size,
             forge: project.forge,
+            agent: project.agent,
             acp_command: project.acp_command,
             owner: project.owner,
             members: project.members,
@@ -140,6 +143,11 @@ pub async fn create_project(
         .map(|forge| forge_settings(forge, &repo, repos, false))
         .transpose()?;
     let (forge, token) = forge.map_or((None, None), |(view, token)| (Some(view), token));
+    exclusive(request.acp_command.is_some(), request.agent.as_ref())?;
+    let agent = match &request.agent {
+        Some(agent) => agent::apply(forges, &id, &AgentSettings::default(), agent).await?,
+        None => AgentSettings::default(),
+    };
     let project = Project {
         id,
         name: bounded_text(
@@ -160,6 +168,7 @@ pub async fn create_project(
             .map(acp_command)
             .transpose()?,
         forge,
+        agent,
         owner: user.clone(),
         members: vec![user.clone()],
         created_at: now_ms(),
@@ -172,6 +181,17 @@ pub async fn create_project(
         return Err(Error::Internal("a fresh project id was taken".into()));
     }
     Ok(project.into())
+}
+
+/// A preset and a command line name the agent twice.
+fn exclusive(command: bool, agent: Option<&AgentRequest>) -> Result<()> {
+    if command && agent.is_some_and(|agent| matches!(agent.preset, Some(Some(_)))) {
+        return Err(Error::invalid(
+            ErrorCode::InvalidAgent,
+            "name the agent by agent.preset or by acpCommand, not both",
+        ));
+    }
+    Ok(())
 }
 
 /// `PATCH`: the owner changes the settings the request names. A new forge token replaces
@@ -197,8 +217,21 @@ pub async fn update_project(
     if let Some(size) = request.default_vm_size {
         project.default_vm_size = size;
     }
+    exclusive(
+        matches!(request.acp_command, Some(Some(_))),
+        request.agent.as_ref(),
+    )?;
     if let Some(command) = &request.acp_command {
         project.acp_command = command.as_deref().map(acp_command).transpose()?;
+        if project.acp_command.is_some() {
+            project.agent.preset = None;
+        }
+    }
+    if let Some(agent) = &request.agent {
+        project.agent = agent::apply(forges, &project.id, &project.agent, agent).await?;
+        if project.agent.preset.is_some() {
+            project.acp_command = None;
+        }
     }
     let mut token = None;
     match &request.forge {

@@ -2,6 +2,7 @@
 //! moves only through [`Task::transition`], a node only through the `Node` methods below, so
 //! every change of status is made (and bumps its counters) in one place.
 
+use hangar_protocol::agent::AgentSettings;
 use hangar_protocol::forge::ForgeView;
 use hangar_protocol::git::TaskOutput;
 use hangar_protocol::tasks::{
@@ -30,6 +31,9 @@ pub struct Project {
     /// Where its pull requests are opened (its credential is in the vault, not here).
     #[serde(default)]
     pub forge: Option<ForgeView>,
+    /// Its agent's preset, variables, secret names (the values are in the vault) and setup.
+    #[serde(default)]
+    pub agent: AgentSettings,
     pub owner: UserId,
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,
@@ -37,6 +41,14 @@ pub struct Project {
 }
 
 impl Project {
+    /// The ACP agent command line its nodes run: its command, else its preset's (`None`:
+    /// the stack's default).
+    pub fn agent_command(&self) -> Option<String> {
+        self.acp_command
+            .clone()
+            .or_else(|| self.agent.preset.map(|preset| preset.command().to_string()))
+    }
+
     pub fn is_member(&self, user: &UserId) -> bool {
         &self.owner == user || self.members.contains(user)
     }

@@ -3,6 +3,7 @@
 //! one router; each Lambda mounts its own.
 
 pub mod auth;
+mod callbacks;
 pub mod error;
 pub mod extract;
 pub mod routes;

@@ -9,23 +9,21 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
-use hangar_protocol::forge::{GitCredential, UpdateProjectRequest};
-use hangar_protocol::node::Assignments;
+use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::tasks::{
-    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, NodeReadyRequest, ProjectView,
-    SessionView, TaskView, WorkspaceStatusReport,
+    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskView,
 };
-use hangar_protocol::{
-    ErrorCode, IngestResponse, MessagesPage, ProjectId, SessionId, TaskId, routes,
-};
+use hangar_protocol::{ErrorCode, MessagesPage, ProjectId, SessionId, TaskId, routes};
 
 use super::AppState;
-use super::error::ApiError;
-use super::extract::{
-    AuthUser, BatchBody, IdempotencyHeader, JsonBody, NodeCaller, PathIds, WorkspaceCaller,
+use super::callbacks::{
+    ingest_messages, node_assignments, node_ready, workspace_agent_secrets,
+    workspace_git_credential, workspace_started, workspace_status,
 };
+use super::error::ApiError;
+use super::extract::{AuthUser, IdempotencyHeader, JsonBody, PathIds};
 use crate::domain::history::{self, PageRequest};
-use crate::domain::{ingest, projects};
+use crate::domain::projects;
 use crate::lambda::catalog::{
     CREDENTIALS, FINISH, NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, RECORD_SETTINGS,
     TASK_STEPS,
@@ -151,6 +149,12 @@ pub const ROUTES: &[Route] = &[
         ("POST", routes::WORKSPACE_GIT_CREDENTIAL),
         CREDENTIALS,
         |m| on(m, workspace_git_credential),
+    ),
+    route(
+        "workspace-agent-secrets",
+        ("POST", routes::WORKSPACE_AGENT_SECRETS),
+        CREDENTIALS,
+        |m| on(m, workspace_agent_secrets),
     ),
     route(
         "node-ready",
@@ -330,61 +334,4 @@ async fn list_messages(
     Ok(Json(
         history::list_messages(state.store.as_ref(), &user, &project, &session, page).await?,
     ))
-}
-
-async fn ingest_messages(
-    State(state): State<AppState>,
-    WorkspaceCaller(workspace): WorkspaceCaller,
-    BatchBody(body): BatchBody,
-) -> Answer<IngestResponse> {
-    let grace_ms = state.tasks.timeouts.workspace_grace_ms;
-    let ingested = ingest::ingest(
-        state.store.as_ref(),
-        &state.live,
-        &workspace,
-        &body,
-        grace_ms,
-    )
-    .await?;
-    Ok(Json(ingested))
-}
-
-async fn workspace_status(
-    State(state): State<AppState>,
-    WorkspaceCaller(workspace): WorkspaceCaller,
-    JsonBody(report): JsonBody<WorkspaceStatusReport>,
-) -> Result<StatusCode, ApiError> {
-    state.tasks.workspace_finished(&workspace, report).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn workspace_git_credential(
-    State(state): State<AppState>,
-    WorkspaceCaller(workspace): WorkspaceCaller,
-) -> Answer<GitCredential> {
-    Ok(Json(state.tasks.git_credential(&workspace).await?))
-}
-
-async fn node_ready(
-    State(state): State<AppState>,
-    NodeCaller(node): NodeCaller,
-    JsonBody(request): JsonBody<NodeReadyRequest>,
-) -> Result<StatusCode, ApiError> {
-    state.tasks.node_ready(&node, request.agent_version).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn node_assignments(
-    State(state): State<AppState>,
-    NodeCaller(node): NodeCaller,
-) -> Answer<Assignments> {
-    Ok(Json(state.tasks.assignments(&node).await?))
-}
-
-async fn workspace_started(
-    State(state): State<AppState>,
-    WorkspaceCaller(workspace): WorkspaceCaller,
-) -> Result<StatusCode, ApiError> {
-    state.tasks.workspace_started(&workspace).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

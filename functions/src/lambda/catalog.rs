@@ -22,8 +22,8 @@ pub enum Need {
     Provision,
     /// Terminates this stack's node instances.
     Terminate,
-    /// Keeps and reads projects' forge credentials (Secrets Manager, this stack's prefix
-    /// only) and opens pull requests.
+    /// Keeps and reads projects' secrets, the forge credential and the agent's variables
+    /// (Secrets Manager, this stack's prefix only), and opens pull requests.
     Forge,
 }
 
@@ -49,7 +49,7 @@ pub const FINISH: &[Need] = &[
 ];
 /// Needs of a function that records a project's settings, its forge credential among them.
 pub const RECORD_SETTINGS: &[Need] = &[Need::WriteStore, Need::Forge];
-/// Needs of a function that hands a workspace its git credential.
+/// Needs of a function that hands a workspace its secrets (git credential, agent variables).
 pub const CREDENTIALS: &[Need] = &[Need::Forge];
 /// Needs of a function that records what a caller sent and tells the viewers.
 pub const RECORD_AND_PUSH: &[Need] = &[Need::WriteStore, Need::Push];

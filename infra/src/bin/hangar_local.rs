@@ -92,6 +92,7 @@ async fn run() -> Result<(), String> {
             default_vm_size: VmSize::Small,
             acp_command: None,
             forge: None,
+            agent: Default::default(),
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_protocol::time::now_ms(),

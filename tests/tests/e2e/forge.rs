@@ -3,6 +3,7 @@
 //! through the node's credential helper, and opens the task's pull request on a stand-in of
 //! GitHub's API. GitHub itself cannot be reached from here.
 
+use hangar_functions::domain::ports::VaultSlot;
 use hangar_protocol::tasks::{ProjectView, TaskStatus, TaskView};
 use hangar_protocol::{ProjectId, UserId, routes};
 use hangar_tests::agent::{scripted_command, shared_script};
@@ -290,7 +291,11 @@ async fn forge_settings_are_checked_changed_by_the_owner_only_and_removed_with_t
     assert_eq!(shown["forge"]["hasCredential"], true);
     let vault = &stack.stack.state.tasks.forges.vault;
     assert_eq!(
-        vault.get(&project).await.expect("vault").map(|t| t.len()),
+        vault
+            .get(&project, VaultSlot::ForgeToken)
+            .await
+            .expect("vault")
+            .map(|t| t.len()),
         Some(255)
     );
 
@@ -350,5 +355,11 @@ async fn forge_settings_are_checked_changed_by_the_owner_only_and_removed_with_t
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.get("forge").is_none(), "{body}");
-    assert_eq!(vault.get(&project).await.expect("vault"), None);
+    assert_eq!(
+        vault
+            .get(&project, VaultSlot::ForgeToken)
+            .await
+            .expect("vault"),
+        None
+    );
 }

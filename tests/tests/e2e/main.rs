@@ -3,6 +3,7 @@
 
 mod adapters;
 mod agent;
+mod agent_settings;
 mod batching;
 mod browser;
 mod callbacks;

@@ -4,6 +4,7 @@
 mod board;
 mod chat;
 mod output;
+mod settings;
 
 use std::rc::Rc;
 
@@ -115,6 +116,7 @@ pub fn project() -> View {
     let sidebar = chat::sidebar(Rc::clone(&ctx));
     let messages = chat::messages(page);
     let composer = chat::composer(Rc::clone(&ctx));
+    let settings = settings::settings(Rc::clone(&ctx));
     let board = board::board(ctx);
     view! {
         div(class="app") {
@@ -124,6 +126,7 @@ pub fn project() -> View {
                 span(class="muted") { (repo) }
                 span(class="spacer")
                 span(class=link_class, data-testid="link-state") { (link_text) }
+                (settings)
                 button(class="link-button", on:click=|_| sign_out()) { "Sign out" }
             }
             (banner)

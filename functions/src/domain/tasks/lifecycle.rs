@@ -3,10 +3,9 @@
 //! and the outcome the node reports. No step waits on a node: each records the desired state
 //! and sends a command; the node's callbacks move the task on.
 
-use hangar_protocol::forge::GitCredential;
 use hangar_protocol::git::{CheckoutSpec, TaskOutput, cut, work_branch};
 use hangar_protocol::limits::REASON_MAX_CHARS;
-use hangar_protocol::node::{Assignments, NodeCommand};
+use hangar_protocol::node::NodeCommand;
 use hangar_protocol::tasks::{
     CreateWorkspaceRequest, NodeStatus, TaskStatus, WorkspaceOutcome, WorkspaceStatus,
     WorkspaceStatusReport,
@@ -230,7 +229,7 @@ impl Tasks {
     }
 
     /// What a node is told to run for `workspace`, with a fresh callback token.
-    async fn workspace_request(
+    pub(super) async fn workspace_request(
         &self,
         task: &Task,
         workspace: &Workspace,
@@ -245,6 +244,7 @@ impl Tasks {
                 format!("project {} is gone", task.project_id),
             )
         })?;
+        let acp_command = project.agent_command();
         Ok(CreateWorkspaceRequest {
             workspace_id: workspace.id.clone(),
             project_id: task.project_id.clone(),
@@ -263,33 +263,13 @@ impl Tasks {
                 (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
             )?,
             api_url: self.address.api_url.clone(),
-            acp_command: project.acp_command,
+            acp_command,
             first_seq: last_seq? + 1,
             reuse: workspace.reuses.clone(),
+            agent_secrets: !project.agent.secret_names.is_empty(),
+            agent_env: project.agent.env,
+            setup_script: project.agent.setup_script,
         })
-    }
-
-    /// `GET /api/nodes/{id}/assignments`: the workspaces `node` should run now.
-    pub async fn assignments(&self, node: &NodeId) -> Result<Assignments> {
-        let mut workspaces = Vec::new();
-        let mut kept = Vec::new();
-        for workspace in self.store.node_workspaces(node).await? {
-            if workspace.status == WorkspaceStatus::Kept {
-                kept.push(workspace.id);
-                continue;
-            }
-            let Some(task_id) = &workspace.task_id else {
-                continue;
-            };
-            let task = self.store.get_task(&workspace.project_id, task_id).await?;
-            if let Some(task) = task.filter(|task| {
-                matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
-                    && task.workspace_id.as_ref() == Some(&workspace.id)
-            }) {
-                workspaces.push(self.workspace_request(&task, &workspace).await?);
-            }
-        }
-        Ok(Assignments { workspaces, kept })
     }
 
     /// The node started the workspace's session: the task is running.
@@ -325,23 +305,6 @@ impl Tasks {
         });
         let (running, moved) = tokio::join!(running, moved);
         running.and(moved.map(|_| ()))
-    }
-
-    /// The credential git uses for the workspace's repository, fetched by its node just
-    /// before a clone or a push.
-    pub async fn git_credential(&self, id: &WorkspaceId) -> Result<GitCredential> {
-        let workspace = self.open_workspace(id).await?;
-        let project = self
-            .store
-            .get_project(&workspace.project_id)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(
-                    ErrorCode::ProjectNotFound,
-                    format!("project {} is gone", workspace.project_id),
-                )
-            })?;
-        self.forges.git_credential(&project).await
     }
 
     /// The workspace's agent session ended. A completed run that pushed a branch gets its

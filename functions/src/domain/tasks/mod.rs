@@ -6,6 +6,7 @@
 
 mod kept;
 mod lifecycle;
+mod node_reads;
 mod queue;
 mod requests;
 mod submit;

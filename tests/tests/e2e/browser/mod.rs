@@ -3,6 +3,7 @@
 //! a killed socket restored without a gap, and the empty and error states.
 
 mod retry;
+mod settings;
 
 use std::time::Duration;
 

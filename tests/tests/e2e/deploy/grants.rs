@@ -135,6 +135,7 @@ fn only_the_forge_functions_reach_the_forge_credentials_and_only_this_stacks() {
         BTreeSet::from([
             "create-project",
             "update-project",
+            "workspace-agent-secrets",
             "workspace-git-credential",
             "workspace-status"
         ]),

@@ -1,0 +1,72 @@
+//! What a node fetches for its workspaces: its assignments (with fresh callback tokens), and
+//! a workspace's secrets just before they are used (the git credential before a clone or a
+//! push, the agent's secret variables before the agent starts).
+
+use hangar_protocol::agent::AgentSecrets;
+use hangar_protocol::forge::GitCredential;
+use hangar_protocol::node::Assignments;
+use hangar_protocol::tasks::{TaskStatus, WorkspaceStatus};
+use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
+
+use super::Tasks;
+use crate::domain::agent::read_secrets;
+use crate::domain::error::{Error, Result};
+use crate::domain::records::Project;
+
+impl Tasks {
+    /// `GET /api/nodes/{id}/assignments`: the workspaces `node` should run now.
+    pub async fn assignments(&self, node: &NodeId) -> Result<Assignments> {
+        let mut workspaces = Vec::new();
+        let mut kept = Vec::new();
+        for workspace in self.store.node_workspaces(node).await? {
+            if workspace.status == WorkspaceStatus::Kept {
+                kept.push(workspace.id);
+                continue;
+            }
+            let Some(task_id) = &workspace.task_id else {
+                continue;
+            };
+            let task = self.store.get_task(&workspace.project_id, task_id).await?;
+            if let Some(task) = task.filter(|task| {
+                matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
+                    && task.workspace_id.as_ref() == Some(&workspace.id)
+            }) {
+                workspaces.push(self.workspace_request(&task, &workspace).await?);
+            }
+        }
+        Ok(Assignments { workspaces, kept })
+    }
+
+    /// The credential git uses for the workspace's repository, fetched by its node just
+    /// before a clone or a push.
+    pub async fn git_credential(&self, id: &WorkspaceId) -> Result<GitCredential> {
+        let project = self.workspace_project(id).await?;
+        self.forges.git_credential(&project).await
+    }
+
+    /// The secret variables of the workspace's agent, fetched by its node just before the
+    /// agent starts.
+    pub async fn agent_secrets(&self, id: &WorkspaceId) -> Result<AgentSecrets> {
+        let project = self.workspace_project(id).await?;
+        if project.agent.secret_names.is_empty() {
+            return Ok(AgentSecrets::default());
+        }
+        Ok(AgentSecrets {
+            env: read_secrets(&self.forges, &project.id).await?,
+        })
+    }
+
+    /// The project of a workspace whose token is still good.
+    async fn workspace_project(&self, id: &WorkspaceId) -> Result<Project> {
+        let workspace = self.open_workspace(id).await?;
+        self.store
+            .get_project(&workspace.project_id)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(
+                    ErrorCode::ProjectNotFound,
+                    format!("project {} is gone", workspace.project_id),
+                )
+            })
+    }
+}
