@@ -50,6 +50,7 @@ error_codes! {
     InvalidBranch = "invalid_branch",
     InvalidForge = "invalid_forge",
     NoCredential = "no_credential",
+    ForgeRefused = "forge_refused",
     InvalidAcpCommand = "invalid_acp_command",
     InvalidAgent = "invalid_agent",
     InvalidTitle = "invalid_title",

@@ -29,6 +29,39 @@ pub struct ForgeView {
     pub repository: String,
     /// Whether a credential is kept for it (in Secrets Manager, never in the table).
     pub has_credential: bool,
+    /// The GitHub App whose installation tokens (minted per use, an hour each) are the
+    /// credential; `None`: a token is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<GitHubAppView>,
+}
+
+/// A GitHub App installation, as shown (its private key never is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubAppView {
+    pub app_id: u64,
+    pub installation_id: u64,
+}
+
+/// A GitHub App's credentials as given (write-only) and kept.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitHubApp {
+    pub app_id: u64,
+    pub installation_id: u64,
+    /// The app's private key (PEM), which signs the JWT that mints installation tokens.
+    pub private_key: String,
+}
+
+/// Never printed: the key is a credential.
+impl std::fmt::Debug for GitHubApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitHubApp")
+            .field("app_id", &self.app_id)
+            .field("installation_id", &self.installation_id)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The forge of a project as set through the API.
@@ -45,6 +78,9 @@ pub struct ForgeRequest {
     /// access token or fine-grained token). Absent: the kept one stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Or a GitHub App installation: a short-lived token is minted for every use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<GitHubApp>,
 }
 
 /// `PATCH /api/projects/{projectId}`: each field present is changed; `null` clears the

@@ -180,9 +180,20 @@ pub enum PullAnswer {
 /// A pull request asked for: the repository, the request's body, the token presented.
 pub type Asked = (String, Value, Option<String>);
 
+/// A GitHub App the stand-in knows: its ids, its public key, the token it mints.
+#[derive(Clone)]
+pub struct StubApp {
+    pub app_id: u64,
+    pub installation_id: u64,
+    pub public_pem: String,
+}
+
 #[derive(Clone)]
 struct HubState {
     token: String,
+    app: Option<StubApp>,
+    /// Installation tokens minted so far.
+    minted: Arc<Mutex<u32>>,
     answer: Arc<Mutex<PullAnswer>>,
     /// Every pull request asked for: (repository, request body, token presented).
     asked: Arc<Mutex<Vec<Asked>>>,
@@ -198,8 +209,16 @@ pub struct GitHubStub {
 
 impl GitHubStub {
     pub async fn start(token: &str) -> GitHubStub {
+        Self::start_with(token, None).await
+    }
+
+    /// A stand-in where `app` mints `token` as its installation token (a JWT signed with
+    /// the app's key, RS256, `iss` the app id, as GitHub documents).
+    pub async fn start_with(token: &str, app: Option<StubApp>) -> GitHubStub {
         let state = HubState {
             token: token.to_string(),
+            app,
+            minted: Arc::default(),
             answer: Arc::new(Mutex::new(PullAnswer::Open)),
             asked: Arc::default(),
             web: "https://github.example".into(),
@@ -209,6 +228,7 @@ impl GitHubStub {
                 "/repos/{owner}/{repo}/pulls",
                 post(open_pull).get(list_pulls),
             )
+            .route("/app/installations/{id}/access_tokens", post(mint_token))
             .with_state(state.clone());
         GitHubStub {
             addr: serve(router).await,
@@ -222,6 +242,11 @@ impl GitHubStub {
 
     pub fn answer(&self, answer: PullAnswer) {
         *self.state.answer.lock().expect("lock") = answer;
+    }
+
+    /// How many installation tokens were minted.
+    pub fn minted(&self) -> u32 {
+        *self.state.minted.lock().expect("lock")
     }
 
     /// Every pull request asked for: (repository, body, token presented).
@@ -302,4 +327,35 @@ async fn list_pulls(
         "state": query.get("state").cloned().unwrap_or_default(),
     }]);
     axum::Json(existing).into_response()
+}
+
+async fn mint_token(
+    State(state): State<HubState>,
+    Path(installation): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(app) = &state.app else {
+        return refusal(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let jwt = presented(&headers).unwrap_or_default();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[app.app_id.to_string()]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss"]);
+    let verified = jsonwebtoken::DecodingKey::from_rsa_pem(app.public_pem.as_bytes())
+        .and_then(|key| jsonwebtoken::decode::<Value>(&jwt, &key, &validation));
+    if verified.is_err() {
+        return refusal(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        );
+    }
+    if installation != app.installation_id {
+        return refusal(StatusCode::NOT_FOUND, "Not Found");
+    }
+    *state.minted.lock().expect("lock") += 1;
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"token": state.token, "expires_at": "2099-01-01T00:00:00Z"})),
+    )
+        .into_response()
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use hangar_protocol::{NodeId, WorkspaceId};
 
 use hangar_protocol::ProjectId;
-use hangar_protocol::forge::ForgeView;
+use hangar_protocol::forge::{ForgeView, GitHubApp};
 
 use crate::domain::ports::{
     CredentialVault, Delivery, Forge, ForgeError, Instance, NodeLaunch, PortError, Provisioner,
@@ -85,6 +85,9 @@ impl Forge for Absent {
         _: &str,
         _: &PullRequest,
     ) -> Result<String, ForgeError> {
+        Err(ForgeError::Unreachable(self.refuse().to_string()))
+    }
+    async fn installation_token(&self, _: &ForgeView, _: &GitHubApp) -> Result<String, ForgeError> {
         Err(ForgeError::Unreachable(self.refuse().to_string()))
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hangar_protocol::forge::ForgeView;
+use hangar_protocol::forge::{ForgeView, GitHubApp};
 use hangar_protocol::git::cut;
 use serde::Deserialize;
 use serde_json::json;
@@ -111,8 +111,61 @@ async fn refused(response: reqwest::Response) -> ForgeError {
     }
 }
 
+#[derive(Deserialize)]
+struct InstallationToken {
+    token: String,
+}
+
+/// The JWT a GitHub App presents to mint installation tokens: RS256, `iss` the app id, valid
+/// ten minutes at most (issued a minute early against clock drift).
+fn app_jwt(app: &GitHubApp) -> Result<String, ForgeError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let claims =
+        json!({"iat": now.saturating_sub(60), "exp": now + 540, "iss": app.app_id.to_string()});
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(app.private_key.as_bytes()).map_err(|err| {
+            ForgeError::Refused {
+                status: 0,
+                message: format!("the GitHub App's private key is unusable: {err}"),
+            }
+        })?;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map_err(|err| ForgeError::Refused {
+        status: 0,
+        message: format!("cannot sign the GitHub App's JWT: {err}"),
+    })
+}
+
 #[async_trait]
 impl Forge for GitHub {
+    async fn installation_token(
+        &self,
+        forge: &ForgeView,
+        app: &GitHubApp,
+    ) -> Result<String, ForgeError> {
+        let url = format!(
+            "{}/app/installations/{}/access_tokens",
+            forge.api_url, app.installation_id
+        );
+        let response = self
+            .request(reqwest::Method::POST, url, &app_jwt(app)?)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        let minted: InstallationToken = response.json().await.map_err(unreachable)?;
+        Ok(minted.token)
+    }
+
     async fn open_pull_request(
         &self,
         forge: &ForgeView,

@@ -48,6 +48,7 @@ impl SecretsVault {
         match slot {
             VaultSlot::ForgeToken => format!("{}{project}", self.prefix),
             VaultSlot::AgentSecrets => format!("{}{project}/agent", self.prefix),
+            VaultSlot::ForgeApp => format!("{}{project}/app", self.prefix),
         }
     }
 }

@@ -5,17 +5,19 @@
 use std::sync::Arc;
 
 use hangar_protocol::forge::{
-    ForgeRequest, ForgeView, GITHUB_API, GitCredential, TOKEN_MAX_CHARS, is_repository,
-    repository_of,
+    ForgeRequest, ForgeView, GITHUB_API, GitCredential, GitHubApp, GitHubAppView, TOKEN_MAX_CHARS,
+    is_repository, repository_of,
 };
 use hangar_protocol::git::{TaskOutput, cut};
 use hangar_protocol::{ErrorCode, ProjectId};
 
 use super::error::{Error, Result};
-use super::ports::{CredentialVault, Forge, PullRequest, VaultSlot};
+use super::ports::{CredentialVault, Forge, ForgeError, PullRequest, VaultSlot};
 use super::projects::RepoPolicy;
 use super::records::{Project, Task};
 
+/// Longest GitHub App private key accepted (an RSA 4096 PEM is about 3.3 KB).
+const APP_KEY_MAX_BYTES: usize = 8192;
 /// How much of the agent's last message a pull request's description carries.
 const DESCRIPTION_MAX_CHARS: usize = 4000;
 /// The user name git presents with a token (GitHub takes any; this is its convention).
@@ -39,8 +41,8 @@ pub fn forge_settings(
     request: &ForgeRequest,
     repo: &str,
     repos: &RepoPolicy,
-    had_credential: bool,
-) -> Result<(ForgeView, Option<String>)> {
+    had: Option<&ForgeView>,
+) -> Result<(ForgeView, Option<Credential>)> {
     let api_url = request
         .api_url
         .as_deref()
@@ -76,27 +78,107 @@ pub fn forge_settings(
         Ok(token.to_string())
     });
     let token = token.transpose()?;
+    let app = request.app.clone().map(checked_app).transpose()?;
+    if token.is_some() && app.is_some() {
+        return Err(invalid("give forge.token or forge.app, not both"));
+    }
+    let credential = match (token, app) {
+        (Some(token), _) => Some(Credential::Token(token)),
+        (None, Some(app)) => Some(Credential::App(app)),
+        (None, None) => None,
+    };
+    // Without a new credential, the kept one (and its kind) stays.
     let view = ForgeView {
         kind: request.kind,
         api_url,
         repository,
-        has_credential: had_credential || token.is_some(),
+        has_credential: credential.is_some() || had.is_some_and(|f| f.has_credential),
+        app: match &credential {
+            Some(Credential::App(app)) => Some(GitHubAppView {
+                app_id: app.app_id,
+                installation_id: app.installation_id,
+            }),
+            Some(Credential::Token(_)) => None,
+            None => had.and_then(|f| f.app),
+        },
     };
-    Ok((view, token))
+    Ok((view, credential))
+}
+
+/// A GitHub App's credentials, if they can be: ids given, a PEM private key.
+fn checked_app(app: GitHubApp) -> Result<GitHubApp> {
+    let key = app.private_key.trim();
+    let pem = key.starts_with("-----BEGIN") && key.contains("PRIVATE KEY-----");
+    if app.app_id == 0 || app.installation_id == 0 || !pem || key.len() > APP_KEY_MAX_BYTES {
+        return Err(invalid(format!(
+            "forge.app needs appId, installationId and the app's PEM private key (at most {APP_KEY_MAX_BYTES} bytes)"
+        )));
+    }
+    Ok(GitHubApp {
+        private_key: key.to_string(),
+        ..app
+    })
+}
+
+/// A credential taken for a project's forge.
+pub enum Credential {
+    Token(String),
+    App(GitHubApp),
 }
 
 impl Forges {
-    /// Keeps `token` as the project's credential.
-    pub async fn keep(&self, project: &ProjectId, token: &str) -> Result<()> {
-        Ok(self
-            .vault
-            .put(project, VaultSlot::ForgeToken, token)
-            .await?)
+    /// Keeps `credential` as the project's (the other kind is forgotten).
+    pub async fn keep(&self, project: &ProjectId, credential: &Credential) -> Result<()> {
+        match credential {
+            Credential::Token(token) => {
+                self.vault
+                    .put(project, VaultSlot::ForgeToken, token)
+                    .await?;
+                self.vault.delete(project, VaultSlot::ForgeApp).await?;
+            }
+            Credential::App(app) => {
+                let json = serde_json::to_string(app)
+                    .map_err(|err| Error::Internal(format!("cannot encode the app: {err}")))?;
+                self.vault.put(project, VaultSlot::ForgeApp, &json).await?;
+                self.vault.delete(project, VaultSlot::ForgeToken).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Forgets the project's credential.
     pub async fn forget(&self, project: &ProjectId) -> Result<()> {
-        Ok(self.vault.delete(project, VaultSlot::ForgeToken).await?)
+        self.vault.delete(project, VaultSlot::ForgeToken).await?;
+        Ok(self.vault.delete(project, VaultSlot::ForgeApp).await?)
+    }
+
+    /// A token for `project`'s forge: the kept one, or one minted now for its GitHub App.
+    async fn access_token(&self, project: &Project) -> std::result::Result<Option<String>, Error> {
+        let Some(forge) = project.forge.as_ref().filter(|forge| forge.has_credential) else {
+            return Ok(None);
+        };
+        if forge.app.is_none() {
+            return Ok(self.vault.get(&project.id, VaultSlot::ForgeToken).await?);
+        }
+        let Some(json) = self.vault.get(&project.id, VaultSlot::ForgeApp).await? else {
+            return Ok(None);
+        };
+        let app: GitHubApp = serde_json::from_str(&json).map_err(|err| {
+            Error::Internal(format!(
+                "the GitHub App's credentials are unreadable: {err}"
+            ))
+        })?;
+        match self.forge.installation_token(forge, &app).await {
+            Ok(token) => Ok(Some(token)),
+            // Asking again will not help: the app's key, ids or access are wrong.
+            Err(err @ ForgeError::Refused { .. }) => Err(Error::conflict(
+                ErrorCode::ForgeRefused,
+                format!("cannot mint an installation token: {err}"),
+            )),
+            Err(err) => Err(Error::Unavailable(format!(
+                "cannot mint an installation token: {err}"
+            ))),
+        }
     }
 
     /// The credential git uses for `project`'s repository.
@@ -110,18 +192,7 @@ impl Forges {
                 ),
             )
         };
-        if !project
-            .forge
-            .as_ref()
-            .is_some_and(|forge| forge.has_credential)
-        {
-            return Err(none());
-        }
-        let token = self
-            .vault
-            .get(&project.id, VaultSlot::ForgeToken)
-            .await?
-            .ok_or_else(none)?;
+        let token = self.access_token(project).await?.ok_or_else(none)?;
         Ok(GitCredential {
             username: TOKEN_USER.into(),
             password: token,
@@ -140,10 +211,10 @@ impl Forges {
         let Some(forge) = project.forge.as_ref().filter(|forge| forge.has_credential) else {
             return Ok(None);
         };
-        let token = match self.vault.get(&project.id, VaultSlot::ForgeToken).await {
+        let token = match self.access_token(project).await {
             Ok(Some(token)) => token,
             Ok(None) => return Err("the project's forge credential is gone".into()),
-            Err(err) => return Err(format!("cannot read the forge credential: {err}")),
+            Err(err) => return Err(err.to_string()),
         };
         let said = last_message
             .map(str::trim)

@@ -4,7 +4,7 @@
 //! signing); nothing here names an AWS type.
 
 use async_trait::async_trait;
-use hangar_protocol::forge::ForgeView;
+use hangar_protocol::forge::{ForgeView, GitHubApp};
 use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent};
 use hangar_protocol::{
     ChatMessage, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
@@ -328,6 +328,8 @@ pub enum VaultSlot {
     ForgeToken,
     /// The agent's secret variables (a JSON object).
     AgentSecrets,
+    /// A GitHub App's credentials (JSON, with its private key).
+    ForgeApp,
 }
 
 /// Where projects' secrets are kept, apart from the table (Secrets Manager).
@@ -368,5 +370,11 @@ pub trait Forge: Send + Sync {
         forge: &ForgeView,
         token: &str,
         request: &PullRequest,
+    ) -> Result<String, ForgeError>;
+    /// Mints a short-lived installation token of `app` (GitHub App).
+    async fn installation_token(
+        &self,
+        forge: &ForgeView,
+        app: &GitHubApp,
     ) -> Result<String, ForgeError>;
 }

@@ -140,7 +140,7 @@ pub async fn create_project(
     let forge = request
         .forge
         .as_ref()
-        .map(|forge| forge_settings(forge, &repo, repos, false))
+        .map(|forge| forge_settings(forge, &repo, repos, None))
         .transpose()?;
     let (forge, token) = forge.map_or((None, None), |(view, token)| (Some(view), token));
     exclusive(request.acp_command.is_some(), request.agent.as_ref())?;
@@ -174,8 +174,8 @@ pub async fn create_project(
         created_at: now_ms(),
     };
     // The credential first: a project never names one that was not kept.
-    if let Some(token) = &token {
-        forges.keep(&project.id, token).await?;
+    if let Some(credential) = &token {
+        forges.keep(&project.id, credential).await?;
     }
     if store.create_project(&project).await? == Saved::Conflict {
         return Err(Error::Internal("a fresh project id was taken".into()));
@@ -238,8 +238,8 @@ pub async fn update_project(
         None => {}
         Some(None) => project.forge = None,
         Some(Some(forge)) => {
-            let had = project.forge.as_ref().is_some_and(|f| f.has_credential);
-            let (view, given) = forge_settings(forge, &project.repo, repos, had)?;
+            let (view, given) =
+                forge_settings(forge, &project.repo, repos, project.forge.as_ref())?;
             project.forge = Some(view);
             token = given;
         }

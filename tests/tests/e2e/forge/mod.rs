@@ -3,6 +3,8 @@
 //! through the node's credential helper, and opens the task's pull request on a stand-in of
 //! GitHub's API. GitHub itself cannot be reached from here.
 
+mod app;
+
 use hangar_functions::domain::ports::VaultSlot;
 use hangar_protocol::tasks::{ProjectView, TaskStatus, TaskView};
 use hangar_protocol::{ProjectId, UserId, routes};
@@ -220,6 +222,33 @@ async fn an_open_pull_request_is_reused_and_a_refused_one_or_a_wrong_token_fails
     // The branch was pushed before the forge refused: the output still says where.
     let output = task.output.expect("output");
     assert!(forge.repo.branches().contains(&output.branch));
+
+    // A forge that does not take the token (401): the task fails with GitHub's message.
+    let elsewhere = GitHubStub::start("a-token-we-do-not-have").await;
+    let (status, answer) = stack
+        .call(
+            "PATCH",
+            &routes::project(&project),
+            Some(&stack.user_token(&owner)),
+            Some(json!({"forge": {"kind": "github", "apiUrl": elsewhere.api_url(), "repository": "acme/shop"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["forge"]["hasCredential"], true,
+        "the kept token stays"
+    );
+    let task = stack
+        .submit_task(&owner, &project, "Unauthorized", "run")
+        .await;
+    let task = stack
+        .wait_for_status(&owner, &task, TaskStatus::Failed)
+        .await;
+    let reason = last_reason(&task);
+    assert!(
+        reason.contains("401") && reason.contains("Bad credentials"),
+        "{reason}"
+    );
 
     // A token the git server refuses fails the next task at its clone, with git's reason.
     let (status, answer) = stack
