@@ -134,6 +134,8 @@ impl Form {
                     api_url: (!api.is_empty()).then_some(api),
                     repository: Some(repository),
                     token: (!token.is_empty()).then_some(token),
+                    // A GitHub App is set through the API (its private key is a file).
+                    app: None,
                 })
             }),
             agent: Some(AgentRequest {
