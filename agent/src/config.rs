@@ -52,6 +52,10 @@ pub struct DeliveryConfig {
     pub retry: RetryPolicy,
     /// How long SIGTERM waits for the outbox to drain before the agent exits anyway.
     pub shutdown_flush_deadline: Duration,
+    /// How long a finished run waits for its transcript to be delivered before it gives up
+    /// reporting its outcome (kept for a later report): an outage longer than the retry
+    /// budget loses nothing.
+    pub report_deadline: Duration,
 }
 
 impl DeliveryConfig {
@@ -108,6 +112,7 @@ impl DeliveryConfig {
             },
             retry,
             shutdown_flush_deadline: millis("HANGAR_SHUTDOWN_FLUSH_MS", 10_000)?,
+            report_deadline: millis("HANGAR_REPORT_DEADLINE_MS", 3_600_000)?,
         })
     }
 }

@@ -79,7 +79,12 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         );
     }
     let control_plane = ControlPlane::new(delivery.retry).map_err(runtime)?;
-    let reporter = Reporter::new(outbox.clone(), control_plane.clone(), delivery.batch);
+    let reporter = Reporter::new(
+        outbox.clone(),
+        control_plane.clone(),
+        delivery.batch,
+        delivery.retry.max_interval,
+    );
     let delivery_to = Delivery {
         workspace_id: config.workspace_id.clone(),
         project_id: config.project_id.to_string(),
@@ -113,7 +118,7 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         control_plane,
         acp: config.acp.clone(),
         isolation: Isolation::SameUser,
-        delivery_deadline: delivery.retry.max_elapsed,
+        delivery_deadline: delivery.report_deadline,
     });
     runner.prepare(&mut workspace).await.map_err(runtime)?;
 

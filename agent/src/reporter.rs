@@ -9,9 +9,10 @@
 //!
 //! Delivery: 2xx deletes the rows. 5xx, 408, 429 and network errors are retried with
 //! exponential backoff and jitter (`MSG_RETRY_*`, the only timer on this path); a batch
-//! whose retry budget runs out is set aside as `retry_exhausted` and requeued at the next
-//! agent start. Any other 4xx is permanent: the rows are set aside as `rejected` with the
-//! answer, logged, never retried.
+//! whose retry budget runs out stays in the outbox and is tried again after a pause of the
+//! longest interval, for as long as it takes: a transient failure never loses a row (a
+//! destroyed workspace's callbacks answer 410, which is permanent). Any other 4xx is
+//! permanent: the rows are set aside as `rejected` with the answer, logged, never retried.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -29,14 +30,22 @@ pub struct Reporter {
     outbox: Outbox,
     control_plane: ControlPlane,
     batch: BatchLimits,
+    /// How long a batch whose retry budget ran out waits before its next round of tries.
+    pause: Duration,
 }
 
 impl Reporter {
-    pub fn new(outbox: Outbox, control_plane: ControlPlane, batch: BatchLimits) -> Self {
+    pub fn new(
+        outbox: Outbox,
+        control_plane: ControlPlane,
+        batch: BatchLimits,
+        pause: Duration,
+    ) -> Self {
         Reporter {
             outbox,
             control_plane,
             batch,
+            pause,
         }
     }
 
@@ -126,10 +135,10 @@ impl Reporter {
                     .await
             }
             Err(CallError::Transient(detail)) => {
-                tracing::error!(%detail, rows, "retry budget exhausted; batch set aside until the next start");
-                self.outbox
-                    .set_aside(batch.row_ids, "retry_exhausted", None, detail)
-                    .await
+                // Kept: the next round starts after a pause, until the endpoint is back.
+                tracing::warn!(%detail, rows, pause = ?self.pause, "retry budget spent; the batch stays and is tried again");
+                tokio::time::sleep(self.pause).await;
+                Ok(())
             }
         }
     }

@@ -307,7 +307,12 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         .map_err(|err| NodeError::Io(format!("cannot lock the node directory down: {err}")))?;
     let control_plane =
         ControlPlane::new(config.delivery.retry).map_err(|err| NodeError::Io(err.to_string()))?;
-    let reporter = Reporter::new(outbox.clone(), control_plane.clone(), config.delivery.batch);
+    let reporter = Reporter::new(
+        outbox.clone(),
+        control_plane.clone(),
+        config.delivery.batch,
+        config.delivery.retry.max_interval,
+    );
     let stop_reporter = CancellationToken::new();
     let background = {
         let (reporter, stop) = (reporter.clone(), stop_reporter.clone());
@@ -318,7 +323,7 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         control_plane: control_plane.clone(),
         acp: config.acp.clone(),
         isolation: config.isolation,
-        delivery_deadline: config.delivery.retry.max_elapsed,
+        delivery_deadline: config.delivery.report_deadline,
     });
     let node = Arc::new(Node {
         config: config.clone(),

@@ -88,7 +88,8 @@ pub struct WorkspaceRunner {
     pub control_plane: ControlPlane,
     pub acp: AcpSettings,
     pub isolation: Isolation,
-    /// How long a finished session waits for its messages to be delivered before reporting.
+    /// How long a finished session waits for its messages to be delivered; the outcome is
+    /// reported only once they are (else it stays recorded for a later report).
     pub delivery_deadline: Duration,
 }
 
@@ -305,12 +306,18 @@ impl WorkspaceRunner {
         let outcome = report.outcome;
         let workspace = &delivery.workspace_id;
         let deadline = tokio::time::Instant::now() + self.delivery_deadline;
+        // The outcome goes only after the transcript: a task never shows as ended with
+        // messages missing. Not delivered in time: it stays recorded for a later report.
         match self.outbox.wait_delivered(workspace, deadline).await {
             Ok(true) => {}
             Ok(false) => {
-                tracing::warn!(%workspace, "messages are still undelivered; reporting anyway")
+                tracing::warn!(%workspace, "messages are still undelivered; the outcome waits for them");
+                return RunEnd::Unreported(outcome);
             }
-            Err(err) => tracing::error!(%workspace, error = %err, "cannot read the outbox"),
+            Err(err) => {
+                tracing::error!(%workspace, error = %err, "cannot read the outbox");
+                return RunEnd::Unreported(outcome);
+            }
         }
         let reported = self
             .control_plane

@@ -37,6 +37,7 @@ fn reporter(outbox: Outbox) -> Reporter {
         outbox,
         ControlPlane::new(retry).expect("http client"),
         batch,
+        retry.max_interval,
     )
 }
 

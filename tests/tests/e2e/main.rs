@@ -9,6 +9,7 @@ mod browser;
 mod callbacks;
 mod checkout_fs;
 mod deploy;
+mod faults;
 mod forge;
 mod history;
 mod ingest;

@@ -1,0 +1,61 @@
+//! Fault tests: nothing is lost when a part the agent depends on fails for longer than it
+//! was told to wait. Loopback only, bounded, each test stops by itself.
+
+use std::time::Duration;
+
+use hangar_protocol::tasks::TaskStatus;
+use hangar_tests::TestStack;
+use hangar_tests::agent::{AgentSetup, Fault, FaultProxy};
+use serde_json::json;
+
+use crate::agent::{EXIT_LIMIT, assert_dense_and_unique};
+
+/// Fails on the reporter that set a batch aside as `retry_exhausted` once its retry budget
+/// ran out (checked): the messages of the outage were missing from the store, and the
+/// outcome was reported without them.
+#[tokio::test]
+async fn an_outage_longer_than_the_retry_budget_loses_nothing_and_the_outcome_waits_for_delivery() {
+    let stack = TestStack::start().await;
+    let (seeded, task) = stack.seed_running_task().await;
+    let proxy = FaultProxy::start(stack.url("")).await;
+    proxy.set_always(Some(Fault::Status(503)));
+    let mut setup = AgentSetup::new(
+        &stack,
+        &seeded,
+        &proxy.url(),
+        Some(json!([{"burst": {"count": 20}}])),
+    );
+    // A budget of 300 ms against an outage of 2 s: spent several times over.
+    setup.set("MSG_RETRY_MAX_ELAPSED_TIME_MS", "300");
+    setup.set("MSG_RETRY_MAX_INTERVAL_MS", "100");
+    let agent = setup.spawn("run");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stack.task(&seeded.owner, &task).await.status,
+        TaskStatus::Running,
+        "no outcome while the transcript is undelivered"
+    );
+    proxy.set_always(None);
+
+    let (code, log) = agent.wait(EXIT_LIMIT).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("retry budget spent"), "{log}");
+    assert_dense_and_unique(&stack.stored(&seeded).await, 21);
+    assert!(
+        setup
+            .outbox()
+            .set_aside_rows()
+            .await
+            .expect("rows")
+            .is_empty()
+    );
+    let done = stack.task(&seeded.owner, &task).await;
+    assert_eq!(done.status, TaskStatus::Completed, "{:?}", done.history);
+    // Reported after the last message was taken.
+    let last_ingest = proxy.answered_at().into_iter().max().expect("ingests");
+    let reported = done.history.last().expect("history").at;
+    assert!(
+        reported >= last_ingest,
+        "reported at {reported}, last ingest at {last_ingest}"
+    );
+}
