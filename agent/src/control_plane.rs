@@ -10,7 +10,7 @@ use hangar_protocol::agent::AgentSecrets;
 use hangar_protocol::forge::GitCredential;
 use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
-use hangar_protocol::{ErrorCode, NodeId, WorkspaceId, routes};
+use hangar_protocol::{ErrorCode, IngestResponse, NodeId, WorkspaceId, routes};
 
 use crate::config::RetryPolicy;
 
@@ -65,8 +65,13 @@ impl ControlPlane {
             .without_max_times()
     }
 
-    /// One POST of `body` (JSON) to `path`.
-    async fn post(&self, caller: Caller<'_>, path: &str, body: Vec<u8>) -> Result<(), CallError> {
+    /// One POST of `body` (JSON) to `path`; the answer's body.
+    async fn post(
+        &self,
+        caller: Caller<'_>,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, CallError> {
         let response = self
             .http
             .post(format!("{}{path}", caller.api_url))
@@ -76,7 +81,12 @@ impl ControlPlane {
             .send()
             .await
             .map_err(|err| CallError::Transient(err.to_string()))?;
-        checked(response).await.map(drop)
+        let response = checked(response).await?;
+        let answer = response
+            .bytes()
+            .await
+            .map_err(|err| CallError::Transient(format!("the answer was cut: {err}")))?;
+        Ok(answer.to_vec())
     }
 
     /// POSTs with retries while the failure is transient and the budget lasts.
@@ -86,7 +96,7 @@ impl ControlPlane {
         path: &str,
         body: Vec<u8>,
         what: &str,
-    ) -> Result<(), CallError> {
+    ) -> Result<Vec<u8>, CallError> {
         (|| self.post(caller, path, body.clone()))
             .retry(self.backoff())
             .sleep(tokio::time::sleep)
@@ -97,17 +107,21 @@ impl ControlPlane {
             .await
     }
 
-    /// Delivers one ingest batch (`body` is the exact request body).
+    /// Delivers one ingest batch (`body` is the exact request body); what ingest answered,
+    /// the messages it refused one by one among it.
     pub async fn ingest(
         &self,
         caller: Caller<'_>,
         workspace: &WorkspaceId,
         body: Vec<u8>,
         rows: usize,
-    ) -> Result<(), CallError> {
+    ) -> Result<IngestResponse, CallError> {
         let what = format!("ingest of {rows} message(s)");
-        self.post_with_retries(caller, &routes::workspace_messages(workspace), body, &what)
-            .await
+        let answer = self
+            .post_with_retries(caller, &routes::workspace_messages(workspace), body, &what)
+            .await?;
+        // An older control plane answers counts only: nothing refused one by one.
+        Ok(serde_json::from_slice(&answer).unwrap_or_default())
     }
 
     /// Reports how a workspace's session ended.
@@ -130,6 +144,7 @@ impl ControlPlane {
         let path = routes::workspace_started(workspace);
         self.post_with_retries(caller, &path, Vec::new(), "start acknowledgement")
             .await
+            .map(drop)
     }
 
     /// Tells the control plane the node is up, running `agent_version`.
@@ -263,7 +278,9 @@ impl ControlPlane {
             status: 0,
             body: format!("cannot encode the {what}: {err}"),
         })?;
-        self.post_with_retries(caller, path, body, what).await
+        self.post_with_retries(caller, path, body, what)
+            .await
+            .map(drop)
     }
 }
 

@@ -127,7 +127,27 @@ impl Reporter {
             )
             .await;
         match sent {
-            Ok(()) => self.outbox.acknowledge(batch.row_ids).await,
+            Ok(answer) if answer.rejected.is_empty() => {
+                self.outbox.acknowledge(batch.row_ids).await
+            }
+            Ok(answer) => {
+                // Refused one by one (a placeholder holds each seq): those rows are set
+                // aside with their reason, the others are delivered.
+                let mut delivered = Vec::new();
+                for (id, seq) in batch.row_ids.into_iter().zip(batch.seqs) {
+                    match answer.rejected.iter().find(|r| r.seq == seq) {
+                        Some(refused) => {
+                            tracing::error!(seq, code = %refused.code, reason = %refused.message, "ingest refused a message; set aside");
+                            let detail = format!("{}: {}", refused.code, refused.message);
+                            self.outbox
+                                .set_aside(vec![id], "rejected", Some(200), detail)
+                                .await?;
+                        }
+                        None => delivered.push(id),
+                    }
+                }
+                self.outbox.acknowledge(delivered).await
+            }
             Err(CallError::Permanent { status, body }) => {
                 tracing::error!(status, %body, rows, session = %batch.delivery.session_id, "ingest refused the batch; set aside");
                 self.outbox

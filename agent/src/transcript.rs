@@ -2,8 +2,10 @@
 //! message are coalesced into one message (a 2,000-token answer is one message, not 2,000),
 //! and any text too long for the wire is split into consecutive messages.
 
-use hangar_protocol::fit::{escaped_len, escaped_str_len};
-use hangar_protocol::limits::{MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES};
+use hangar_protocol::fit::{escaped_len, escaped_str_len, json_len};
+use hangar_protocol::limits::{
+    MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES, TOOL_INFO_MAX_BYTES,
+};
 use hangar_protocol::{MessageRole, ToolCallInfo};
 
 use crate::outbox::Draft;
@@ -55,25 +57,82 @@ pub fn split_for_wire(text: &str) -> Vec<String> {
     parts
 }
 
+/// Longest tool call id kept.
+const TOOL_CALL_ID_MAX_BYTES: usize = 256;
+
+/// `draft` within every limit ingest checks, so no message is ever refused for its size:
+/// its tool info within [`TOOL_INFO_MAX_BYTES`] (the title cut, marked), its content within
+/// the content limit and, escaped, within what the batch leaves beside the tool info. The one
+/// place the agent fits a message before it is enqueued.
+pub fn fit_draft(mut draft: Draft) -> Draft {
+    let mut tool_json = 0;
+    if let Some(tool) = &mut draft.tool {
+        if tool.tool_call_id.len() > TOOL_CALL_ID_MAX_BYTES {
+            tool.tool_call_id = cut_bytes(&tool.tool_call_id, TOOL_CALL_ID_MAX_BYTES);
+        }
+        for field in [&mut tool.kind, &mut tool.status] {
+            if field.as_ref().is_some_and(|value| value.len() > 64) {
+                *field = field.as_deref().map(|value| cut_bytes(value, 64));
+            }
+        }
+        if json_len(tool) > TOOL_INFO_MAX_BYTES {
+            let title = tool.title.take().unwrap_or_default();
+            // `,"title":"…"` around the kept part.
+            let around = r#","title":"""#.len() + '…'.len_utf8();
+            let room = TOOL_INFO_MAX_BYTES.saturating_sub(json_len(tool) + around);
+            let mut kept = String::new();
+            let mut used = 0;
+            for c in title.chars() {
+                if used + escaped_len(c) > room {
+                    break;
+                }
+                used += escaped_len(c);
+                kept.push(c);
+            }
+            kept.push('…');
+            tool.title = Some(kept);
+        }
+        tool_json = json_len(tool);
+    }
+    let room = CONTENT_MAX_JSON_BYTES.saturating_sub(tool_json);
+    if draft.content.len() > MESSAGE_CONTENT_MAX_BYTES || escaped_str_len(&draft.content) > room {
+        draft.content = truncate_within(std::mem::take(&mut draft.content), room);
+    }
+    draft
+}
+
+/// The first `max` bytes of `text`, at a char boundary.
+fn cut_bytes(text: &str, max: usize) -> String {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 /// Cuts `text` to fit one message, marking the cut.
 fn truncate_for_wire(text: String) -> String {
-    let mut parts = split_for_wire(&text).into_iter();
-    let Some(mut kept) = parts.next() else {
+    truncate_within(text, CONTENT_MAX_JSON_BYTES)
+}
+
+/// Cuts `text` to at most [`MESSAGE_CONTENT_MAX_BYTES`] bytes and `json_max` escaped,
+/// marking the cut.
+fn truncate_within(text: String, json_max: usize) -> String {
+    if text.len() <= MESSAGE_CONTENT_MAX_BYTES && escaped_str_len(&text) <= json_max {
         return text;
-    };
-    if parts.next().is_none() {
-        return kept;
     }
     let marker = format!("\n[truncated {} bytes]", text.len());
     let marker_json = escaped_str_len(&marker);
-    let mut json = escaped_str_len(&kept);
-    while kept.len() + marker.len() > MESSAGE_CONTENT_MAX_BYTES
-        || json + marker_json > CONTENT_MAX_JSON_BYTES
-    {
-        match kept.pop() {
-            Some(c) => json -= escaped_len(c),
-            None => break,
+    let mut kept = String::new();
+    let mut json = 0;
+    for c in text.chars() {
+        if kept.len() + c.len_utf8() + marker.len() > MESSAGE_CONTENT_MAX_BYTES
+            || json + escaped_len(c) + marker_json > json_max
+        {
+            break;
         }
+        json += escaped_len(c);
+        kept.push(c);
     }
     kept + &marker
 }
@@ -170,6 +229,39 @@ pub fn user_prompt(prompt: &str) -> Vec<Draft> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_draft_is_fitted_to_every_limit_ingest_checks() {
+        let tool = hangar_protocol::ToolCallInfo {
+            tool_call_id: "c".repeat(1000),
+            title: Some("\u{1}t".repeat(9000)),
+            kind: Some("edit".into()),
+            status: Some("pending".into()),
+        };
+        let fitted = fit_draft(Draft {
+            role: MessageRole::Tool,
+            content: "\u{1}".repeat(MESSAGE_CONTENT_MAX_BYTES),
+            tool: Some(tool),
+        });
+        let tool = fitted.tool.as_ref().expect("tool");
+        assert!(json_len(tool) <= TOOL_INFO_MAX_BYTES, "{}", json_len(tool));
+        assert!(tool.title.as_deref().is_some_and(|t| t.ends_with('…')));
+        assert!(fitted.content.len() <= MESSAGE_CONTENT_MAX_BYTES);
+        let message = serde_json::json!({"content": fitted.content, "tool": tool});
+        assert!(
+            json_len(&message) < MSG_BATCH_MAX_BYTES - 512,
+            "{}",
+            json_len(&message)
+        );
+        assert!(fitted.content.contains("[truncated"));
+        // A draft within the limits is left as it is.
+        let small = Draft {
+            role: MessageRole::Assistant,
+            content: "hi".into(),
+            tool: None,
+        };
+        assert_eq!(fit_draft(small.clone()), small);
+    }
 
     fn tool(id: &str) -> ToolCallInfo {
         ToolCallInfo {

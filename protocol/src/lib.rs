@@ -28,5 +28,6 @@ pub use codes::ErrorCode;
 pub use error::ErrorBody;
 pub use ids::{IdError, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 pub use messages::{
-    ChatMessage, IngestBatch, IngestResponse, MessageRole, MessagesPage, ToolCallInfo,
+    ChatMessage, IngestBatch, IngestResponse, MessageRole, MessagesPage, RejectedMessage,
+    ToolCallInfo,
 };

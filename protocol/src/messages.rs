@@ -119,12 +119,23 @@ pub struct IngestBatch {
     pub messages: Vec<ChatMessage>,
 }
 
-/// Response of a successful ingest: how many messages were new and how many had already
-/// been stored (same `messageId` at the same `seq`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Response of a successful ingest: how many messages were new, how many had already been
+/// stored (same `messageId` at the same `seq`), and each message that was refused on its own
+/// (a placeholder holds its seq).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IngestResponse {
     pub persisted: u32,
     pub duplicates: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedMessage>,
+}
+
+/// A message of a batch refused on its own: its seq, a machine-readable code and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedMessage {
+    pub seq: u64,
+    pub code: String,
+    pub message: String,
 }
 
 /// A page of `GET /api/projects/{projectId}/sessions/{sessionId}/messages`.

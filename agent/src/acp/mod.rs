@@ -29,7 +29,7 @@ use self::updates::{system, wire_name};
 use crate::config::PermissionPolicy;
 use crate::node::isolation::RunAs;
 use crate::outbox::{Draft, Outbox, OutboxError};
-use crate::transcript::{Coalescer, Update};
+use crate::transcript::{Coalescer, Update, fit_draft};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -93,7 +93,7 @@ impl Recorder {
         {
             self.last_said = Some(said.content.clone());
         }
-        for draft in drafts {
+        for draft in drafts.into_iter().map(fit_draft) {
             self.outbox.enqueue(&self.workspace, draft).await?;
         }
         Ok(())

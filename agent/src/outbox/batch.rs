@@ -14,6 +14,8 @@ use super::{Delivery, Outbox, OutboxError};
 pub struct PendingBatch {
     pub delivery: Delivery,
     pub row_ids: Vec<i64>,
+    /// The seq of each row, in the order of `row_ids`.
+    pub seqs: Vec<u64>,
     /// The exact request body: an encoded [`IngestBatch`].
     pub body: Vec<u8>,
 }
@@ -85,21 +87,24 @@ impl Outbox {
             };
             let mut budget = ArrayBudget::new(json_len(&batch), max_bytes, max_size);
             let mut row_ids = Vec::new();
+            let mut seqs = Vec::new();
             for (id, payload) in rows {
                 // `payload` is the message exactly as encoded at enqueue time.
                 if !budget.is_empty() && !budget.fits(payload.len()) {
                     break;
                 }
                 budget.add(payload.len());
-                batch
-                    .messages
-                    .push(serde_json::from_str::<ChatMessage>(&payload).map_err(|e| corrupt(id, e))?);
+                let message =
+                    serde_json::from_str::<ChatMessage>(&payload).map_err(|e| corrupt(id, e))?;
+                seqs.push(message.seq);
+                batch.messages.push(message);
                 row_ids.push(id);
             }
             let body = serde_json::to_vec(&batch).map_err(|e| corrupt(0, e))?;
             Ok(Some(PendingBatch {
                 delivery,
                 row_ids,
+                seqs,
                 body,
             }))
         })

@@ -59,3 +59,49 @@ async fn an_outage_longer_than_the_retry_budget_loses_nothing_and_the_outcome_wa
         "reported at {reported}, last ingest at {last_ingest}"
     );
 }
+
+/// Fails on the agent that enqueued tool info as the ACP agent sent it (checked): the
+/// batch holding the 9,000-byte title was refused whole, and with it the text around it.
+#[tokio::test]
+async fn a_tool_call_with_a_title_past_the_limit_is_fitted_and_takes_no_neighbour_with_it() {
+    let stack = TestStack::start().await;
+    let (seeded, _) = stack.seed_running_task().await;
+    let title = "Edit ".to_string() + &"a/very/long/path/".repeat(530);
+    assert!(title.len() > 9_000);
+    let setup = AgentSetup::new(
+        &stack,
+        &seeded,
+        &stack.url(""),
+        Some(json!([
+            {"say": "before"},
+            {"update": {"sessionUpdate": "tool_call", "toolCallId": "long-1", "title": title, "kind": "edit", "status": "pending"}},
+            {"say": "after"}
+        ])),
+    );
+    let (code, log) = setup.spawn("run").wait(EXIT_LIMIT).await;
+    assert_eq!(code, Some(0), "{log}");
+    let stored = stack.stored(&seeded).await;
+    let contents: Vec<&str> = stored.iter().map(|m| m.content.as_str()).collect();
+    assert!(
+        contents.contains(&"before") && contents.contains(&"after"),
+        "{contents:?}"
+    );
+    let tool = stored
+        .iter()
+        .find_map(|m| m.tool.as_ref().filter(|t| t.tool_call_id == "long-1"))
+        .expect("the tool call is stored");
+    let shown = tool.title.as_deref().unwrap_or_default();
+    assert!(
+        shown.starts_with("Edit a/very/long/path/") && shown.ends_with('…'),
+        "{shown}"
+    );
+    assert!(
+        setup
+            .outbox()
+            .set_aside_rows()
+            .await
+            .expect("rows")
+            .is_empty()
+    );
+    assert_dense_and_unique(&stored, stored.len() as u64);
+}

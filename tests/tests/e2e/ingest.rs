@@ -2,7 +2,7 @@
 //! every limit at its edge, malformed batches, conflicts.
 
 use hangar_protocol::limits::{MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES, MSG_BATCH_MAX_SIZE};
-use hangar_protocol::{ErrorCode, IngestResponse, SessionId, WorkspaceId};
+use hangar_protocol::{ErrorCode, IngestResponse, MessageRole, SessionId, WorkspaceId};
 use hangar_tests::wire::{all_messages, batch, expect_error, ingest_ok, message, range, seqs};
 use hangar_tests::{TestStack, unique};
 use serde_json::json;
@@ -18,7 +18,8 @@ async fn a_resent_batch_is_all_duplicates_and_stored_once() {
         first,
         IngestResponse {
             persisted: 5,
-            duplicates: 0
+            duplicates: 0,
+            rejected: Vec::new()
         }
     );
     let second = ingest_ok(&stack, &seeded, body).await;
@@ -26,7 +27,8 @@ async fn a_resent_batch_is_all_duplicates_and_stored_once() {
         second,
         IngestResponse {
             persisted: 0,
-            duplicates: 5
+            duplicates: 5,
+            rejected: Vec::new()
         }
     );
 
@@ -36,7 +38,8 @@ async fn a_resent_batch_is_all_duplicates_and_stored_once() {
         overlap,
         IngestResponse {
             persisted: 2,
-            duplicates: 2
+            duplicates: 2,
+            rejected: Vec::new()
         }
     );
 
@@ -114,26 +117,33 @@ async fn every_batch_limit_is_enforced_at_its_edge() {
 
     // Content bytes: exactly MESSAGE_CONTENT_MAX_BYTES (counted in UTF-8 bytes) passes.
     let third = stack.seed().await;
-    let third_token = stack.callback_token(&third.workspace);
     let euro = "\u{20ac}"; // three bytes
     let too_long = format!("{}{}", euro.repeat(MESSAGE_CONTENT_MAX_BYTES / 3), "xyz");
     assert_eq!(too_long.len(), MESSAGE_CONTENT_MAX_BYTES + 1);
-    let response = stack
-        .post_messages(
-            &third.workspace,
-            Some(&third_token),
-            batch(&third.session, vec![message(1, &too_long)]),
-        )
-        .await;
-    expect_error(response, 413, "message_too_large").await;
     let just_fits = &too_long[..too_long.len() - 1];
-    let ok = ingest_ok(
+    let fits = ingest_ok(
         &stack,
         &third,
         batch(&third.session, vec![message(1, just_fits)]),
     )
     .await;
-    assert_eq!(ok.persisted, 1);
+    assert_eq!(fits.persisted, 1);
+    let answer = ingest_ok(
+        &stack,
+        &third,
+        batch(&third.session, vec![message(2, &too_long)]),
+    )
+    .await;
+    assert_eq!(answer.persisted, 0);
+    assert_eq!(
+        answer
+            .rejected
+            .iter()
+            .map(|r| (r.seq, r.code.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "message_too_large")],
+        "one byte over is refused, alone"
+    );
     let page = all_messages(&stack, &third).await;
     assert_eq!(
         page.messages[0].content, just_fits,
@@ -152,25 +162,18 @@ async fn malformed_batches_get_clear_errors_and_store_nothing() {
 
     let mut bad_role = message(2, "x");
     bad_role["role"] = json!("robot");
-    let mut huge_tool = message(2, "");
-    huge_tool["tool"] = json!({"toolCallId": "c1", "title": "t".repeat(9000)});
 
     let cases: Vec<(Vec<u8>, u16, ErrorCode)> = vec![
         (b"{not json".to_vec(), 400, ErrorCode::InvalidBody),
-        (
-            batch(session, vec![message(1, "ok"), bad_role]),
-            400,
-            ErrorCode::InvalidRole,
-        ),
         (
             batch(session, vec![message(2, "b"), message(1, "a")]),
             400,
             ErrorCode::SeqNotAscending,
         ),
         (
-            batch(session, vec![message(1, "ok"), huge_tool]),
-            413,
-            ErrorCode::ToolInfoTooLarge,
+            batch(session, vec![message(1, "ok"), message(0, "zero")]),
+            400,
+            ErrorCode::InvalidSeq,
         ),
     ];
     for (body, status, code) in cases {
@@ -179,8 +182,53 @@ async fn malformed_batches_get_clear_errors_and_store_nothing() {
             .await;
         expect_error(response, status, code.as_str()).await;
     }
-    // The valid first message of each rejected batch was not written.
+    // The valid first message of each unreadable batch was not written.
     assert!(all_messages(&stack, &seeded).await.messages.is_empty());
+
+    // A message breaking a rule of its own is refused alone: its neighbours are stored and
+    // a placeholder holds its seq, so viewers see no gap; a resend finds it again.
+    let body = batch(
+        session,
+        vec![
+            message(1, "before"),
+            bad_role,
+            message(3, "between"),
+            huge_tool_at(4),
+            message(5, "after"),
+        ],
+    );
+    let answer = ingest_ok(&stack, &seeded, body.clone()).await;
+    assert_eq!((answer.persisted, answer.duplicates), (3, 0));
+    let refused: Vec<(u64, &str)> = answer
+        .rejected
+        .iter()
+        .map(|r| (r.seq, r.code.as_str()))
+        .collect();
+    assert_eq!(refused, [(2, "invalid_role"), (4, "tool_info_too_large")]);
+    let stored = all_messages(&stack, &seeded).await;
+    assert_eq!(seqs(&stored), (1..=5).collect::<Vec<_>>());
+    assert_eq!(stored.messages[1].role, MessageRole::System);
+    assert!(
+        stored.messages[1].content.contains("invalid_role"),
+        "{}",
+        stored.messages[1].content
+    );
+    let again = ingest_ok(&stack, &seeded, body).await;
+    assert_eq!(
+        (again.persisted, again.duplicates, again.rejected.len()),
+        (0, 3, 2)
+    );
+    assert_eq!(
+        seqs(&all_messages(&stack, &seeded).await),
+        (1..=5).collect::<Vec<_>>()
+    );
+}
+
+/// `message(seq, "")` whose tool title makes its tool info too large.
+fn huge_tool_at(seq: u64) -> serde_json::Value {
+    let mut huge = message(seq, "");
+    huge["tool"] = json!({"toolCallId": "c1", "title": "t".repeat(9000)});
+    huge
 }
 
 #[tokio::test]
@@ -195,7 +243,8 @@ async fn a_bad_batch_loses_nothing_in_flight_beside_it() {
             &seeded.session,
             vec![message(
                 1000 + chunk,
-                &"x".repeat(MESSAGE_CONTENT_MAX_BYTES + 1),
+                // Past the batch's byte limit: refused whole, before it is read.
+                &"x".repeat(MSG_BATCH_MAX_BYTES + 1),
             )],
         );
         requests.push(stack.post_messages(&seeded.workspace, Some(&token), good));

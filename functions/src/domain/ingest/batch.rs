@@ -1,14 +1,16 @@
 //! Parsing an ingest batch: every limit of the wire protocol is checked here, before the
-//! store is touched, so nothing of an invalid batch is written. Fields whose values have
-//! their own rules (ids, roles) are read as text first and checked one by one, so each
-//! failure has its own code without guessing from a parser's message.
+//! store is touched. What makes the batch unreadable (its size, its shape, a message id or a
+//! sequence out of order) refuses it whole; a message that breaks a rule of its own (its
+//! role, its size, its tool info, its time) is answered alone, and a placeholder takes its
+//! seq, so one bad message never takes its neighbours with it and viewers see no gap.
+//! Fields whose values have their own rules are read as text first and checked one by one,
+//! so each failure has its own code without guessing from a parser's message.
 
 use hangar_protocol::limits::{
     MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES, MSG_BATCH_MAX_SIZE, TOOL_INFO_MAX_BYTES,
 };
-use hangar_protocol::{
-    ChatMessage, ErrorCode, IngestBatch, MessageId, MessageRole, SessionId, ToolCallInfo,
-};
+use hangar_protocol::time::now_ms;
+use hangar_protocol::{ChatMessage, ErrorCode, MessageId, MessageRole, SessionId, ToolCallInfo};
 use serde::Deserialize;
 
 use crate::domain::error::{Error, Result};
@@ -32,8 +34,25 @@ struct RawMessage {
     created_at: u64,
 }
 
+/// A message of the batch that could not be stored as sent: its seq, why (a code and a
+/// sentence); a placeholder takes its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub seq: u64,
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
+/// A checked batch: what to store (placeholders included), and what was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedBatch {
+    pub session_id: SessionId,
+    pub messages: Vec<ChatMessage>,
+    pub rejected: Vec<Rejected>,
+}
+
 /// Parses and checks a batch body.
-pub fn parse_batch(body: &[u8]) -> Result<IngestBatch> {
+pub fn parse_batch(body: &[u8]) -> Result<ParsedBatch> {
     if body.len() > MSG_BATCH_MAX_BYTES {
         return Err(Error::too_large(
             ErrorCode::BatchTooLarge,
@@ -68,29 +87,52 @@ pub fn parse_batch(body: &[u8]) -> Result<IngestBatch> {
         ));
     }
     let mut messages = Vec::with_capacity(raw.messages.len());
+    let mut rejected = Vec::new();
     let mut previous_seq = 0;
     for (index, message) in raw.messages.into_iter().enumerate() {
-        let message = check_message(&format!("messages[{index}]"), message, previous_seq)?;
-        previous_seq = message.seq;
-        messages.push(message);
+        let at = format!("messages[{index}]");
+        let (message_id, seq) = check_place(&at, &message, previous_seq)?;
+        previous_seq = seq;
+        let created_at = message.created_at;
+        match check_message(&at, message, message_id.clone()) {
+            Ok(message) => messages.push(message),
+            Err(err) => {
+                let code = err.code();
+                let reason = err.to_string();
+                messages.push(ChatMessage {
+                    message_id,
+                    seq,
+                    role: MessageRole::System,
+                    content: format!(
+                        "A message of the agent could not be stored ({code}): {reason}",
+                        code = code.as_str()
+                    ),
+                    tool: None,
+                    created_at: if created_at == 0 {
+                        now_ms()
+                    } else {
+                        created_at
+                    },
+                });
+                rejected.push(Rejected { seq, code, reason });
+            }
+        }
     }
-    Ok(IngestBatch {
+    Ok(ParsedBatch {
         session_id,
         messages,
+        rejected,
     })
 }
 
-fn check_message(at: &str, raw: RawMessage, previous_seq: u64) -> Result<ChatMessage> {
-    let message_id = MessageId::parse(raw.message_id).map_err(|err| {
+/// The message's id and seq, which place it: without them the batch cannot be read.
+fn check_place(at: &str, raw: &RawMessage, previous_seq: u64) -> Result<(MessageId, u64)> {
+    let message_id = MessageId::parse(raw.message_id.clone()).map_err(|err| {
         Error::invalid(
             ErrorCode::InvalidMessageId,
             format!("{at}.messageId: {err}"),
         )
     })?;
-    let role: MessageRole = raw
-        .role
-        .parse()
-        .map_err(|err| Error::invalid(ErrorCode::InvalidRole, format!("{at}.role: {err}")))?;
     if raw.seq == 0 {
         return Err(Error::invalid(
             ErrorCode::InvalidSeq,
@@ -106,6 +148,15 @@ fn check_message(at: &str, raw: RawMessage, previous_seq: u64) -> Result<ChatMes
             ),
         ));
     }
+    Ok((message_id, raw.seq))
+}
+
+/// The message's own rules: refusing it refuses only it.
+fn check_message(at: &str, raw: RawMessage, message_id: MessageId) -> Result<ChatMessage> {
+    let role: MessageRole = raw
+        .role
+        .parse()
+        .map_err(|err| Error::invalid(ErrorCode::InvalidRole, format!("{at}.role: {err}")))?;
     if raw.created_at == 0 {
         return Err(Error::invalid(
             ErrorCode::InvalidCreatedAt,
@@ -171,9 +222,21 @@ mod tests {
         message
     }
 
+    /// Why the batch, or its one bad message, was refused, and whether for its size.
     fn code_of(body: &[u8]) -> (ErrorCode, bool) {
-        let err = parse_batch(body).expect_err("refused");
-        (err.code(), matches!(err, Error::TooLarge { .. }))
+        let size = |code| {
+            matches!(
+                code,
+                ErrorCode::MessageTooLarge | ErrorCode::ToolInfoTooLarge
+            )
+        };
+        match parse_batch(body) {
+            Err(err) => (err.code(), matches!(err, Error::TooLarge { .. })),
+            Ok(parsed) => {
+                let rejected = parsed.rejected.first().expect("a rejected message");
+                (rejected.code, size(rejected.code))
+            }
+        }
     }
 
     #[test]
@@ -256,6 +319,41 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_message_is_answered_alone_and_a_placeholder_takes_its_seq() {
+        let parsed = parse_batch(&batch(vec![
+            message(1, "before"),
+            second("x", "role", json!("robot")),
+            message(3, "after"),
+        ]))
+        .expect("the batch is read");
+        let roles: Vec<(u64, MessageRole)> =
+            parsed.messages.iter().map(|m| (m.seq, m.role)).collect();
+        assert_eq!(
+            roles,
+            [
+                (1, MessageRole::Assistant),
+                (2, MessageRole::System),
+                (3, MessageRole::Assistant)
+            ]
+        );
+        assert_eq!(parsed.rejected.len(), 1);
+        assert_eq!(
+            (parsed.rejected[0].seq, parsed.rejected[0].code),
+            (2, ErrorCode::InvalidRole)
+        );
+        assert!(
+            parsed.messages[1].content.contains("invalid_role"),
+            "{}",
+            parsed.messages[1].content
+        );
+        assert_eq!(
+            parsed.messages[1].message_id.as_str(),
+            "m-0002",
+            "a resend finds it again"
+        );
+    }
+
+    #[test]
     fn limits_hold_at_their_edges() {
         let at_limit: Vec<Value> = (1..=MSG_BATCH_MAX_SIZE as u64)
             .map(|s| message(s, ""))
@@ -276,9 +374,9 @@ mod tests {
             let empty = batch(vec![message(1, "")]).len();
             batch(vec![message(1, &"a".repeat(len - empty))])
         };
-        assert!(
-            parse_batch(&padded(MSG_BATCH_MAX_BYTES))
-                .is_err_and(|e| e.code() == ErrorCode::MessageTooLarge)
+        assert_eq!(
+            code_of(&padded(MSG_BATCH_MAX_BYTES)),
+            (ErrorCode::MessageTooLarge, true)
         );
         assert_eq!(
             code_of(&padded(MSG_BATCH_MAX_BYTES + 1)),

@@ -1,10 +1,13 @@
-//! Message ingest: a node agent's batch of chat messages, validated as a whole, then written
-//! one conditional put per message so a re-sent message is counted as a duplicate.
+//! Message ingest: a node agent's batch of chat messages, checked (a message breaking a rule
+//! of its own is answered alone, a placeholder taking its seq), then written one conditional
+//! put per message so a re-sent message is counted as a duplicate.
 
 mod batch;
 
 use futures::{StreamExt, TryStreamExt};
-use hangar_protocol::{ChatMessage, ErrorCode, IngestResponse, SessionId, WorkspaceId};
+use hangar_protocol::{
+    ChatMessage, ErrorCode, IngestResponse, RejectedMessage, SessionId, WorkspaceId,
+};
 
 pub use batch::parse_batch;
 
@@ -64,19 +67,35 @@ pub async fn ingest(
         .try_collect()
         .await?;
 
+    let placeholder = |seq: u64| batch.rejected.iter().any(|r| r.seq == seq);
     let mut response = IngestResponse {
-        persisted: 0,
-        duplicates: 0,
+        rejected: batch
+            .rejected
+            .iter()
+            .map(|r| RejectedMessage {
+                seq: r.seq,
+                code: r.code.as_str().to_string(),
+                message: r.reason.clone(),
+            })
+            .collect(),
+        ..IngestResponse::default()
     };
+    let mut inserted = 0u32;
     let mut conflicts = Vec::new();
     for (seq, outcome) in outcomes {
         match outcome {
-            InsertOutcome::Inserted => response.persisted += 1,
+            InsertOutcome::Inserted => {
+                inserted += 1;
+                if !placeholder(seq) {
+                    response.persisted += 1;
+                }
+            }
+            InsertOutcome::Duplicate if placeholder(seq) => {}
             InsertOutcome::Duplicate => response.duplicates += 1,
             InsertOutcome::SequenceTaken { existing } => conflicts.push((seq, existing)),
         }
     }
-    if response.persisted > 0 {
+    if inserted > 0 {
         let last_message_at = batch
             .messages
             .iter()
@@ -87,7 +106,7 @@ pub async fn ingest(
             .record_session_messages(
                 &workspace.project_id,
                 &batch.session_id,
-                u64::from(response.persisted),
+                u64::from(inserted),
                 last_message_at,
             )
             .await?;
@@ -117,6 +136,7 @@ pub async fn ingest(
         session = %batch.session_id,
         persisted = response.persisted,
         duplicates = response.duplicates,
+        rejected = response.rejected.len(),
         "batch ingested"
     );
     Ok(response)
