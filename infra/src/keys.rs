@@ -1,6 +1,7 @@
 //! Development key pairs. Production keys come from the deployment (see README); locally
 //! the stack makes its own, and keeps them on disk so tokens survive a restart.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
@@ -82,7 +83,14 @@ impl DevKeys {
                 }
                 let json = serde_json::to_vec_pretty(&keys)
                     .map_err(|err| KeyFileError::Encode(err.to_string()))?;
-                std::fs::write(path, json).map_err(io)?;
+                // Private keys: readable by their owner only.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(io)?;
+                std::io::Write::write_all(&mut file, &json).map_err(io)?;
                 Ok(keys)
             }
             Err(source) => Err(KeyFileError::Io {

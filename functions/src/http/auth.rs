@@ -236,6 +236,8 @@ fn validation(algorithm: Algorithm, audience: &str, issuer: &str) -> Validation 
     validation.set_audience(&[audience]);
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    // A token not valid yet is refused too (within the same leeway).
+    validation.validate_nbf = true;
     validation.leeway = LEEWAY_SECONDS;
     validation
 }
@@ -273,6 +275,10 @@ fn decode_token<T: DeserializeOwned>(
                 ErrorKind::ExpiredSignature => {
                     (ErrorCode::TokenExpired, "the token has expired".into())
                 }
+                ErrorKind::ImmatureSignature => (
+                    ErrorCode::InvalidToken,
+                    "the token is not valid yet (nbf)".into(),
+                ),
                 ErrorKind::InvalidSignature => (
                     ErrorCode::InvalidToken,
                     "the token's signature does not verify".into(),

@@ -121,3 +121,86 @@ async fn callback_auth_failures_are_refused() {
     // And the genuine token still works.
     assert_eq!(ingest_ok(&stack, &seeded, body()).await.persisted, 1);
 }
+
+/// A user token whose `nbf` lies an hour ahead (past any leeway) is refused until then.
+#[tokio::test]
+async fn a_user_token_not_valid_yet_is_refused() {
+    let stack = TestStack::start().await;
+    let now = hangar_protocol::time::now_ms() / 1000;
+    let claims = serde_json::json!({
+        "iss": hangar_infra::keys::DEV_USER_ISSUER, "aud": hangar_protocol::auth::USER_AUDIENCE,
+        "sub": "early-user", "iat": now, "nbf": now + 3600, "exp": now + 7200,
+    });
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(stack.keys.user_private_pem.as_bytes())
+        .expect("key");
+    let early = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &key,
+    )
+    .expect("token");
+    let (status, body) = stack
+        .call("GET", hangar_protocol::routes::PROJECTS, Some(&early), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid yet")),
+        "{body}"
+    );
+    // The same claims valid now are taken: only the nbf was wrong.
+    let mut now_claims = claims.clone();
+    now_claims["nbf"] = serde_json::json!(now);
+    let valid = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &now_claims,
+        &key,
+    )
+    .expect("token");
+    let (status, body) = stack
+        .call("GET", hangar_protocol::routes::PROJECTS, Some(&valid), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A node's status report carries a reason of any length; the task keeps its last 2000
+/// characters' worth (cut and marked), so a record and its frame stay small.
+#[tokio::test]
+async fn a_reported_reason_is_kept_within_its_limit() {
+    let stack = TestStack::start().await;
+    let (seeded, task) = stack.seed_running_task().await;
+    let token = stack.callback_token(&seeded.workspace);
+    let reason = "r".repeat(hangar_protocol::limits::REASON_MAX_CHARS * 5);
+    let (status, body) = stack
+        .call(
+            "POST",
+            &hangar_protocol::routes::workspace_status(&seeded.workspace),
+            Some(&token),
+            Some(serde_json::json!({"outcome": "failed", "reason": reason})),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let failed = stack.task(&seeded.owner, &task).await;
+    let kept = &failed.history.last().expect("history").reason;
+    assert_eq!(
+        kept.chars().count(),
+        hangar_protocol::limits::REASON_MAX_CHARS
+    );
+    assert!(kept.ends_with('…'), "{kept}");
+}
+
+/// The development keys file holds private keys: its owner's only.
+#[test]
+fn the_development_keys_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("dev-keys.json");
+    hangar_infra::DevKeys::load_or_generate(&path).expect("keys");
+    let mode = std::fs::metadata(&path).expect("file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
