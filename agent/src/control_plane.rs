@@ -168,26 +168,8 @@ impl ControlPlane {
         caller: Caller<'_>,
         node: &NodeId,
     ) -> Result<Assignments, CallError> {
-        let url = format!("{}{}", caller.api_url, routes::node_assignments(node));
-        let fetch = || async {
-            let response = self
-                .http
-                .get(&url)
-                .bearer_auth(caller.token)
-                .send()
-                .await
-                .map_err(|err| CallError::Transient(err.to_string()))?;
-            checked(response)
-                .await?
-                .json::<Assignments>()
-                .await
-                .map_err(|err| CallError::Transient(format!("unreadable assignments: {err}")))
-        };
-        fetch
-            .retry(self.backoff())
-            .sleep(tokio::time::sleep)
-            .when(CallError::is_transient)
-            .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching assignments failed; retrying"))
+        let path = routes::node_assignments(node);
+        self.fetch(caller, reqwest::Method::GET, &path, "assignments")
             .await
     }
 
@@ -198,39 +180,18 @@ impl ControlPlane {
         caller: Caller<'_>,
         workspace: &WorkspaceId,
     ) -> Result<Option<GitCredential>, CallError> {
-        let url = format!(
-            "{}{}",
-            caller.api_url,
-            routes::workspace_git_credential(workspace)
-        );
-        let fetch = || async {
-            let response = self
-                .http
-                .post(&url)
-                .bearer_auth(caller.token)
-                .send()
-                .await
-                .map_err(|err| CallError::Transient(err.to_string()))?;
-            if response.status() == reqwest::StatusCode::NOT_FOUND {
-                let body = response.text().await.unwrap_or_default();
-                if body.contains(ErrorCode::NoCredential.as_str()) {
-                    return Ok(None);
-                }
-                return Err(CallError::Permanent { status: 404, body });
-            }
-            checked(response)
-                .await?
-                .json::<GitCredential>()
-                .await
-                .map(Some)
-                .map_err(|err| CallError::Transient(format!("unreadable credential: {err}")))
-        };
-        fetch
-            .retry(self.backoff())
-            .sleep(tokio::time::sleep)
-            .when(CallError::is_transient)
-            .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching the git credential failed; retrying"))
+        let path = routes::workspace_git_credential(workspace);
+        match self
+            .fetch(caller, reqwest::Method::POST, &path, "the git credential")
             .await
+        {
+            Err(CallError::Permanent { status: 404, body })
+                if body.contains(ErrorCode::NoCredential.as_str()) =>
+            {
+                Ok(None)
+            }
+            fetched => fetched.map(Some),
+        }
     }
 
     /// The secret variables of the workspace's agent, with retries. Never logged.
@@ -239,30 +200,40 @@ impl ControlPlane {
         caller: Caller<'_>,
         workspace: &WorkspaceId,
     ) -> Result<AgentSecrets, CallError> {
-        let url = format!(
-            "{}{}",
-            caller.api_url,
-            routes::workspace_agent_secrets(workspace)
-        );
+        let path = routes::workspace_agent_secrets(workspace);
+        self.fetch(caller, reqwest::Method::POST, &path, "the agent's secrets")
+            .await
+    }
+
+    /// The JSON answer of `method path` (no body), with retries while the failure is
+    /// transient and the budget lasts. The answer is never logged (it may hold secrets).
+    async fn fetch<T: serde::de::DeserializeOwned>(
+        &self,
+        caller: Caller<'_>,
+        method: reqwest::Method,
+        path: &str,
+        what: &str,
+    ) -> Result<T, CallError> {
+        let url = format!("{}{path}", caller.api_url);
         let fetch = || async {
             let response = self
                 .http
-                .post(&url)
+                .request(method.clone(), &url)
                 .bearer_auth(caller.token)
                 .send()
                 .await
                 .map_err(|err| CallError::Transient(err.to_string()))?;
             checked(response)
                 .await?
-                .json::<AgentSecrets>()
+                .json::<T>()
                 .await
-                .map_err(|err| CallError::Transient(format!("unreadable agent secrets: {err}")))
+                .map_err(|err| CallError::Transient(format!("unreadable {what}: {err}")))
         };
         fetch
             .retry(self.backoff())
             .sleep(tokio::time::sleep)
             .when(CallError::is_transient)
-            .notify(|err, delay| tracing::warn!(error = %err, ?delay, "fetching the agent's secrets failed; retrying"))
+            .notify(|err, delay| tracing::warn!(error = %err, ?delay, what, "fetching failed; retrying"))
             .await
     }
 
