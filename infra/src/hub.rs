@@ -20,6 +20,7 @@ use axum::routing::get;
 use hangar_functions::AppState;
 use hangar_functions::domain::ports::{Delivery, PortError, Push};
 use hangar_functions::http::ApiError;
+use hangar_protocol::limits::LIVE_FRAME_MAX_BYTES;
 use hangar_protocol::live::{CONNECT_PROJECT_PARAM, CONNECT_TOKEN_PARAM};
 use hangar_protocol::node::NodeMessage;
 use hangar_protocol::{ErrorCode, routes};
@@ -107,6 +108,14 @@ impl LocalHub {
 #[async_trait]
 impl Push for LocalHub {
     async fn post(&self, connection_id: &str, frame: &str) -> Result<Delivery, PortError> {
+        // API Gateway refuses a frame over its limit (PayloadTooLargeException): so does the
+        // hub, so the tests see what production would.
+        if frame.len() > LIVE_FRAME_MAX_BYTES {
+            return Err(PortError::Failed(format!(
+                "PayloadTooLargeException: a frame of {} bytes is over the {LIVE_FRAME_MAX_BYTES}-byte limit",
+                frame.len()
+            )));
+        }
         let socket = self
             .lock()
             .get(connection_id)

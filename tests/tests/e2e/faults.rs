@@ -105,3 +105,52 @@ async fn a_tool_call_with_a_title_past_the_limit_is_fitted_and_takes_no_neighbou
     );
     assert_dense_and_unique(&stored, stored.len() as u64);
 }
+
+/// Fails on the code that pushed a task's whole record and the create command as they were
+/// (checked): a prompt of control characters (six bytes each once escaped) made both pass
+/// the gateway's 128 KiB frame limit, which the local hub now enforces as API Gateway does,
+/// so the viewer saw no task frame and the node never got its command.
+#[tokio::test]
+async fn a_prompt_past_the_frame_limit_still_reaches_its_node_and_its_viewers() {
+    use futures::StreamExt;
+    use hangar_protocol::limits::{LIVE_FRAME_MAX_BYTES, TASK_PROMPT_MAX_BYTES};
+    use hangar_protocol::live::LiveEvent;
+
+    let stack = TestStack::start().await;
+    let owner = hangar_tests::fixtures::user();
+    let project = stack.new_project(&owner).await;
+    let url = stack.stack.ws_url(&format!(
+        "{}?token={}&projectId={project}",
+        hangar_protocol::routes::LIVE_SOCKET,
+        stack.user_token(&owner)
+    ));
+    let (mut viewer, _) = tokio_tungstenite::connect_async(url).await.expect("viewer");
+    let prompt = format!("go{}", "\u{1}".repeat(TASK_PROMPT_MAX_BYTES - 2));
+    assert!(serde_json::to_string(&prompt).expect("json").len() > LIVE_FRAME_MAX_BYTES);
+    let task = stack.submit_task(&owner, &project, &prompt, "run").await;
+    let done = stack
+        .wait_for_status(&owner, &task, TaskStatus::Completed)
+        .await;
+    assert_eq!(
+        done.prompt.len(),
+        TASK_PROMPT_MAX_BYTES,
+        "the API still returns it whole"
+    );
+
+    // The viewer saw the task reach `completed` through frames within the limit.
+    let mut seen = Vec::new();
+    while !seen.contains(&TaskStatus::Completed) {
+        let frame = tokio::time::timeout(Duration::from_secs(10), viewer.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("frame");
+        let text = frame.into_text().expect("text frame");
+        assert!(text.len() <= LIVE_FRAME_MAX_BYTES, "{} bytes", text.len());
+        if let Ok(LiveEvent::Task { task: shown, .. }) = serde_json::from_str(&text)
+            && shown.id == task.id
+        {
+            seen.push(shown.status);
+        }
+    }
+}

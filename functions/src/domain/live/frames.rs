@@ -1,9 +1,44 @@
-//! Message frames: a batch split into frames that each fit the gateway's limit.
+//! Frames within the gateway's limit: a batch of messages split into frames, and a task's
+//! frame cut down to fit (viewers page what a frame could not carry over HTTP).
 
 use hangar_protocol::fit::{ArrayBudget, json_len};
+use hangar_protocol::git::cut;
 use hangar_protocol::limits::LIVE_FRAME_MAX_BYTES;
 use hangar_protocol::live::LiveEvent;
+use hangar_protocol::tasks::TaskView;
 use hangar_protocol::{ChatMessage, ProjectId, SessionId};
+
+/// What a task frame keeps of a long prompt, of each reason and of the history, when the
+/// whole task does not fit (viewers read the prompt from the transcript).
+const FRAME_PROMPT_CHARS: usize = 1_000;
+const FRAME_REASON_CHARS: usize = 500;
+const FRAME_HISTORY: usize = 20;
+
+/// The frame of a task change, within [`LIVE_FRAME_MAX_BYTES`]: the whole task when it fits,
+/// else the task with its prompt, its reasons and its history cut and its file list dropped
+/// (the totals stay).
+pub fn task_frame(task: TaskView, cursor: u64) -> LiveEvent {
+    let frame = |task: TaskView| LiveEvent::Task {
+        project_id: task.project_id.clone(),
+        task: Box::new(task),
+        cursor,
+    };
+    let whole = frame(task.clone());
+    if json_len(&whole) <= LIVE_FRAME_MAX_BYTES {
+        return whole;
+    }
+    let mut task = task;
+    task.prompt = cut(&task.prompt, FRAME_PROMPT_CHARS);
+    let skip = task.history.len().saturating_sub(FRAME_HISTORY);
+    task.history.drain(..skip);
+    for step in &mut task.history {
+        step.reason = cut(&step.reason, FRAME_REASON_CHARS);
+    }
+    if let Some(output) = &mut task.output {
+        output.files.clear();
+    }
+    frame(task)
+}
 
 /// Splits `messages` (ascending) into frames of at most [`LIVE_FRAME_MAX_BYTES`]. Every
 /// frame's cursor is the batch's highest seq; a message too large for any frame is left out,
@@ -50,6 +85,84 @@ pub fn message_frames(
         frames.push(frame(current));
     }
     frames
+}
+
+#[cfg(test)]
+mod task_tests {
+    use super::*;
+    use hangar_protocol::tasks::{TaskStatus, TaskTransition, VmSize};
+    use hangar_protocol::{TaskId, UserId};
+
+    #[test]
+    fn a_task_frame_fits_whatever_its_prompt_and_history() {
+        let step = |i: u64| TaskTransition {
+            from: Some(TaskStatus::Queued),
+            to: TaskStatus::Failed,
+            at: i,
+            reason: "\u{1}".repeat(2_000),
+        };
+        let task = TaskView {
+            id: TaskId::new(),
+            project_id: ProjectId::new(),
+            title: "t".into(),
+            // Control characters take six bytes each once escaped.
+            prompt: "\u{1}".repeat(32_768),
+            status: TaskStatus::Failed,
+            vm_size: VmSize::Small,
+            session_id: SessionId::new(),
+            node_id: None,
+            workspace_id: None,
+            created_by: UserId::parse("u").expect("id"),
+            created_at: 1,
+            updated_at: 2,
+            history: (0..60).map(step).collect(),
+            base_branch: "main".into(),
+            output: None,
+            kept_until: None,
+        };
+        let frame = task_frame(task.clone(), 7);
+        assert!(
+            json_len(&frame) <= LIVE_FRAME_MAX_BYTES,
+            "{}",
+            json_len(&frame)
+        );
+        let LiveEvent::Task {
+            task: cut_task,
+            cursor,
+            ..
+        } = frame
+        else {
+            panic!("a task frame")
+        };
+        assert_eq!(
+            (cursor, cut_task.updated_at, cut_task.status),
+            (7, 2, TaskStatus::Failed)
+        );
+        assert_eq!(
+            cut_task.history.last(),
+            task.history
+                .last()
+                .map(|s| TaskTransition {
+                    reason: cut(&s.reason, FRAME_REASON_CHARS),
+                    ..s.clone()
+                })
+                .as_ref()
+        );
+        // A task that fits goes whole.
+        let small = TaskView {
+            prompt: "p".into(),
+            history: Vec::new(),
+            ..task
+        };
+        assert_eq!(
+            task_frame(small.clone(), 1),
+            LiveEvent::Task {
+                project_id: small.project_id.clone(),
+                task: Box::new(small),
+                cursor: 1
+            }
+        );
+    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use hangar_protocol::tasks::TaskView;
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ChatMessage, ErrorCode, ProjectId, SessionId, UserId};
 
-pub use frames::message_frames;
+pub use frames::{message_frames, task_frame};
 pub use nodes::Sent;
 
 use super::access::member_project;
@@ -200,11 +200,7 @@ impl Live {
                 0
             }
         };
-        let event = LiveEvent::Task {
-            project_id: task.project_id.clone(),
-            task: Box::new(TaskView::from(task.clone())),
-            cursor,
-        };
+        let event = task_frame(TaskView::from(task.clone()), cursor);
         let report = self.post_all(&mut connections, &event).await;
         tracing::debug!(task = %task.id, status = %task.status, ?report, "task published");
     }

@@ -3,6 +3,7 @@
 //! the store, and a node fetches its assignments after each (re)connect, so a command that
 //! finds no socket, or a socket that drops it, costs a reconnect, never a task.
 
+use hangar_protocol::limits::LIVE_FRAME_MAX_BYTES;
 use hangar_protocol::node::NodeCommand;
 use hangar_protocol::tasks::NodeStatus;
 use hangar_protocol::time::now_ms;
@@ -89,8 +90,16 @@ impl Live {
             tracing::info!(%node, "no socket; the node converges when it reconnects");
             return Ok(Sent::NotConnected);
         };
-        let frame = serde_json::to_string(command)
-            .map_err(|err| Error::Internal(format!("cannot encode a node command: {err}")))?;
+        let encode = |command: &NodeCommand| {
+            serde_json::to_string(command)
+                .map_err(|err| Error::Internal(format!("cannot encode a node command: {err}")))
+        };
+        let mut frame = encode(command)?;
+        if frame.len() > LIVE_FRAME_MAX_BYTES {
+            // Too large for the gateway (a long prompt): the node reads it from its
+            // assignments over HTTP instead.
+            frame = encode(&NodeCommand::Converge)?;
+        }
         match self.push.post(&link.connection_id, &frame).await {
             Ok(Delivery::Delivered) => Ok(Sent::Pushed),
             Ok(Delivery::Gone) => {
