@@ -11,6 +11,7 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
 use super::Tasks;
+use super::requests::task_not_found;
 use crate::domain::access::member_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::records::{Node, Task, Workspace};
@@ -165,16 +166,17 @@ impl Tasks {
         id: &TaskId,
     ) -> Result<TaskView> {
         member_project(self.store.as_ref(), user, project).await?;
-        let task = self.load_task(project, id).await?;
+        let task = self
+            .store
+            .get_task(project, id)
+            .await?
+            .ok_or_else(|| task_not_found(project, id))?;
         if task.kept_until.is_none() || !ended(task.status) {
             return Err(Error::conflict(
                 ErrorCode::NothingKept,
                 format!("task {id} is {} and keeps no workspace", task.status),
             ));
         }
-        let task = self.store.get_task(project, id).await?.ok_or_else(|| {
-            Error::not_found(ErrorCode::TaskNotFound, format!("task {id} does not exist"))
-        })?;
         self.release_kept(&task).await?;
         self.start_queued_logged().await;
         self.load_task(project, id).await

@@ -17,7 +17,7 @@ fn newest_first<R, V: From<R>>(records: Vec<R>, time: impl Fn(&V) -> u64) -> Vec
     views
 }
 
-fn task_not_found(project: &ProjectId, id: &TaskId) -> Error {
+pub(super) fn task_not_found(project: &ProjectId, id: &TaskId) -> Error {
     Error::not_found(
         ErrorCode::TaskNotFound,
         format!("task {id} does not exist in project {project}"),
