@@ -111,3 +111,42 @@ async fn projects_are_created_listed_and_shared_only_with_members() {
         (401, Some("missing_token"))
     );
 }
+
+/// Projects are read in batches of 100 (BatchGetItem): a member of more sees them all,
+/// newest first.
+#[tokio::test]
+async fn a_member_of_more_projects_than_one_batch_read_sees_them_all_newest_first() {
+    let stack = TestStack::start().await;
+    let owner = hangar_tests::fixtures::user();
+    let token = stack.user_token(&owner);
+    let mut made = Vec::new();
+    for i in 0..105 {
+        let body = json!({"name": format!("P{i}"), "repo": "https://github.com/acme/shop.git"});
+        let (status, project) = stack
+            .call("POST", routes::PROJECTS, Some(&token), Some(body))
+            .await;
+        assert_eq!(status, 201, "{project}");
+        made.push(project["id"].as_str().expect("id").to_string());
+    }
+    let (status, listed) = stack
+        .call("GET", routes::PROJECTS, Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    let listed: Vec<&str> = listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert_eq!(listed.len(), 105);
+    let mut expected: Vec<&str> = made.iter().map(String::as_str).collect();
+    expected.sort();
+    let mut got = listed.clone();
+    got.sort();
+    assert_eq!(got, expected, "every project, once");
+    assert_eq!(
+        listed.first().copied(),
+        made.last().map(String::as_str),
+        "newest first"
+    );
+}

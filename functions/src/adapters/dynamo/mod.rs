@@ -13,10 +13,15 @@ mod records;
 pub mod table;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use serde::de::DeserializeOwned;
 
 use self::items::{Item, Key, from_item, key, s};
+
+/// Keys one BatchGetItem takes at most (DynamoDB's limit).
+const BATCH_GET_MAX: usize = 100;
+/// Rounds of BatchGetItem for keys left unprocessed before giving up.
+const BATCH_GET_ROUNDS: u64 = 5;
 use crate::adapters::aws::{SdkFailure, sdk_config};
 use crate::domain::ports::{Saved, Store, StoreError};
 
@@ -176,6 +181,58 @@ impl DynamoStore {
             .await
             .map_err(SdkFailure::from)?;
         output.item.map(|item| from_item(item, entity)).transpose()
+    }
+
+    /// The items of `keys` that exist (in any order), read with BatchGetItem in rounds of
+    /// at most [`BATCH_GET_MAX`] keys. Keys DynamoDB leaves unprocessed (throttling) are asked
+    /// again after a short pause, a few times; past that the store is unavailable.
+    async fn get_many<T: DeserializeOwned>(
+        &self,
+        keys: Vec<Key>,
+        entity: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<_> = chunk.iter().cloned().map(key).collect();
+            for round in 1..=BATCH_GET_ROUNDS {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|err| StoreError::Failed(err.to_string()))?;
+                let mut output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(SdkFailure::from)?;
+                let items = output
+                    .responses
+                    .as_mut()
+                    .and_then(|responses| responses.remove(&self.table))
+                    .unwrap_or_default();
+                for item in items {
+                    found.push(from_item(item, entity)?);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.table))
+                    .map(|left| left.keys)
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if round == BATCH_GET_ROUNDS {
+                    return Err(StoreError::Unavailable(format!(
+                        "{} keys left unprocessed by BatchGetItem",
+                        pending.len()
+                    )));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 * round)).await;
+            }
+        }
+        Ok(found)
     }
 
     async fn delete(&self, item_key: Key) -> Result<(), StoreError> {

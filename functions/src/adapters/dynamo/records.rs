@@ -55,15 +55,14 @@ impl ProjectStore for DynamoStore {
         let memberships: Vec<Membership> = self
             .query_prefix(membership_pk(user), MEMBERSHIP_PREFIX, "membership")
             .await?;
-        let mut projects = Vec::new();
-        for membership in memberships {
-            // A membership outlives a removal from the member list; the project decides.
-            if let Some(project) = self.get_project(&membership.project_id).await?
-                && project.is_member(user)
-            {
-                projects.push(project);
-            }
-        }
+        // One BatchGetItem per 100 memberships, not one read after another.
+        let keys = memberships
+            .iter()
+            .map(|membership| project_key(&membership.project_id))
+            .collect();
+        let mut projects: Vec<Project> = self.get_many(keys, "project").await?;
+        // A membership outlives a removal from the member list; the project decides.
+        projects.retain(|project| project.is_member(user));
         projects.sort_by_key(|project| std::cmp::Reverse(project.created_at));
         Ok(projects)
     }
