@@ -184,6 +184,7 @@ impl WorkspaceRunner {
             reason: Some(reason),
             output: None,
             last_message: None,
+            // Set by `run` from what the directory holds.
             keep: false,
         };
         // The task first, so even a run that fails at once shows what it was asked.
@@ -212,12 +213,7 @@ impl WorkspaceRunner {
         }
         let env = match self.agent_env(run, &recorder, !cloned).await {
             Ok(env) => env,
-            Err(reason) => {
-                return WorkspaceStatusReport {
-                    keep: true,
-                    ..failed(reason)
-                };
-            }
+            Err(reason) => return failed(reason),
         };
         let agent = AcpAgentCommand {
             command: run

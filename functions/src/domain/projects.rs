@@ -142,7 +142,7 @@ pub async fn create_project(
         .as_ref()
         .map(|forge| forge_settings(forge, &repo, repos, None))
         .transpose()?;
-    let (forge, token) = forge.map_or((None, None), |(view, token)| (Some(view), token));
+    let (forge, credential) = forge.map_or((None, None), |(view, given)| (Some(view), given));
     exclusive(request.acp_command.is_some(), request.agent.as_ref())?;
     let agent = match &request.agent {
         Some(agent) => agent::apply(forges, &id, &AgentSettings::default(), agent).await?,
@@ -174,7 +174,7 @@ pub async fn create_project(
         created_at: now_ms(),
     };
     // The credential first: a project never names one that was not kept.
-    if let Some(credential) = &token {
+    if let Some(credential) = &credential {
         forges.keep(&project.id, credential).await?;
     }
     if store.create_project(&project).await? == Saved::Conflict {
@@ -233,7 +233,7 @@ pub async fn update_project(
             project.acp_command = None;
         }
     }
-    let mut token = None;
+    let mut credential = None;
     match &request.forge {
         None => {}
         Some(None) => project.forge = None,
@@ -241,12 +241,12 @@ pub async fn update_project(
             let (view, given) =
                 forge_settings(forge, &project.repo, repos, project.forge.as_ref())?;
             project.forge = Some(view);
-            token = given;
+            credential = given;
         }
     }
-    match (&request.forge, &token) {
+    match (&request.forge, &credential) {
         (Some(None), _) => forges.forget(&project.id).await?,
-        (_, Some(token)) => forges.keep(&project.id, token).await?,
+        (_, Some(credential)) => forges.keep(&project.id, credential).await?,
         _ => {}
     }
     store.put_project(&project).await?;

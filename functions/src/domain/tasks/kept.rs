@@ -137,25 +137,8 @@ impl Tasks {
         project: &ProjectId,
         id: &TaskId,
     ) -> Result<TaskView> {
-        member_project(self.store.as_ref(), user, project).await?;
-        let now = now_ms();
-        self.request_transition(
-            project,
-            id,
-            ended,
-            (
-                TaskStatus::Queued,
-                format!("retry requested by {user}"),
-                now,
-            ),
-            Some(now + self.timeouts.start_ms),
-            |status| {
-                format!("task {id} is {status}; only a failed or cancelled task can be retried")
-            },
-        )
-        .await?;
-        self.start_queued_logged().await;
-        self.load_task(project, id).await
+        let rule = ("retry", "a failed or cancelled task can be retried");
+        self.queue_again(user, (project, id), rule, ended).await
     }
 
     /// Discard: the kept workspace of a failed or cancelled task goes now.

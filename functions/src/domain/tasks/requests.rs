@@ -68,15 +68,34 @@ impl Tasks {
         project: &ProjectId,
         id: &TaskId,
     ) -> Result<TaskView> {
+        let allowed = |status| status == TaskStatus::Backlog;
+        let rule = ("run", "a backlog task can be run");
+        self.queue_again(user, (project, id), rule, allowed).await
+    }
+
+    /// A member's request to queue the task (`what`: run, retry) if `allowed` holds for its
+    /// status (`only` words the rule for a refusal); then the queue is worked and the task
+    /// as it stands is answered.
+    pub(super) async fn queue_again(
+        &self,
+        user: &UserId,
+        (project, id): (&ProjectId, &TaskId),
+        (what, only): (&str, &str),
+        allowed: impl Fn(TaskStatus) -> bool,
+    ) -> Result<TaskView> {
         member_project(self.store.as_ref(), user, project).await?;
         let now = now_ms();
         self.request_transition(
             project,
             id,
-            |status| status == TaskStatus::Backlog,
-            (TaskStatus::Queued, format!("run requested by {user}"), now),
+            allowed,
+            (
+                TaskStatus::Queued,
+                format!("{what} requested by {user}"),
+                now,
+            ),
             Some(now + self.timeouts.start_ms),
-            |status| format!("task {id} is {status}; only a backlog task can be run"),
+            |status| format!("task {id} is {status}; only {only}"),
         )
         .await?;
         self.start_queued_logged().await;
