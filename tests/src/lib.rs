@@ -7,6 +7,7 @@ pub mod aws_proxy;
 pub mod browser;
 pub mod fixtures;
 pub mod forge;
+pub mod gate;
 pub mod git;
 mod seed;
 pub mod wire;

@@ -29,6 +29,7 @@ impl TestStack {
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),
+                revision: 0,
             })
             .await
             .expect("put project");

@@ -24,6 +24,7 @@ const DESCRIPTION_MAX_CHARS: usize = 4000;
 const TOKEN_USER: &str = "x-access-token";
 
 /// The forge ports and what links back to Hangar.
+#[derive(Clone)]
 pub struct Forges {
     pub vault: Arc<dyn CredentialVault>,
     pub forge: Arc<dyn Forge>,

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use hangar_protocol::forge::{ForgeView, GitHubApp};
-use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent};
+use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent, WorkspaceStatus};
 use hangar_protocol::{
     ChatMessage, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
 };
@@ -52,8 +52,9 @@ type StoreResult<T> = Result<T, StoreError>;
 pub trait ProjectStore: Send + Sync {
     /// Creates the project and the owner's membership; `Conflict` if the id is taken.
     async fn create_project(&self, project: &Project) -> StoreResult<Saved>;
-    /// Replaces the project and writes a membership entry for every member.
-    async fn put_project(&self, project: &Project) -> StoreResult<()>;
+    /// Saves `project` if it is still stored at revision `read` (`Conflict` otherwise),
+    /// and writes a membership entry for every member.
+    async fn save_project(&self, project: &Project, read: u64) -> StoreResult<Saved>;
     async fn get_project(&self, id: &ProjectId) -> StoreResult<Option<Project>>;
     async fn list_projects_for(&self, user: &UserId) -> StoreResult<Vec<Project>>;
 }
@@ -124,6 +125,13 @@ pub trait NodeStore: Send + Sync {
 #[async_trait]
 pub trait WorkspaceStore: Send + Sync {
     async fn put_workspace(&self, workspace: &Workspace) -> StoreResult<()>;
+    /// Puts `workspace` only if the stored one is still `from` (`Conflict` otherwise): a
+    /// late acknowledgement never revives a workspace a cancel closed meanwhile.
+    async fn advance_workspace(
+        &self,
+        workspace: &Workspace,
+        from: WorkspaceStatus,
+    ) -> StoreResult<Saved>;
     async fn get_workspace(&self, id: &WorkspaceId) -> StoreResult<Option<Workspace>>;
     /// Workspaces not destroyed.
     async fn list_live_workspaces(&self) -> StoreResult<Vec<Workspace>>;

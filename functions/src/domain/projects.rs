@@ -14,6 +14,7 @@ use super::access::{member_project, owned_project};
 use super::agent;
 use super::error::{Error, Result};
 use super::forge::{Forges, forge_settings};
+use super::pool::UPDATE_ATTEMPTS;
 use super::ports::{ProjectStore, Saved};
 use super::records::Project;
 
@@ -172,6 +173,7 @@ pub async fn create_project(
         owner: user.clone(),
         members: vec![user.clone()],
         created_at: now_ms(),
+        revision: 0,
     };
     // The credential first: a project never names one that was not kept.
     if let Some(credential) = &credential {
@@ -204,7 +206,26 @@ pub async fn update_project(
     id: &ProjectId,
     request: UpdateProjectRequest,
 ) -> Result<ProjectView> {
-    let mut project = owned_project(store, user, id).await?;
+    // Read afresh for each attempt, until the save wins over concurrent changes.
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut project = owned_project(store, user, id).await?;
+        let read = project.revision;
+        apply_update(forges, repos, &mut project, &request).await?;
+        if save_over(store, &mut project, read).await? {
+            return Ok(project.into());
+        }
+    }
+    Err(kept_changing(id))
+}
+
+/// Applies the settings `request` names to `project`. Run again on a fresh read when a
+/// concurrent change won the save: its vault writes are puts of the same values.
+async fn apply_update(
+    forges: &Forges,
+    repos: &RepoPolicy,
+    project: &mut Project,
+    request: &UpdateProjectRequest,
+) -> Result<()> {
     if let Some(name) = &request.name {
         project.name = bounded_text("name", name, TITLE_MAX_CHARS, ErrorCode::InvalidName)?;
     }
@@ -249,8 +270,35 @@ pub async fn update_project(
         (_, Some(credential)) => forges.keep(&project.id, credential).await?,
         _ => {}
     }
-    store.put_project(&project).await?;
-    Ok(project.into())
+    Ok(())
+}
+
+/// Applies `change` to the owner's project, read afresh for each attempt, until the save
+/// wins over concurrent changes; `change` returns false when nothing is to be written.
+async fn change_project(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    id: &ProjectId,
+    mut change: impl FnMut(&mut Project) -> Result<bool>,
+) -> Result<Project> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut project = owned_project(store, user, id).await?;
+        let read = project.revision;
+        if !change(&mut project)? || save_over(store, &mut project, read).await? {
+            return Ok(project);
+        }
+    }
+    Err(kept_changing(id))
+}
+
+/// Saves `project` over the revision it was read at; false when another change won.
+async fn save_over(store: &dyn ProjectStore, project: &mut Project, read: u64) -> Result<bool> {
+    project.revision = read + 1;
+    Ok(store.save_project(project, read).await? == Saved::Yes)
+}
+
+fn kept_changing(id: &ProjectId) -> Error {
+    Error::Internal(format!("project {id} kept changing under an update"))
 }
 
 pub async fn list_projects(store: &dyn ProjectStore, user: &UserId) -> Result<Vec<ProjectView>> {
@@ -276,17 +324,20 @@ pub async fn add_member(
     project: &ProjectId,
     request: AddMemberRequest,
 ) -> Result<ProjectView> {
-    let mut project = owned_project(store, user, project).await?;
-    if !project.members.contains(&request.user_id) {
+    let project = change_project(store, user, project, |project| {
+        if project.members.contains(&request.user_id) {
+            return Ok(false);
+        }
         if project.members.len() >= PROJECT_MAX_MEMBERS {
             return Err(Error::conflict(
                 ErrorCode::TooManyMembers,
                 format!("a project has at most {PROJECT_MAX_MEMBERS} members"),
             ));
         }
-        project.members.push(request.user_id);
-        store.put_project(&project).await?;
-    }
+        project.members.push(request.user_id.clone());
+        Ok(true)
+    })
+    .await?;
     Ok(project.into())
 }
 

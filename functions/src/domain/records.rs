@@ -38,6 +38,10 @@ pub struct Project {
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,
     pub created_at: u64,
+    /// Bumped on every save; each save expects the revision it read, so two owners'
+    /// concurrent changes (two members added at once) both land.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl Project {

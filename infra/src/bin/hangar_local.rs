@@ -82,7 +82,10 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|err| err.to_string())?;
     // Made once; a demo project of an older release gets the repository too.
-    if stored.is_none_or(|project| project.repo != demo_repo) {
+    if stored
+        .as_ref()
+        .is_none_or(|project| project.repo != demo_repo)
+    {
         let owner = UserId::parse(DEV_USER).map_err(|err| err.to_string())?;
         let project = Project {
             id: demo,
@@ -96,13 +99,14 @@ async fn run() -> Result<(), String> {
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_protocol::time::now_ms(),
+            revision: stored.as_ref().map_or(0, |project| project.revision + 1),
         };
-        stack
-            .state
-            .store
-            .put_project(&project)
-            .await
-            .map_err(|err| err.to_string())?;
+        let store = &stack.state.store;
+        match &stored {
+            None => store.create_project(&project).await,
+            Some(old) => store.save_project(&project, old.revision).await,
+        }
+        .map_err(|err| err.to_string())?;
     }
     let token = keys
         .mint_user_token(DEV_USER, 7 * 24 * 3600)

@@ -20,6 +20,7 @@ mod nodes;
 mod pool;
 mod projects;
 mod quotas;
+mod races;
 mod repos;
 mod retry;
 mod shutdown;

@@ -1,6 +1,7 @@
 //! Projects, sessions, tasks, nodes and workspaces in the table.
 
 use async_trait::async_trait;
+use hangar_protocol::tasks::WorkspaceStatus;
 use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 
 use super::DynamoStore;
@@ -22,25 +23,23 @@ impl ProjectStore for DynamoStore {
         if self.put_new(item).await? == Saved::Conflict {
             return Ok(Saved::Conflict);
         }
-        self.put_project(project).await?;
+        self.put_memberships(project).await?;
         Ok(Saved::Yes)
     }
 
-    async fn put_project(&self, project: &Project) -> Result<(), StoreError> {
-        self.put(to_item(project, project_key(&project.id), "project")?)
-            .await?;
-        // Membership entries serve "my projects"; they hold only the project id.
-        let mut members = project.members.clone();
-        if !members.contains(&project.owner) {
-            members.push(project.owner.clone());
+    async fn save_project(&self, project: &Project, read: u64) -> Result<Saved, StoreError> {
+        let item = to_item(project, project_key(&project.id), "project")?;
+        // Items written before projects had revisions read as revision 0.
+        let condition = if read == 0 {
+            "attribute_exists(pk) AND (attribute_not_exists(revision) OR revision = :r)"
+        } else {
+            "revision = :r"
+        };
+        if self.put_if(item, condition, vec![(":r", n(read))]).await? == Saved::Conflict {
+            return Ok(Saved::Conflict);
         }
-        for member in members {
-            let mut item = key(membership_key(&member, &project.id));
-            item.insert("project_id".into(), s(project.id.as_str()));
-            item.insert("entity".into(), s("membership"));
-            self.put(item).await?;
-        }
-        Ok(())
+        self.put_memberships(project).await?;
+        Ok(Saved::Yes)
     }
 
     async fn get_project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
@@ -110,6 +109,23 @@ impl SessionStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Membership entries serve "my projects"; they hold only the project id.
+    async fn put_memberships(&self, project: &Project) -> Result<(), StoreError> {
+        let mut members = project.members.clone();
+        if !members.contains(&project.owner) {
+            members.push(project.owner.clone());
+        }
+        for member in members {
+            let mut item = key(membership_key(&member, &project.id));
+            item.insert("project_id".into(), s(project.id.as_str()));
+            item.insert("entity".into(), s("membership"));
+            self.put(item).await?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl TaskStore for DynamoStore {
     async fn save_task(
@@ -145,6 +161,19 @@ impl TaskStore for DynamoStore {
 impl WorkspaceStore for DynamoStore {
     async fn put_workspace(&self, workspace: &Workspace) -> Result<(), StoreError> {
         self.put(workspace_item(workspace)?).await
+    }
+
+    async fn advance_workspace(
+        &self,
+        workspace: &Workspace,
+        from: WorkspaceStatus,
+    ) -> Result<Saved, StoreError> {
+        self.put_if(
+            workspace_item(workspace)?,
+            "#status = :from",
+            vec![(":from", s(from.as_str()))],
+        )
+        .await
     }
 
     async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, StoreError> {

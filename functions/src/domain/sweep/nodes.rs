@@ -1,11 +1,11 @@
 //! The sweep's look at each live node: lost (its socket fell silent), past its warm timeout
 //! or lifetime, of an old release, never ready, or claimed by a task that ended.
 
-use hangar_protocol::tasks::{NodeStatus, WorkspaceStatus};
+use hangar_protocol::tasks::{NodeStatus, TaskStatus, WorkspaceStatus};
 
 use super::SweepReport;
 use crate::domain::error::Result;
-use crate::domain::records::Node;
+use crate::domain::records::{Node, Task};
 use crate::domain::tasks::Tasks;
 
 impl Tasks {
@@ -48,7 +48,7 @@ impl Tasks {
                 None
             }
             NodeStatus::Claimed => {
-                if self.holder_is_done(&node).await? {
+                if self.holder_is_done(&node, now).await? {
                     self.pool.release_node(&node).await?;
                     report.released_nodes.push(node.id.clone());
                 }
@@ -132,8 +132,6 @@ impl Tasks {
         Ok(())
     }
 
-    /// Whether a claimed node's task ended (or moved to another node) and left no live
-    /// workspace on it.
     /// Whether the task a retained node holds still keeps its workspace there.
     async fn holder_keeps(&self, node: &Node) -> Result<bool> {
         let task = match (&node.project_id, &node.task_id) {
@@ -143,14 +141,21 @@ impl Tasks {
         Ok(task.is_some_and(|task| task.kept_until.is_some() && task.holds(&node.id)))
     }
 
-    async fn holder_is_done(&self, node: &Node) -> Result<bool> {
+    /// Whether a claimed node's task ended (or moved to another node) and left no live
+    /// workspace on it. A claim writes the node before the task: a task still queued is on
+    /// its way to this node, unless the claim is older than a start may take (its claimer
+    /// died; the queue finds the task another node).
+    async fn holder_is_done(&self, node: &Node, now: u64) -> Result<bool> {
         let task = match (&node.project_id, &node.task_id) {
             (Some(project), Some(task)) => self.store.get_task(project, task).await?,
             _ => None,
         };
-        let holder_done = task
-            .as_ref()
-            .is_none_or(|task| task.status.is_terminal() || !task.holds(&node.id));
+        let claim_in_flight = |task: &Task| {
+            task.status == TaskStatus::Queued && node.updated_at + self.timeouts.start_ms > now
+        };
+        let holder_done = task.as_ref().is_none_or(|task| {
+            task.status.is_terminal() || (!task.holds(&node.id) && !claim_in_flight(task))
+        });
         if !holder_done {
             return Ok(false);
         }

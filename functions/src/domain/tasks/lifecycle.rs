@@ -104,8 +104,12 @@ impl Tasks {
             Error::not_found(ErrorCode::NodeNotFound, format!("node {id} does not exist"))
         })?;
         if node.status != NodeStatus::Creating {
-            if matches!(node.status, NodeStatus::Claimed | NodeStatus::Warm) {
-                return Ok(()); // a repeated callback
+            if node.status == NodeStatus::Claimed {
+                // A repeated callback: the first may have timed out before the work started.
+                return self.resume_on_ready(node).await;
+            }
+            if node.status == NodeStatus::Warm {
+                return Ok(()); // a repeated callback after the node went to the pool
             }
             return Err(Error::conflict(
                 ErrorCode::NodeNotCreating,
@@ -138,6 +142,21 @@ impl Tasks {
                 self.pool.release_node(&node).await?;
                 self.start_queued().await
             }
+        }
+    }
+
+    /// Starts the work of a ready node's task if no earlier callback got that far.
+    async fn resume_on_ready(&self, node: Node) -> Result<()> {
+        let task = match (&node.project_id, &node.task_id) {
+            (Some(project), Some(task)) => self.store.get_task(project, task).await?,
+            _ => None,
+        };
+        match task {
+            Some(task) if task.status == TaskStatus::Provisioning && task.holds(&node.id) => {
+                tracing::info!(node = %node.id, task = %task.id, "a repeated ready callback starts the work");
+                self.start_workspace(&task, node).await
+            }
+            _ => Ok(()),
         }
     }
 
@@ -181,9 +200,14 @@ impl Tasks {
             self.store.put_workspace(&old.closed(now)).await?;
         }
         let Some(task) = starting? else {
-            // Cancelled while the node was found: give it back.
             self.store.put_workspace(&workspace.closed(now)).await?;
-            return self.pool.release_node(&node).await;
+            // Cancelled while the node was found: give it back. A concurrent start of the
+            // same task on this node (a repeated callback) won: the node stays with it.
+            let current = self.store.get_task(&task.project_id, &task.id).await?;
+            if current.is_none_or(|task| task.status.is_terminal() || !task.holds(&node.id)) {
+                return self.pool.release_node(&node).await;
+            }
+            return Ok(());
         };
         // The command goes out beside what only viewers need: the task's frame and the
         // session's link to its workspace.
@@ -286,7 +310,10 @@ impl Tasks {
         let running = async {
             if workspace.status == WorkspaceStatus::Creating {
                 self.store
-                    .put_workspace(&workspace.with_status(WorkspaceStatus::Running))
+                    .advance_workspace(
+                        &workspace.with_status(WorkspaceStatus::Running),
+                        WorkspaceStatus::Creating,
+                    )
                     .await?;
             }
             Ok::<_, Error>(())
