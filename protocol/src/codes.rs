@@ -66,6 +66,7 @@ error_codes! {
     // Message history.
     InvalidAfter = "invalid_after",
     InvalidLimit = "invalid_limit",
+    InvalidCursor = "invalid_cursor",
     // Ingest.
     BatchTooLarge = "batch_too_large",
     EmptyBatch = "empty_batch",

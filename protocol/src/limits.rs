@@ -23,6 +23,12 @@ pub const ID_MAX_LEN: usize = 64;
 pub const MESSAGES_PAGE_DEFAULT_LIMIT: u32 = 50;
 pub const MESSAGES_PAGE_MAX_LIMIT: u32 = 200;
 
+/// Default and largest page size of `GET .../tasks`.
+pub const TASKS_PAGE_DEFAULT_LIMIT: u32 = 50;
+pub const TASKS_PAGE_MAX_LIMIT: u32 = 100;
+/// Most transitions a task summary (a listing's entry) carries: the latest ones.
+pub const TASK_SUMMARY_HISTORY: usize = 5;
+
 /// Agent-side defaults from DESIGN.md section 5.
 pub const MSG_BATCH_MAX_WAIT_MS: u64 = 2_000;
 pub const MSG_OUTBOX_MAX_SIZE: u64 = 10_000;

@@ -10,6 +10,7 @@ use crate::agent::{AgentRequest, AgentSettings};
 use crate::forge::{ForgeRequest, ForgeView};
 use crate::git::{CheckoutSpec, TaskOutput};
 use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+use crate::limits::TASK_SUMMARY_HISTORY;
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
@@ -147,7 +148,9 @@ pub struct TaskView {
     pub id: TaskId,
     pub project_id: ProjectId,
     pub title: String,
-    pub prompt: String,
+    /// Absent in listings (summaries): read the task for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     pub status: TaskStatus,
     pub vm_size: VmSize,
     pub session_id: SessionId,
@@ -165,6 +168,27 @@ pub struct TaskView {
     /// Until when its workspace is kept for a retry (failed and cancelled tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_until: Option<u64>,
+}
+
+impl TaskView {
+    /// What a listing carries of the task: no prompt, the latest transitions only, so a
+    /// page of summaries stays small however long the prompts and histories grow.
+    pub fn summary(mut self) -> TaskView {
+        self.prompt = None;
+        let skip = self.history.len().saturating_sub(TASK_SUMMARY_HISTORY);
+        self.history.drain(..skip);
+        self
+    }
+}
+
+/// A page of `GET /api/projects/{projectId}/tasks`: summaries, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskPage {
+    pub tasks: Vec<TaskView>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<TaskId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,7 +47,9 @@ pub struct Paused {
 impl Paused {
     /// Returns once the flow has made the read and stopped.
     pub async fn reached(&mut self) {
-        (&mut self.reached).await.expect("the gated flow reached the gate");
+        (&mut self.reached)
+            .await
+            .expect("the gated flow reached the gate");
     }
 
     pub fn release(self) {
@@ -115,7 +117,11 @@ impl WorkspaceStore for GatedStore {
     async fn put_workspace(&self, workspace: &Workspace) -> Result<()> {
         self.inner.put_workspace(workspace).await
     }
-    async fn advance_workspace(&self, workspace: &Workspace, from: WorkspaceStatus) -> Result<Saved> {
+    async fn advance_workspace(
+        &self,
+        workspace: &Workspace,
+        from: WorkspaceStatus,
+    ) -> Result<Saved> {
         self.inner.advance_workspace(workspace, from).await
     }
     async fn get_workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>> {
@@ -136,7 +142,11 @@ impl SessionStore for GatedStore {
     async fn put_session(&self, session: &ChatSession) -> Result<()> {
         self.inner.put_session(session).await
     }
-    async fn get_session(&self, project: &ProjectId, id: &SessionId) -> Result<Option<ChatSession>> {
+    async fn get_session(
+        &self,
+        project: &ProjectId,
+        id: &SessionId,
+    ) -> Result<Option<ChatSession>> {
         self.inner.get_session(project, id).await
     }
     async fn list_sessions(&self, project: &ProjectId) -> Result<Vec<ChatSession>> {
@@ -163,8 +173,13 @@ impl TaskStore for GatedStore {
     async fn get_task(&self, project: &ProjectId, id: &TaskId) -> Result<Option<Task>> {
         self.inner.get_task(project, id).await
     }
-    async fn list_tasks(&self, project: &ProjectId) -> Result<Vec<Task>> {
-        self.inner.list_tasks(project).await
+    async fn list_tasks(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        before: Option<&TaskId>,
+    ) -> Result<(Vec<Task>, bool)> {
+        self.inner.list_tasks(project, limit, before).await
     }
     async fn list_active_tasks(&self) -> Result<Vec<Task>> {
         self.inner.list_active_tasks().await
@@ -249,7 +264,11 @@ impl ConnectionStore for GatedStore {
     async fn delete_connection(&self, connection: &Connection) -> Result<()> {
         self.inner.delete_connection(connection).await
     }
-    async fn list_connections(&self, project: &ProjectId, now_secs: u64) -> Result<Vec<Connection>> {
+    async fn list_connections(
+        &self,
+        project: &ProjectId,
+        now_secs: u64,
+    ) -> Result<Vec<Connection>> {
         self.inner.list_connections(project, now_secs).await
     }
     async fn count_user_connections(&self, user: &UserId, now_secs: u64) -> Result<usize> {

@@ -3,7 +3,8 @@
 
 use gloo_net::http::{Request, RequestBuilder};
 use hangar_protocol::forge::UpdateProjectRequest;
-use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskView};
+use hangar_protocol::limits::TASKS_PAGE_MAX_LIMIT;
+use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView};
 use hangar_protocol::{ErrorBody, MessagesPage, ProjectId, SessionId, TaskId, routes};
 use serde::de::DeserializeOwned;
 
@@ -39,6 +40,9 @@ pub struct Api {
     base: String,
     token: String,
 }
+
+/// Most tasks the board loads (the newest ones).
+pub const BOARD_MAX_TASKS: usize = 1_000;
 
 /// Largest page the history route serves.
 pub const PAGE_LIMIT: u32 = hangar_protocol::limits::MESSAGES_PAGE_MAX_LIMIT;
@@ -127,8 +131,19 @@ impl Api {
         self.get(&routes::project(project)).await
     }
 
+    /// The project's task summaries, newest first, following the listing's pages up to
+    /// [`BOARD_MAX_TASKS`].
     pub async fn tasks(&self, project: &ProjectId) -> Result<Vec<TaskView>, Failure> {
-        self.get(&routes::tasks(project)).await
+        let first = format!("{}?limit={TASKS_PAGE_MAX_LIMIT}", routes::tasks(project));
+        let mut page: TaskPage = self.get(&first).await?;
+        let mut tasks = std::mem::take(&mut page.tasks);
+        while let Some(cursor) = page.next_cursor.take()
+            && tasks.len() < BOARD_MAX_TASKS
+        {
+            page = self.get(&format!("{first}&cursor={cursor}")).await?;
+            tasks.append(&mut page.tasks);
+        }
+        Ok(tasks)
     }
 
     pub async fn sessions(&self, project: &ProjectId) -> Result<Vec<SessionView>, Failure> {

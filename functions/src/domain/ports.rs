@@ -84,7 +84,14 @@ pub trait TaskStore: Send + Sync {
     /// The saved item carries `task.version`.
     async fn save_task(&self, task: &Task, expected_version: Option<u64>) -> StoreResult<Saved>;
     async fn get_task(&self, project: &ProjectId, id: &TaskId) -> StoreResult<Option<Task>>;
-    async fn list_tasks(&self, project: &ProjectId) -> StoreResult<Vec<Task>>;
+    /// Up to `limit` of the project's tasks, newest first, older than `before` when given;
+    /// true when more may follow.
+    async fn list_tasks(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        before: Option<&TaskId>,
+    ) -> StoreResult<(Vec<Task>, bool)>;
     /// Tasks in a transient status, across projects.
     async fn list_active_tasks(&self) -> StoreResult<Vec<Task>>;
 }

@@ -133,7 +133,7 @@ impl From<Task> for TaskView {
             id: task.id,
             project_id: task.project_id,
             title: task.title,
-            prompt: task.prompt,
+            prompt: Some(task.prompt),
             status: task.status,
             vm_size: task.vm_size,
             session_id: task.session_id,

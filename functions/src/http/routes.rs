@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::tasks::{
-    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskView,
+    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage,
+    TaskView,
 };
 use hangar_protocol::{ErrorCode, MessagesPage, ProjectId, SessionId, TaskId, routes};
 
@@ -24,6 +25,7 @@ use super::error::ApiError;
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody, PathIds};
 use crate::domain::history::{self, PageRequest};
 use crate::domain::projects;
+use crate::domain::tasks::TaskPageRequest;
 use crate::lambda::catalog::{
     CREDENTIALS, FINISH, NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, RECORD_SETTINGS,
     TASK_STEPS,
@@ -267,8 +269,13 @@ async fn list_tasks(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     PathIds(project): PathIds<ProjectId>,
-) -> Answer<Vec<TaskView>> {
-    Ok(Json(state.tasks.list_tasks(&user, &project).await?))
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Answer<TaskPage> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
+    })?;
+    let page = TaskPageRequest::from_query(&query)?;
+    Ok(Json(state.tasks.list_tasks(&user, &project, page).await?))
 }
 
 async fn get_task(

@@ -5,6 +5,7 @@ mod adapters;
 mod agent;
 mod agent_settings;
 mod batching;
+mod board;
 mod browser;
 mod callbacks;
 mod checkout_fs;

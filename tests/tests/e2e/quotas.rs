@@ -223,7 +223,7 @@ async fn the_same_idempotency_key_gets_the_same_task_and_another_body_is_refused
         .call("GET", &routes::tasks(&project), Some(&token), None)
         .await;
     assert_eq!(
-        tasks.as_array().map(Vec::len),
+        tasks["tasks"].as_array().map(Vec::len),
         Some(1),
         "one task for two submissions"
     );

@@ -108,7 +108,9 @@ async fn a_late_start_acknowledgement_never_revives_a_workspace_a_cancel_closed(
         .expect("cancel");
     let closed = stack.workspace_status(&workspace).await;
     paused.release();
-    ack.await.expect("joined").expect("the late acknowledgement is harmless");
+    ack.await
+        .expect("joined")
+        .expect("the late acknowledgement is harmless");
 
     assert_ne!(closed, Some(WorkspaceStatus::Running));
     assert_eq!(stack.workspace_status(&workspace).await, closed);
@@ -145,10 +147,7 @@ async fn two_members_added_at_once_are_both_members() {
         .await
         .expect("second member");
     paused.release();
-    adding_first
-        .await
-        .expect("joined")
-        .expect("first member");
+    adding_first.await.expect("joined").expect("first member");
 
     let members = store
         .get_project(&project)
@@ -173,7 +172,9 @@ async fn a_repeated_ready_callback_after_a_lost_first_one_starts_the_work() {
     let stack = silent_nodes().await;
     let owner = user();
     let project = stack.new_project(&owner).await;
-    let submitted = stack.submit_task(&owner, &project, "Ready twice", "run").await;
+    let submitted = stack
+        .submit_task(&owner, &project, "Ready twice", "run")
+        .await;
     assert_eq!(submitted.status, TaskStatus::Provisioning);
     let node = submitted.node_id.clone().expect("a node is provisioned");
     let tasks = &stack.stack.state.tasks;
@@ -195,7 +196,12 @@ async fn a_repeated_ready_callback_after_a_lost_first_one_starts_the_work() {
     again.expect("repeated callback");
     and_again.expect("repeated callback");
     let started = stack.task(&owner, &submitted).await;
-    assert_eq!(started.status, TaskStatus::Starting, "{:?}", started.history);
+    assert_eq!(
+        started.status,
+        TaskStatus::Starting,
+        "{:?}",
+        started.history
+    );
     let workspace = started.workspace_id.expect("workspace");
     assert_eq!(
         stack.workspace_status(&workspace).await,

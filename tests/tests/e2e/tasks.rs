@@ -37,7 +37,7 @@ async fn backlog_tasks_wait_and_transitions_are_checked() {
     let (_, tasks) = stack
         .call("GET", &routes::tasks(&project), Some(&token), None)
         .await;
-    assert_eq!(tasks.as_array().map(Vec::len), Some(1));
+    assert_eq!(tasks["tasks"].as_array().map(Vec::len), Some(1));
 
     let cancel = routes::task_cancel(&project, &saved.id);
     let (status, body) = stack.call("POST", &cancel, Some(&token), None).await;

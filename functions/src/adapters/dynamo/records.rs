@@ -6,7 +6,7 @@ use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId}
 
 use super::DynamoStore;
 use super::items::{
-    ACTIVE_TASKS, LIVE_WORKSPACES, MEMBERSHIP_PREFIX, SESSION_PREFIX, TASK_PREFIX, key,
+    ACTIVE_TASKS, LIVE_WORKSPACES, MEMBERSHIP_PREFIX, SESSION_PREFIX, TASK_PREFIX, from_item, key,
     membership_key, membership_pk, n, node_workspaces_pk, project_key, project_pk, s, session_key,
     task_item, task_key, to_item, workspace_item, workspace_key,
 };
@@ -147,9 +147,41 @@ impl TaskStore for DynamoStore {
         self.get(task_key(project, id), "task").await
     }
 
-    async fn list_tasks(&self, project: &ProjectId) -> Result<Vec<Task>, StoreError> {
-        self.query_prefix(project_pk(project), TASK_PREFIX, "task")
-            .await
+    async fn list_tasks(
+        &self,
+        project: &ProjectId,
+        limit: u32,
+        before: Option<&TaskId>,
+    ) -> Result<(Vec<Task>, bool), StoreError> {
+        // Task ids are ULIDs: the sort key's order is the order of creation. A query stops
+        // at 1 MB, so a page of long tasks takes more than one.
+        let mut tasks: Vec<Task> = Vec::new();
+        let mut start = before.map(|id| key(task_key(project, id)));
+        loop {
+            let wanted = limit.saturating_sub(u32::try_from(tasks.len()).unwrap_or(u32::MAX));
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(project_pk(project)))
+                .expression_attribute_values(":prefix", s(TASK_PREFIX))
+                .scan_index_forward(false)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(SdkFailure::from)?;
+            for item in output.items.unwrap_or_default() {
+                tasks.push(from_item(item, "task")?);
+            }
+            match output.last_evaluated_key.filter(|key| !key.is_empty()) {
+                Some(key) if tasks.len() < limit as usize => start = Some(key),
+                Some(_) => return Ok((tasks, true)),
+                None => return Ok((tasks, false)),
+            }
+        }
     }
 
     async fn list_active_tasks(&self) -> Result<Vec<Task>, StoreError> {

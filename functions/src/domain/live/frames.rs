@@ -28,7 +28,7 @@ pub fn task_frame(task: TaskView, cursor: u64) -> LiveEvent {
         return whole;
     }
     let mut task = task;
-    task.prompt = cut(&task.prompt, FRAME_PROMPT_CHARS);
+    task.prompt = task.prompt.map(|prompt| cut(&prompt, FRAME_PROMPT_CHARS));
     let skip = task.history.len().saturating_sub(FRAME_HISTORY);
     task.history.drain(..skip);
     for step in &mut task.history {
@@ -106,7 +106,7 @@ mod task_tests {
             project_id: ProjectId::new(),
             title: "t".into(),
             // Control characters take six bytes each once escaped.
-            prompt: "\u{1}".repeat(32_768),
+            prompt: Some("\u{1}".repeat(32_768)),
             status: TaskStatus::Failed,
             vm_size: VmSize::Small,
             session_id: SessionId::new(),
@@ -150,7 +150,7 @@ mod task_tests {
         );
         // A task that fits goes whole.
         let small = TaskView {
-            prompt: "p".into(),
+            prompt: Some("p".into()),
             history: Vec::new(),
             ..task
         };

@@ -12,6 +12,7 @@ mod requests;
 mod submit;
 
 pub use queue::Started;
+pub use requests::TaskPageRequest;
 pub use submit::Submitted;
 
 use std::sync::Arc;

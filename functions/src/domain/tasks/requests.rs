@@ -1,7 +1,10 @@
 //! What members ask of a project's tasks and sessions besides submitting: read them, run a
 //! backlog task, cancel one. Each call checks membership first.
 
-use hangar_protocol::tasks::{SessionView, TaskStatus, TaskView};
+use std::collections::HashMap;
+
+use hangar_protocol::limits::{TASKS_PAGE_DEFAULT_LIMIT, TASKS_PAGE_MAX_LIMIT};
+use hangar_protocol::tasks::{SessionView, TaskPage, TaskStatus, TaskView};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
@@ -15,6 +18,42 @@ fn newest_first<R, V: From<R>>(records: Vec<R>, time: impl Fn(&V) -> u64) -> Vec
     let mut views: Vec<V> = records.into_iter().map(Into::into).collect();
     views.sort_by_key(|view| std::cmp::Reverse(time(view)));
     views
+}
+
+/// `limit` and `cursor` of a task listing, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPageRequest {
+    pub limit: u32,
+    /// The `nextCursor` of the page before: the oldest task it held.
+    pub cursor: Option<TaskId>,
+}
+
+impl TaskPageRequest {
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self> {
+        let limit = match query.get("limit") {
+            None => TASKS_PAGE_DEFAULT_LIMIT,
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|limit| (1..=TASKS_PAGE_MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        ErrorCode::InvalidLimit,
+                        format!("limit is {value:?}; expected 1 to {TASKS_PAGE_MAX_LIMIT}"),
+                    )
+                })?,
+        };
+        let cursor = match query.get("cursor") {
+            None => None,
+            Some(value) => Some(TaskId::parse(value.clone()).map_err(|_| {
+                Error::invalid(
+                    ErrorCode::InvalidCursor,
+                    format!("cursor is {value:?}; pass the nextCursor of the page before"),
+                )
+            })?),
+        };
+        Ok(TaskPageRequest { limit, cursor })
+    }
 }
 
 pub(super) fn task_not_found(project: &ProjectId, id: &TaskId) -> Error {
@@ -43,10 +82,28 @@ impl Tasks {
         self.load_task(project, id).await
     }
 
-    pub async fn list_tasks(&self, user: &UserId, project: &ProjectId) -> Result<Vec<TaskView>> {
+    /// A page of the project's task summaries, newest first.
+    pub async fn list_tasks(
+        &self,
+        user: &UserId,
+        project: &ProjectId,
+        page: TaskPageRequest,
+    ) -> Result<TaskPage> {
         member_project(self.store.as_ref(), user, project).await?;
-        let tasks = self.store.list_tasks(project).await?;
-        Ok(newest_first(tasks, |task: &TaskView| task.created_at))
+        let (tasks, more) = self
+            .store
+            .list_tasks(project, page.limit, page.cursor.as_ref())
+            .await?;
+        let next_cursor = more
+            .then(|| tasks.last().map(|task| task.id.clone()))
+            .flatten();
+        Ok(TaskPage {
+            tasks: tasks
+                .into_iter()
+                .map(|task| TaskView::from(task).summary())
+                .collect(),
+            next_cursor,
+        })
     }
 
     pub async fn list_sessions(
