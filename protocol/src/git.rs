@@ -155,48 +155,75 @@ pub enum RepoScheme {
     Http,
 }
 
-/// The scheme of a repository URL, if it is one Hangar clones.
+/// The repository URLs Hangar clones, as the OpenAPI document's `pattern` (the same grammar
+/// as [`repo_scheme`]): ASCII only, a host starting with a letter or digit (nothing git or
+/// ssh could take for an option), no credential in an https URL.
+pub const REPO_PATTERN: &str = concat!(
+    "^(https://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?/[A-Za-z0-9._~%+/-]+",
+    "|ssh://([A-Za-z0-9][A-Za-z0-9._-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?/[A-Za-z0-9._~%+/-]+",
+    "|[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._~%+][A-Za-z0-9._~%+/-]*",
+    "|file:///[A-Za-z0-9._~%+/-]+",
+    "|http://127\\.0\\.0\\.1:[0-9]{1,5}/[A-Za-z0-9._~%+/-]+)$"
+);
+
+/// The scheme of a repository URL, if it is one Hangar clones ([`REPO_PATTERN`]).
 pub fn repo_scheme(url: &str) -> Option<RepoScheme> {
-    let has_path = |rest: &str| {
-        rest.split_once('/')
-            .is_some_and(|(host, path)| !host.is_empty() && !path.is_empty())
-    };
-    // Nothing git or ssh could take for an option (`-oProxyCommand=…`), no spaces.
-    let optionlike =
-        url.starts_with('-') || url.contains("/-") || url.contains("@-") || url.contains(":-");
-    if optionlike || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
-    }
     if let Some(rest) = url.strip_prefix("https://") {
-        // A credential in the URL would be kept in `.git/config`: credentials go by helper.
-        let userinfo = rest
-            .split('/')
-            .next()
-            .is_some_and(|host| host.contains('@'));
-        return (has_path(rest) && !userinfo).then_some(RepoScheme::Https);
-    }
-    if let Some(rest) = url.strip_prefix("http://") {
-        let userinfo = rest
-            .split('/')
-            .next()
-            .is_some_and(|host| host.contains('@'));
-        return (has_path(rest) && !userinfo).then_some(RepoScheme::Http);
+        let (host, path) = rest.split_once('/')?;
+        return (host_port(host) && path_chars(path)).then_some(RepoScheme::Https);
     }
     if let Some(rest) = url.strip_prefix("ssh://") {
-        return has_path(rest).then_some(RepoScheme::Ssh);
+        let (authority, path) = rest.split_once('/')?;
+        let host = match authority.split_once('@') {
+            Some((user, host)) if is_user(user) => host,
+            Some(_) => return None,
+            None => authority,
+        };
+        return (host_port(host) && path_chars(path)).then_some(RepoScheme::Ssh);
     }
-    if let Some(path) = url.strip_prefix("file://") {
-        return (path.starts_with('/') && path.len() > 1).then_some(RepoScheme::File);
+    if let Some(path) = url.strip_prefix("file:///") {
+        return path_chars(path).then_some(RepoScheme::File);
+    }
+    if let Some(rest) = url.strip_prefix("http://127.0.0.1:") {
+        let (port, path) = rest.split_once('/')?;
+        return (is_port(port) && path_chars(path)).then_some(RepoScheme::Http);
     }
     // scp-like: git@github.com:owner/repo.git
     let (user_host, path) = url.split_once(':')?;
     let (user, host) = user_host.split_once('@')?;
-    let valid = !user.is_empty()
-        && !host.is_empty()
-        && !host.contains('/')
-        && !path.is_empty()
-        && !path.starts_with('/');
-    valid.then_some(RepoScheme::Ssh)
+    let path_start = path
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || "._~%+".contains(c));
+    (is_user(user) && is_host(host) && path_start && path_chars(path)).then_some(RepoScheme::Ssh)
+}
+
+fn is_host(host: &str) -> bool {
+    host.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+}
+
+fn is_user(user: &str) -> bool {
+    user.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && user.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+fn is_port(port: &str) -> bool {
+    (1..=5).contains(&port.len()) && port.chars().all(|c| c.is_ascii_digit())
+}
+
+fn host_port(authority: &str) -> bool {
+    match authority.split_once(':') {
+        Some((host, port)) => is_host(host) && is_port(port),
+        None => is_host(authority),
+    }
+}
+
+fn path_chars(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._~%+/-".contains(c))
 }
 
 #[cfg(test)]

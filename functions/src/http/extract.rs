@@ -180,6 +180,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             Bytes::from_request(request, state).await,
             ErrorCode::BodyTooLarge,
         )?;
+        // serde reads a struct from an array too (`[null, null]`); every body is an object.
+        if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidBody,
+                "the body must be a JSON object",
+            ));
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&body);
         serde_path_to_error::deserialize(&mut deserializer)
             .map(JsonBody)

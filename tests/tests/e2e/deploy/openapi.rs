@@ -59,3 +59,16 @@ fn the_openapi_document_describes_exactly_the_router() {
         assert!(schemas.contains(name), "dangling $ref to {name}");
     }
 }
+
+#[test]
+fn the_documented_repository_pattern_is_the_one_the_control_plane_checks() {
+    let openapi = load("openapi.yaml");
+    let schemas = &openapi["components"]["schemas"];
+    for schema in ["CreateProjectRequest", "UpdateProjectRequest"] {
+        assert_eq!(
+            text(&schemas[schema]["properties"]["repo"]["pattern"]),
+            hangar_protocol::git::REPO_PATTERN,
+            "{schema}.repo"
+        );
+    }
+}
