@@ -14,6 +14,9 @@ use crate::node::isolation::Isolation;
 use hangar_protocol::limits;
 use hangar_protocol::{NodeId, ProjectId, SessionId, WorkspaceId};
 
+/// The outbox file's default size cap: far past any backlog, short of filling a node's disk.
+const OUTBOX_MAX_BYTES: u64 = 4 << 30;
+
 /// A day is far beyond any sensible wait of the agent; larger values are typos.
 const MAX_WAIT_MS: u64 = 86_400_000;
 
@@ -48,6 +51,8 @@ pub struct RetryPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryConfig {
     pub outbox_max_size: u64,
+    /// Most bytes the outbox file may take (SQLite's `max_page_count`).
+    pub outbox_max_bytes: u64,
     pub batch: BatchLimits,
     pub retry: RetryPolicy,
     /// How long SIGTERM waits for the outbox to drain before the agent exits anyway.
@@ -94,6 +99,12 @@ impl DeliveryConfig {
                 limits::MSG_OUTBOX_MAX_SIZE,
                 1,
                 10_000_000,
+            )?,
+            outbox_max_bytes: vars.number(
+                "MSG_OUTBOX_MAX_BYTES",
+                OUTBOX_MAX_BYTES,
+                64 * 1024,
+                1 << 44,
             )?,
             batch: BatchLimits {
                 max_size: vars.number(

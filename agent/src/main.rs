@@ -70,7 +70,12 @@ fn parse_mode() -> Result<Mode, Failure> {
 /// `run` and `drain`: returns how many rows were left undelivered.
 async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
     let delivery = &config.delivery;
-    let outbox = Outbox::open(&config.outbox_path, delivery.outbox_max_size).map_err(runtime)?;
+    let outbox = Outbox::open_limited(
+        &config.outbox_path,
+        delivery.outbox_max_size,
+        delivery.outbox_max_bytes,
+    )
+    .map_err(runtime)?;
     let requeued = outbox.requeue_exhausted().await.map_err(runtime)?;
     if requeued > 0 {
         tracing::info!(

@@ -10,6 +10,7 @@ pub mod forge;
 pub mod gate;
 pub mod git;
 mod seed;
+pub mod store_proxy;
 pub mod wire;
 
 use std::net::SocketAddr;

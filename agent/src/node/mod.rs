@@ -296,9 +296,10 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
     tokio::fs::create_dir_all(&config.dir)
         .await
         .map_err(|err| NodeError::Io(err.to_string()))?;
-    let outbox = Outbox::open(
+    let outbox = Outbox::open_limited(
         &config.dir.join("outbox.db"),
         config.delivery.outbox_max_size,
+        config.delivery.outbox_max_bytes,
     )?;
     outbox.requeue_exhausted().await?;
     let workspaces = config.dir.join(WORKSPACES);

@@ -4,7 +4,8 @@
 //! succeeded but whose delete did not is simply re-sent, and the store counts it as a
 //! duplicate because its `messageId` and `seq` were fixed at enqueue time.
 //!
-//! Bound: at most `max_rows` rows wait here. When full, [`Outbox::enqueue`] waits until the
+//! Bound: at most `max_rows` rows wait here, in a file of at most `max_bytes`. When either is
+//! reached (or the disk itself is full: SQLITE_FULL), [`Outbox::enqueue`] waits until the
 //! reporter frees space (backpressure on the ACP agent); nothing is dropped.
 
 use std::path::Path;
@@ -36,12 +37,29 @@ pub enum OutboxError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the outbox holds {0} messages, its limit")]
     Full(u64),
+    #[error("the outbox's file reached its size limit or its disk is full")]
+    DiskFull,
     #[error("outbox row {id} is unreadable: {reason}")]
     Corrupt { id: i64, reason: String },
     #[error("workspace {0} was never registered with the outbox")]
     UnknownWorkspace(String),
     #[error("outbox worker thread failed: {0}")]
     Worker(String),
+}
+
+/// How often an enqueue refused for a full disk looks again without a delivery.
+const DISK_FULL_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// SQLITE_FULL as its own error: a wait, not a failure.
+fn disk_full(err: OutboxError) -> OutboxError {
+    match err {
+        OutboxError::Sqlite(rusqlite::Error::SqliteFailure(failure, _))
+            if failure.code == rusqlite::ErrorCode::DiskFull =>
+        {
+            OutboxError::DiskFull
+        }
+        other => other,
+    }
 }
 
 /// Where one workspace's messages go.
@@ -79,10 +97,10 @@ pub struct Outbox {
 
 /// Opens the file in WAL mode and migrates it. Switching to WAL can answer "busy" at once,
 /// without the busy handler, while another process opens the same new file: then retry.
-fn prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
+fn prepare(path: &Path, max_bytes: u64) -> Result<Connection, rusqlite::Error> {
     let mut attempt = 0;
     loop {
-        match try_prepare(path) {
+        match try_prepare(path, max_bytes) {
             Err(rusqlite::Error::SqliteFailure(err, _))
                 if err.code == rusqlite::ErrorCode::DatabaseBusy && attempt < 100 =>
             {
@@ -94,8 +112,14 @@ fn prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
     }
 }
 
-fn try_prepare(path: &Path) -> Result<Connection, rusqlite::Error> {
+fn try_prepare(path: &Path, max_bytes: u64) -> Result<Connection, rusqlite::Error> {
     let mut conn = Connection::open(path)?;
+    if max_bytes < u64::MAX {
+        // SQLite answers SQLITE_FULL past this many pages, as on a full disk.
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+        let pages = (max_bytes / page_size.max(1)).max(1);
+        conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+    }
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a committed enqueue survives power loss too, not only a killed process.
@@ -122,7 +146,12 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
 
 impl Outbox {
     pub fn open(path: &Path, max_rows: u64) -> Result<Self, OutboxError> {
-        let conn = prepare(path)?;
+        Self::open_limited(path, max_rows, u64::MAX)
+    }
+
+    /// [`Outbox::open`] with the file held to `max_bytes` (`u64::MAX`: the disk's size).
+    pub fn open_limited(path: &Path, max_rows: u64, max_bytes: u64) -> Result<Self, OutboxError> {
+        let conn = prepare(path, max_bytes)?;
         Ok(Outbox {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
@@ -179,6 +208,14 @@ impl Outbox {
                     );
                     space.await;
                 }
+                Err(OutboxError::DiskFull) => {
+                    // Its transaction rolled back: nothing half-written, no seq taken. The
+                    // disk may also free up by itself, so look again after a while.
+                    tracing::error!(
+                        "the outbox's disk is full (SQLITE_FULL); holding the agent until delivered messages free space"
+                    );
+                    let _ = tokio::time::timeout(DISK_FULL_RETRY, space).await;
+                }
                 other => return other,
             }
         }
@@ -232,7 +269,8 @@ impl Outbox {
                 tx.commit()?;
                 Ok(message)
             })
-            .await?;
+            .await
+            .map_err(disk_full)?;
         self.inner.rows_added.notify_one();
         Ok(message)
     }
