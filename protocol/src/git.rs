@@ -200,12 +200,16 @@ pub fn repo_scheme(url: &str) -> Option<RepoScheme> {
 
 fn is_host(host: &str) -> bool {
     host.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
 }
 
 fn is_user(user: &str) -> bool {
     user.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && user.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 fn is_port(port: &str) -> bool {

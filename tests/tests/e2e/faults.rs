@@ -164,7 +164,8 @@ async fn a_prompt_past_the_frame_limit_still_reaches_its_node_and_its_viewers() 
 #[tokio::test]
 async fn a_store_outage_in_the_middle_of_a_run_loses_nothing_and_the_task_completes() {
     let proxy = StoreProxy::start(&hangar_tests::dynamodb_endpoint()).await;
-    let stack = TestStack::start_with(|options| options.dynamodb_endpoint = proxy.url.clone()).await;
+    let stack =
+        TestStack::start_with(|options| options.dynamodb_endpoint = proxy.url.clone()).await;
     let (seeded, task) = stack.seed_running_task().await;
     let mut setup = AgentSetup::new(
         &stack,
@@ -185,7 +186,10 @@ async fn a_store_outage_in_the_middle_of_a_run_loses_nothing_and_the_task_comple
     let (code, log) = agent.wait(EXIT_LIMIT).await;
     assert_eq!(code, Some(0), "{log}");
     let (refused, unavailable) = proxy.faults();
-    assert!(refused > 0 && unavailable > 0, "the outage was hit: {refused}, {unavailable}");
+    assert!(
+        refused > 0 && unavailable > 0,
+        "the outage was hit: {refused}, {unavailable}"
+    );
     assert_dense_and_unique(&stack.stored(&seeded).await, 61);
     let done = stack.task(&seeded.owner, &task).await;
     assert_eq!(done.status, TaskStatus::Completed, "{:?}", done.history);
