@@ -38,6 +38,9 @@ start_moto() {
 # The virtualenv scripts/setup fills with the deploy tools (aws-sam-cli, cfn-lint).
 tools_venv() { printf '%s/tools-venv' "$(hangar_cache)"; }
 
+# The virtualenv of the API fuzzer (schemathesis), apart from the deploy tools' pins.
+fuzz_venv() { printf '%s/fuzz-venv' "$(hangar_cache)"; }
+
 # Lints template.yaml offline: cfn-lint, then SAM's own validation with its linter.
 lint_template() {
   local venv; venv=$(tools_venv)

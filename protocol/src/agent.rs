@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Most variables (plain and secret, each) a project gives its agent.
 pub const AGENT_ENV_MAX_ENTRIES: usize = 50;
 /// Longest variable value.
-pub const AGENT_ENV_VALUE_MAX_BYTES: usize = 4096;
+pub const AGENT_ENV_VALUE_MAX_CHARS: usize = 4096;
 /// Longest setup script.
-pub const SETUP_SCRIPT_MAX_BYTES: usize = 16_384;
+pub const SETUP_SCRIPT_MAX_CHARS: usize = 16_384;
 
 /// The ACP agents Hangar knows by name; anything else is a command line (`acpCommand`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

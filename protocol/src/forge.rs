@@ -79,7 +79,11 @@ pub struct ForgeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     /// Or a GitHub App installation: a short-lived token is minted for every use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app: Option<GitHubApp>,
 }
 
@@ -104,12 +108,16 @@ pub struct UpdateProjectRequest {
     pub acp_command: Option<Option<String>>,
     #[serde(
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_object",
         skip_serializing_if = "Option::is_none"
     )]
     pub forge: Option<Option<ForgeRequest>>,
     /// The agent's preset, variables, secrets (write-only) and setup script.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub agent: Option<AgentRequest>,
 }
 
@@ -120,6 +128,30 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// An object field, `null` or absent (`None`): serde alone would read the struct from an
+/// array too (`[null, null]`), which the OpenAPI document does not allow.
+pub(crate) fn object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(map) => T::deserialize(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// [`present`] for an object field ([`object`]).
+fn present_object<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    object(deserializer).map(Some)
 }
 
 /// What git is given for a workspace's repository: the node fetches it just before a
@@ -151,7 +183,9 @@ pub fn repository_of(url: &str) -> Option<String> {
     } else {
         url.split_once(':')?.1
     };
-    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    // One trailing '/' and one ".git" at most: the OpenAPI document states the same rule.
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let path = path.strip_suffix(".git").unwrap_or(path);
     is_repository(path).then(|| path.to_string())
 }
 

@@ -240,10 +240,10 @@ pub struct CreateProjectRequest {
     #[serde(default)]
     pub default_vm_size: Option<VmSize>,
     /// Where pull requests are opened, with the credential to keep (write-only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::forge::object")]
     pub forge: Option<ForgeRequest>,
     /// The agent's preset, environment, secrets (write-only) and setup script.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::forge::object")]
     pub agent: Option<AgentRequest>,
     /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
     /// --experimental-acp`); the stack's default when absent.

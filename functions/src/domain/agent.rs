@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use hangar_protocol::ErrorCode;
 use hangar_protocol::ProjectId;
 use hangar_protocol::agent::{
-    AGENT_ENV_MAX_ENTRIES, AGENT_ENV_VALUE_MAX_BYTES, AgentRequest, AgentSecrets, AgentSettings,
-    SETUP_SCRIPT_MAX_BYTES, is_env_name,
+    AGENT_ENV_MAX_ENTRIES, AGENT_ENV_VALUE_MAX_CHARS, AgentRequest, AgentSecrets, AgentSettings,
+    SETUP_SCRIPT_MAX_CHARS, is_env_name,
 };
 
 use super::error::{Error, Result};
@@ -33,9 +33,9 @@ fn variables(field: &str, vars: &BTreeMap<String, String>) -> Result<()> {
                 "{field}: {name:?} is not a variable name (letters, digits, '_'; not HANGAR_*)"
             )));
         }
-        if value.len() > AGENT_ENV_VALUE_MAX_BYTES || value.contains('\0') {
+        if value.chars().count() > AGENT_ENV_VALUE_MAX_CHARS || value.contains('\0') {
             return Err(invalid(format!(
-                "{field}: {name} must be at most {AGENT_ENV_VALUE_MAX_BYTES} bytes, without NUL"
+                "{field}: {name} must be at most {AGENT_ENV_VALUE_MAX_CHARS} characters, without NUL"
             )));
         }
     }
@@ -58,17 +58,25 @@ pub async fn apply(
         settings.env = env.clone();
     }
     if let Some(script) = &request.setup_script {
-        settings.setup_script = match script.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(script) if script.len() > SETUP_SCRIPT_MAX_BYTES || script.contains('\0') => {
+        // Checked as given (the OpenAPI document states the same), kept trimmed.
+        settings.setup_script = match script.as_deref() {
+            Some(script)
+                if script.chars().count() > SETUP_SCRIPT_MAX_CHARS || script.contains('\0') =>
+            {
                 return Err(invalid(format!(
-                    "agent.setupScript must be at most {SETUP_SCRIPT_MAX_BYTES} bytes, without NUL"
+                    "agent.setupScript must be at most {SETUP_SCRIPT_MAX_CHARS} characters, without NUL"
                 )));
             }
-            Some(script) => Some(script.to_string()),
+            Some(script) if !script.trim().is_empty() => Some(script.trim().to_string()),
+            _ => None,
         };
     }
     if let Some(changes) = &request.secrets {
+        if let Some(name) = changes.keys().find(|name| !is_env_name(name)) {
+            return Err(invalid(format!(
+                "agent.secrets: {name:?} is not a variable name (letters, digits, '_'; not HANGAR_*)"
+            )));
+        }
         let mut secrets = match current.secret_names.is_empty() {
             true => BTreeMap::new(),
             false => read_secrets(forges, project).await?,
@@ -78,6 +86,15 @@ pub async fn apply(
                 Some(value) => secrets.insert(name.clone(), value.clone()),
                 None => secrets.remove(name),
             };
+        }
+        if secrets.len() > AGENT_ENV_MAX_ENTRIES {
+            return Err(Error::conflict(
+                ErrorCode::InvalidAgent,
+                format!(
+                    "the project would keep {} secret variables; at most {AGENT_ENV_MAX_ENTRIES} are allowed",
+                    secrets.len()
+                ),
+            ));
         }
         variables("agent.secrets", &secrets)?;
         if secrets.is_empty() {

@@ -17,7 +17,8 @@ use super::projects::RepoPolicy;
 use super::records::{Project, Task};
 
 /// Longest GitHub App private key accepted (an RSA 4096 PEM is about 3.3 KB).
-const APP_KEY_MAX_BYTES: usize = 8192;
+const APP_KEY_MAX_CHARS: usize = 8192;
+const API_URL_MAX_CHARS: usize = 500;
 /// How much of the agent's last message a pull request's description carries.
 const DESCRIPTION_MAX_CHARS: usize = 4000;
 /// The user name git presents with a token (GitHub takes any; this is its convention).
@@ -36,40 +37,63 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::invalid(ErrorCode::InvalidForge, message)
 }
 
+/// The repository URL a forge's settings are read against.
+#[derive(Debug, Clone, Copy)]
+pub enum RepoOf<'a> {
+    /// Given in the same request: a forge it does not name is invalid.
+    Request(&'a str),
+    /// The project's as stored: a forge it does not name conflicts with it.
+    Stored(&'a str),
+}
+
 /// The settings `request` asks for on a project of `repo`, and the token to keep if it
 /// brings one; `had_credential`: a credential is kept already.
 pub fn forge_settings(
     request: &ForgeRequest,
-    repo: &str,
+    repo: RepoOf<'_>,
     repos: &RepoPolicy,
     had: Option<&ForgeView>,
 ) -> Result<(ForgeView, Option<Credential>)> {
-    let api_url = request
-        .api_url
-        .as_deref()
-        .unwrap_or(GITHUB_API)
-        .trim()
-        .trim_end_matches('/')
-        .to_string();
-    let local = repos.allow_local && api_url.starts_with("http://127.0.0.1:");
-    if !(api_url.starts_with("https://") || local)
-        || api_url.len() > 500
-        || api_url.chars().any(|c| c.is_whitespace() || c.is_control())
+    // Every field is checked as given, as the OpenAPI document states it.
+    let given = request.api_url.as_deref().unwrap_or(GITHUB_API);
+    let host = given.strip_prefix("https://").or_else(|| {
+        given
+            .strip_prefix("http://127.0.0.1:")
+            .filter(|_| repos.allow_local)
+    });
+    if host.is_none_or(|host| host.is_empty() || host.starts_with('/'))
+        || given.chars().count() > API_URL_MAX_CHARS
+        || given.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(invalid("forge.apiUrl must be an https:// URL"));
     }
-    let repository = match request.repository.as_deref().map(str::trim) {
+    let api_url = given.trim_end_matches('/').to_string();
+    let repository = match request.repository.as_deref() {
         Some(name) if is_repository(name) => name.to_string(),
         Some(name) => {
             return Err(invalid(format!(
                 "forge.repository {name:?} is not owner/name"
             )));
         }
-        None => repository_of(repo).ok_or_else(|| {
-            invalid("forge.repository is needed: the repository URL does not name owner/name")
-        })?,
+        None => {
+            let (RepoOf::Request(url) | RepoOf::Stored(url)) = repo;
+            match (repository_of(url), repo) {
+                (Some(name), _) => name,
+                (None, RepoOf::Request(_)) => {
+                    return Err(invalid(
+                        "forge.repository is needed: the repository URL does not name owner/name",
+                    ));
+                }
+                (None, RepoOf::Stored(_)) => {
+                    return Err(Error::conflict(
+                        ErrorCode::InvalidForge,
+                        "forge.repository is needed: the project's repository URL does not name owner/name",
+                    ));
+                }
+            }
+        }
     };
-    let token = request.token.as_deref().map(str::trim).map(|token| {
+    let token = request.token.as_deref().map(|token| {
         let visible = token.chars().all(|c| c.is_ascii_graphic());
         if token.is_empty() || token.chars().count() > TOKEN_MAX_CHARS || !visible {
             return Err(invalid(format!(
@@ -108,17 +132,18 @@ pub fn forge_settings(
 
 /// A GitHub App's credentials, if they can be: ids given, a PEM private key.
 fn checked_app(app: GitHubApp) -> Result<GitHubApp> {
-    let key = app.private_key.trim();
+    let key = &app.private_key;
     let pem = key.starts_with("-----BEGIN") && key.contains("PRIVATE KEY-----");
-    if app.app_id == 0 || app.installation_id == 0 || !pem || key.len() > APP_KEY_MAX_BYTES {
+    if app.app_id == 0
+        || app.installation_id == 0
+        || !pem
+        || key.chars().count() > APP_KEY_MAX_CHARS
+    {
         return Err(invalid(format!(
-            "forge.app needs appId, installationId and the app's PEM private key (at most {APP_KEY_MAX_BYTES} bytes)"
+            "forge.app needs appId, installationId and the app's PEM private key (at most {APP_KEY_MAX_CHARS} characters)"
         )));
     }
-    Ok(GitHubApp {
-        private_key: key.to_string(),
-        ..app
-    })
+    Ok(app)
 }
 
 /// A credential taken for a project's forge.

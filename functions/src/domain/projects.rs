@@ -13,7 +13,7 @@ use hangar_protocol::{ErrorCode, ProjectId, UserId};
 use super::access::{member_project, owned_project};
 use super::agent;
 use super::error::{Error, Result};
-use super::forge::{Forges, forge_settings};
+use super::forge::{Forges, RepoOf, forge_settings};
 use super::pool::UPDATE_ATTEMPTS;
 use super::ports::{ProjectStore, Saved};
 use super::records::Project;
@@ -38,11 +38,12 @@ impl From<Project> for ProjectView {
 
 /// `value` trimmed, if it is not empty and has at most `max_chars` characters.
 pub fn bounded_text(field: &str, value: &str, max_chars: usize, code: ErrorCode) -> Result<String> {
+    // Counted as given (the OpenAPI document's maxLength), kept trimmed.
+    let chars = value.chars().count();
     let value = value.trim();
     if value.is_empty() {
         return Err(Error::invalid(code, format!("{field} must not be empty")));
     }
-    let chars = value.chars().count();
     if chars > max_chars {
         return Err(Error::invalid(
             code,
@@ -60,7 +61,7 @@ fn acp_command(value: &str) -> Result<String> {
         ACP_COMMAND_MAX_CHARS,
         ErrorCode::InvalidAcpCommand,
     )?;
-    if command.chars().any(char::is_control) {
+    if value.chars().any(char::is_control) {
         return Err(Error::invalid(
             ErrorCode::InvalidAcpCommand,
             "acpCommand is one line of printable characters",
@@ -147,7 +148,7 @@ pub async fn create_project(
     let forge = request
         .forge
         .as_ref()
-        .map(|forge| forge_settings(forge, &repo, repos, None))
+        .map(|forge| forge_settings(forge, RepoOf::Request(&repo), repos, None))
         .transpose()?;
     let (forge, credential) = forge.map_or((None, None), |(view, given)| (Some(view), given));
     exclusive(request.acp_command.is_some(), request.agent.as_ref())?;
@@ -260,13 +261,16 @@ async fn apply_update(
             project.acp_command = None;
         }
     }
+    let repo_of = match request.repo {
+        Some(_) => RepoOf::Request(&project.repo),
+        None => RepoOf::Stored(&project.repo),
+    };
     let mut credential = None;
     match &request.forge {
         None => {}
         Some(None) => project.forge = None,
         Some(Some(forge)) => {
-            let (view, given) =
-                forge_settings(forge, &project.repo, repos, project.forge.as_ref())?;
+            let (view, given) = forge_settings(forge, repo_of, repos, project.forge.as_ref())?;
             project.forge = Some(view);
             credential = given;
         }

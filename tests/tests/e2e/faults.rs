@@ -178,9 +178,9 @@ async fn a_store_outage_in_the_middle_of_a_run_loses_nothing_and_the_task_comple
     let agent = setup.spawn("run");
     tokio::time::sleep(Duration::from_millis(500)).await;
     proxy.set(Outage::Refuse);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    hold(&proxy, |(refused, _)| refused).await;
     proxy.set(Outage::Unavailable);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    hold(&proxy, |(_, unavailable)| unavailable).await;
     proxy.set(Outage::None);
 
     let (code, log) = agent.wait(EXIT_LIMIT).await;
@@ -193,6 +193,17 @@ async fn a_store_outage_in_the_middle_of_a_run_loses_nothing_and_the_task_comple
     assert_dense_and_unique(&stack.stored(&seeded).await, 61);
     let done = stack.task(&seeded.owner, &task).await;
     assert_eq!(done.status, TaskStatus::Completed, "{:?}", done.history);
+}
+
+/// Keeps an outage for a second, and until the store was asked (and failed) a few times.
+async fn hold(proxy: &StoreProxy, count: fn((usize, usize)) -> usize) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    hangar_tests::eventually(
+        "the store to be asked",
+        Duration::from_secs(20),
+        async || count(proxy.faults()) >= 3,
+    )
+    .await;
 }
 
 /// The provisioner refuses to start a machine (as EC2 refuses RunInstances: the adapter

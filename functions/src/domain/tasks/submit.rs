@@ -34,16 +34,17 @@ pub struct Submitted {
     pub replayed: bool,
 }
 
-/// The task's title: the one given, or the prompt's first line, shortened.
+/// The task's title: the one given, or (when blank) the prompt's first line, shortened.
 fn title_for(request: &CreateTaskRequest, prompt: &str) -> Result<String> {
-    match request
-        .title
-        .as_deref()
-        .map(str::trim)
-        .filter(|title| !title.is_empty())
-    {
-        Some(title) => bounded_text("title", title, TITLE_MAX_CHARS, ErrorCode::InvalidTitle),
-        None => {
+    let given = request.title.as_deref().unwrap_or_default();
+    match given.trim().is_empty() {
+        // A blank title is checked for length too: the OpenAPI document's maxLength.
+        true if given.chars().count() > TITLE_MAX_CHARS => Err(Error::invalid(
+            ErrorCode::InvalidTitle,
+            format!("title has more than {TITLE_MAX_CHARS} characters"),
+        )),
+        false => bounded_text("title", given, TITLE_MAX_CHARS, ErrorCode::InvalidTitle),
+        true => {
             let first_line = prompt.lines().next().unwrap_or_default();
             let mut title: String = first_line.chars().take(DERIVED_TITLE_CHARS).collect();
             if first_line.chars().count() > DERIVED_TITLE_CHARS {

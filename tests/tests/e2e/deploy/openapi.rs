@@ -64,11 +64,12 @@ fn the_openapi_document_describes_exactly_the_router() {
 fn the_documented_repository_pattern_is_the_one_the_control_plane_checks() {
     let openapi = load("openapi.yaml");
     let schemas = &openapi["components"]["schemas"];
-    for schema in ["CreateProjectRequest", "UpdateProjectRequest"] {
-        assert_eq!(
-            text(&schemas[schema]["properties"]["repo"]["pattern"]),
-            hangar_protocol::git::REPO_PATTERN,
-            "{schema}.repo"
-        );
-    }
+    assert_eq!(
+        text(&schemas["Repo"]["pattern"]),
+        hangar_protocol::git::REPO_PATTERN
+    );
+    assert_eq!(
+        text(&schemas["CreateProjectRequest"]["properties"]["repo"]["$ref"]),
+        "#/components/schemas/Repo"
+    );
 }
