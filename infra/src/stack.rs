@@ -32,7 +32,10 @@ use crate::provisioner::{LocalNodeOptions, LocalProvisioner};
 
 #[derive(Debug, Clone)]
 pub struct StackOptions {
+    /// The table's server (moto, or Amazon's DynamoDB Local).
     pub dynamodb_endpoint: String,
+    /// The other AWS services' server: Scheduler and Secrets Manager (moto).
+    pub aws_endpoint: String,
     pub table_name: String,
     /// Distinct per stack, so stacks sharing one local server do not fire each other's.
     pub schedule_group: String,
@@ -93,14 +96,14 @@ impl LocalStack {
             group: options.schedule_group.clone(),
             target_arn: "arn:aws:lambda:us-east-1:000000000000:function:hangar-warm-timeout".into(),
             role_arn: "arn:aws:iam::000000000000:role/hangar-scheduler".into(),
-            endpoint: Some(options.dynamodb_endpoint.clone()),
+            endpoint: Some(options.aws_endpoint.clone()),
         }
     }
 
     fn forge_config(options: &StackOptions, api_url: &str) -> ForgeConfig {
         ForgeConfig {
             secret_prefix: format!("hangar/{}/forge/", options.table_name),
-            secrets_endpoint: Some(options.dynamodb_endpoint.clone()),
+            secrets_endpoint: Some(options.aws_endpoint.clone()),
             ui_origin: api_url.to_string(),
         }
     }

@@ -38,6 +38,14 @@ pub fn dynamodb_endpoint() -> String {
     })
 }
 
+/// Where the tests find the other AWS services (Scheduler, EC2, Secrets Manager): moto,
+/// which is also the table's server unless `HANGAR_TEST_AWS_ENDPOINT` names another.
+pub const AWS_ENDPOINT_VAR: &str = "HANGAR_TEST_AWS_ENDPOINT";
+
+pub fn aws_endpoint() -> String {
+    std::env::var(AWS_ENDPOINT_VAR).unwrap_or_else(|_| dynamodb_endpoint())
+}
+
 /// A fresh id of the given prefix, unique across test processes.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
@@ -87,6 +95,7 @@ impl TestStack {
         let nodes_dir = std::env::temp_dir().join(unique("hangar-nodes"));
         let mut options = StackOptions {
             dynamodb_endpoint: dynamodb_endpoint(),
+            aws_endpoint: aws_endpoint(),
             table_name: unique("hangar-test"),
             schedule_group: unique("hangar-test"),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -53,6 +53,7 @@ async fn run() -> Result<(), String> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let vars = Vars(&env);
     let stack = LocalStack::start(StackOptions {
+        aws_endpoint: env_or("HANGAR_AWS_ENDPOINT", &dynamodb_endpoint),
         dynamodb_endpoint,
         table_name: env_or("HANGAR_TABLE_NAME", "hangar-local"),
         schedule_group: env_or("HANGAR_SCHEDULE_GROUP", "hangar-local"),

@@ -72,7 +72,7 @@ async fn the_scheduler_adapter_round_trips_schedules_through_the_local_server() 
 async fn the_ec2_provisioner_launches_and_terminates_instances_with_cloud_init() {
     let stack = unique("stack");
     let provisioner =
-        Ec2Provisioner::connect(&ec2_config(&stack, hangar_tests::dynamodb_endpoint())).await;
+        Ec2Provisioner::connect(&ec2_config(&stack, hangar_tests::aws_endpoint())).await;
     let launch = launch(VmSize::Medium);
     let instance_id = provisioner.provision(&launch).await.expect("run instance");
 
@@ -183,7 +183,7 @@ async fn the_ec2_provisioner_launches_and_terminates_instances_with_cloud_init()
 /// that the one it sent carries the node's token.
 #[tokio::test]
 async fn a_retried_launch_whose_answer_was_lost_never_makes_a_second_instance() {
-    let proxy = AwsProxy::start(hangar_tests::dynamodb_endpoint()).await;
+    let proxy = AwsProxy::start(hangar_tests::aws_endpoint()).await;
     let stack = unique("stack");
     let provisioner = Ec2Provisioner::connect(&ec2_config(&stack, proxy.url.clone())).await;
     let launch = launch(VmSize::Small);
@@ -219,8 +219,8 @@ async fn a_signing_function_reads_its_key_from_secrets_manager_at_cold_start() {
     use hangar_functions::lambda::state::from_env;
 
     let stack = TestStack::start().await;
-    let endpoint = hangar_tests::dynamodb_endpoint();
-    let sdk = hangar_functions::adapters::aws::sdk_config(Some(&endpoint)).await;
+    let (endpoint, aws) = (hangar_tests::dynamodb_endpoint(), hangar_tests::aws_endpoint());
+    let sdk = hangar_functions::adapters::aws::sdk_config(Some(&aws)).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let secret = secrets
         .create_secret()
@@ -244,7 +244,7 @@ async fn a_signing_function_reads_its_key_from_secrets_manager_at_cold_start() {
         ),
         ("HANGAR_USER_JWT_ISSUER", "hangar-local-dev".to_string()),
         ("HANGAR_SIGNING_KEY_SECRET_ARN", arn),
-        ("HANGAR_SECRETS_ENDPOINT", endpoint.clone()),
+        ("HANGAR_SECRETS_ENDPOINT", aws.clone()),
         ("HANGAR_PUBLIC_API_URL", "https://api.example".to_string()),
         (
             "HANGAR_NODE_SOCKET_URL",

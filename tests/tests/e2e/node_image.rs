@@ -17,7 +17,7 @@ use hangar_functions::domain::ports::NodeLaunch;
 use hangar_protocol::tasks::VmSize;
 use hangar_protocol::{NodeId, ProjectId};
 use hangar_tests::agent::workspace_binary;
-use hangar_tests::{dynamodb_endpoint, unique};
+use hangar_tests::{aws_endpoint, unique};
 
 const IMAGE: &str = "../infra/node-image";
 
@@ -130,7 +130,7 @@ fn agent_env(arn: Option<&str>, file: &Path) -> (i32, String) {
     command
         .arg("agent-env")
         .env("HANGAR_AGENT_ENV_FILE", file)
-        .env("HANGAR_SECRETS_ENDPOINT", dynamodb_endpoint())
+        .env("HANGAR_SECRETS_ENDPOINT", aws_endpoint())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
@@ -147,7 +147,7 @@ fn agent_env(arn: Option<&str>, file: &Path) -> (i32, String) {
 
 #[tokio::test]
 async fn agent_env_writes_the_secret_as_a_root_only_environment_file() {
-    let sdk = hangar_functions::adapters::aws::sdk_config(Some(&dynamodb_endpoint())).await;
+    let sdk = hangar_functions::adapters::aws::sdk_config(Some(&aws_endpoint())).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let secret = |text: &str| {
         let secrets = secrets.clone();
