@@ -15,6 +15,7 @@ use hangar_functions::adapters::tokens::TokenIssuer;
 use hangar_functions::config::{
     Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
 };
+use hangar_functions::domain::live::ConnectionCaps;
 use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
 use hangar_functions::domain::projects::RepoPolicy;
 use hangar_functions::domain::{NodeQuotas, Timeouts};
@@ -47,7 +48,7 @@ pub struct StackOptions {
     pub timeouts: Timeouts,
     pub quotas: NodeQuotas,
     /// Live viewer connections one user may hold.
-    pub connections_per_user: u64,
+    pub connection_caps: ConnectionCaps,
     /// The node agent version warm nodes must run (`None`: any).
     pub node_agent_version: Option<String>,
     /// How often the schedule runner looks for due schedules.
@@ -134,7 +135,7 @@ impl LocalStack {
             ec2: None,
             timeouts: options.timeouts,
             quotas: options.quotas,
-            connections_per_user: options.connections_per_user,
+            connection_caps: options.connection_caps,
             node_agent_version: options.node_agent_version.clone(),
             // Credentials in the loopback Secrets Manager, under this stack's table name.
             forge: Some(Self::forge_config(options, &api_url)),

@@ -274,4 +274,9 @@ impl ConnectionStore for GatedStore {
     async fn count_user_connections(&self, user: &UserId, now_secs: u64) -> Result<usize> {
         self.inner.count_user_connections(user, now_secs).await
     }
+    async fn count_project_connections(&self, project: &ProjectId, now_secs: u64) -> Result<usize> {
+        self.inner
+            .count_project_connections(project, now_secs)
+            .await
+    }
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use hangar_functions::adapters::tokens::TokenIssuer;
 use hangar_functions::domain::NodeQuotas;
+use hangar_functions::domain::live::ConnectionCaps;
 use hangar_functions::domain::records::Node;
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
 use hangar_protocol::tasks::{NodeStatus, TaskStatus, TaskView, WorkspaceStatus};
@@ -114,7 +115,7 @@ impl TestStack {
             },
             timeouts: StackOptions::default_timeouts(),
             quotas: NodeQuotas::default(),
-            connections_per_user: 20,
+            connection_caps: ConnectionCaps::default(),
             node_agent_version: Some(hangar_protocol::RELEASE.to_string()),
             schedule_poll: Duration::from_millis(100),
             sweep_every: None,

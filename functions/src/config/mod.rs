@@ -12,6 +12,7 @@ pub use hangar_protocol::config::{ConfigError, Vars};
 use hangar_protocol::limits;
 
 pub use self::sections::{Ec2Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey};
+use crate::domain::live::ConnectionCaps;
 use crate::domain::projects::RepoPolicy;
 use crate::domain::{NodeQuotas, Timeouts};
 use crate::lambda::catalog::Need;
@@ -39,8 +40,9 @@ pub struct Config {
     pub user_issuer: String,
     pub timeouts: Timeouts,
     pub quotas: NodeQuotas,
-    /// `HANGAR_MAX_CONNECTIONS_PER_USER`: live viewer connections one user may hold.
-    pub connections_per_user: u64,
+    /// `HANGAR_MAX_CONNECTIONS_PER_USER` and `HANGAR_MAX_CONNECTIONS_PER_PROJECT`: live viewer
+    /// connections one user, and one project, may hold.
+    pub connection_caps: ConnectionCaps,
     /// `HANGAR_NODE_AGENT_VERSION`: the node agent version warm nodes must run (default this
     /// build's release; `any` for none).
     pub node_agent_version: Option<String>,
@@ -58,9 +60,6 @@ pub struct Config {
     /// [`Need::Forge`].
     pub forge: Option<ForgeConfig>,
 }
-
-/// Live viewer connections per user, unless told otherwise.
-const DEFAULT_CONNECTIONS_PER_USER: u64 = 20;
 
 /// Milliseconds of any length are accepted for the control plane's timeouts.
 const ANY_MILLIS: u64 = u64::MAX;
@@ -115,14 +114,23 @@ pub fn node_agent_version(vars: Vars) -> Option<String> {
     }
 }
 
-/// `HANGAR_MAX_CONNECTIONS_PER_USER`.
-pub fn connections_per_user(vars: Vars) -> Result<u64, ConfigError> {
-    vars.number(
-        "HANGAR_MAX_CONNECTIONS_PER_USER",
-        DEFAULT_CONNECTIONS_PER_USER,
-        1,
-        10_000,
-    )
+/// `HANGAR_MAX_CONNECTIONS_PER_USER` and `HANGAR_MAX_CONNECTIONS_PER_PROJECT`.
+pub fn connection_caps(vars: Vars) -> Result<ConnectionCaps, ConfigError> {
+    let defaults = ConnectionCaps::default();
+    Ok(ConnectionCaps {
+        per_user: vars.number(
+            "HANGAR_MAX_CONNECTIONS_PER_USER",
+            defaults.per_user,
+            1,
+            10_000,
+        )?,
+        per_project: vars.number(
+            "HANGAR_MAX_CONNECTIONS_PER_PROJECT",
+            defaults.per_project,
+            1,
+            100_000,
+        )?,
+    })
 }
 
 /// The timeouts, each variable overriding its default.
@@ -232,7 +240,7 @@ impl Config {
                 .to_string(),
             timeouts: timeouts(vars)?,
             quotas: quotas(vars)?,
-            connections_per_user: connections_per_user(vars)?,
+            connection_caps: connection_caps(vars)?,
             node_agent_version: node_agent_version(vars),
             repos: repos(vars)?,
             signing: needs_any(&[Need::Sign])

@@ -231,6 +231,12 @@ pub trait ConnectionStore: Send + Sync {
     ) -> StoreResult<Vec<Connection>>;
     /// How many connections of `user` are live at `now_secs`.
     async fn count_user_connections(&self, user: &UserId, now_secs: u64) -> StoreResult<usize>;
+    /// The project's live connections, counted.
+    async fn count_project_connections(
+        &self,
+        project: &ProjectId,
+        now_secs: u64,
+    ) -> StoreResult<usize>;
 }
 
 /// The whole table, for the services that touch several aggregates.

@@ -13,6 +13,7 @@ use hangar_protocol::{ErrorCode, NodeId, UserId, WorkspaceId};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::adapters::tokens::KeyError;
@@ -131,13 +132,34 @@ impl Authenticator {
                 ApiError::unauthorized(ErrorCode::MissingToken, "connect with ?token=<user jwt>")
             })?;
         let claims: UserClaims = decode_token(token, &self.user_key, &self.user_validation)?;
-        UserId::parse(claims.sub).map_err(|err| {
-            ApiError::unauthorized(
-                ErrorCode::InvalidToken,
-                format!("the token's subject is not a user id: {err}"),
-            )
+        user_of_subject(&claims.iss, &claims.sub).ok_or_else(|| {
+            ApiError::unauthorized(ErrorCode::InvalidToken, "the token's subject is empty")
         })
     }
+}
+
+/// The user an identity provider's subject names. A subject that is an id already is itself
+/// (`dev-user`, a Cognito UUID, Google's digits); any other (`auth0|abc`, `github|42`) is `u`
+/// and 40 hex digits of SHA-256 over its issuer and itself: the same on every sign-in, and
+/// never the same for two subjects.
+pub fn user_of_subject(issuer: &str, subject: &str) -> Option<UserId> {
+    if subject.is_empty() {
+        return None;
+    }
+    if let Ok(user) = UserId::parse(subject) {
+        return Some(user);
+    }
+    let digest = Sha256::new()
+        .chain_update(issuer.as_bytes())
+        .chain_update([0u8])
+        .chain_update(subject.as_bytes())
+        .finalize();
+    let hex: String = digest
+        .iter()
+        .take(20)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    UserId::parse(format!("u{hex}")).ok()
 }
 
 /// Who opens a WebSocket connection.

@@ -66,7 +66,7 @@ impl AppState {
         let live = Arc::new(Live {
             store: Arc::clone(&ports.store),
             push: ports.push,
-            connections_per_user: config.connections_per_user,
+            caps: config.connection_caps,
         });
         let pool = Arc::new(Pool {
             store: ports.store.clone(),

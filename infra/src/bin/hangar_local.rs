@@ -64,7 +64,7 @@ async fn run() -> Result<(), String> {
         // The same variables (and defaults) as the functions on AWS.
         timeouts: config::timeouts(vars).map_err(|err| err.to_string())?,
         quotas: config::quotas(vars).map_err(|err| err.to_string())?,
-        connections_per_user: config::connections_per_user(vars).map_err(|err| err.to_string())?,
+        connection_caps: config::connection_caps(vars).map_err(|err| err.to_string())?,
         node_agent_version: config::node_agent_version(vars),
         schedule_poll: Duration::from_secs(1),
         sweep_every: Some(Duration::from_secs(60)),

@@ -90,6 +90,11 @@ pub const PARAMETERS: &str = r#"Parameters:
     Default: 20
     MinValue: 1
     Description: Live viewer connections one user may hold (then 429 too_many_connections).
+  MaxConnectionsPerProject:
+    Type: Number
+    Default: 1000
+    MinValue: 1
+    Description: Live viewer connections one project may hold (each message is posted to all).
   ApiRateLimit:
     Type: Number
     Default: 50
@@ -128,6 +133,7 @@ Globals:
         HANGAR_MAX_NODES: !Ref MaxNodes
         HANGAR_MAX_NODES_PER_PROJECT: !Ref MaxNodesPerProject
         HANGAR_MAX_CONNECTIONS_PER_USER: !Ref MaxConnectionsPerUser
+        HANGAR_MAX_CONNECTIONS_PER_PROJECT: !Ref MaxConnectionsPerProject
         RUST_LOG: info"#;
 
 pub const RESOURCES: &str = r#"Table:

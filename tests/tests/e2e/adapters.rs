@@ -219,7 +219,10 @@ async fn a_signing_function_reads_its_key_from_secrets_manager_at_cold_start() {
     use hangar_functions::lambda::state::from_env;
 
     let stack = TestStack::start().await;
-    let (endpoint, aws) = (hangar_tests::dynamodb_endpoint(), hangar_tests::aws_endpoint());
+    let (endpoint, aws) = (
+        hangar_tests::dynamodb_endpoint(),
+        hangar_tests::aws_endpoint(),
+    );
     let sdk = hangar_functions::adapters::aws::sdk_config(Some(&aws)).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let secret = secrets

@@ -152,7 +152,7 @@ async fn connect_checks_token_and_membership() {
 
 #[tokio::test]
 async fn a_user_holds_at_most_the_capped_connections_and_a_closed_one_frees_a_place() {
-    let stack = TestStack::start_with(|options| options.connections_per_user = 3).await;
+    let stack = TestStack::start_with(|options| options.connection_caps.per_user = 3).await;
     let seeded = stack.seed().await;
     let mut held = Vec::new();
     for _ in 0..3 {

@@ -9,6 +9,7 @@ mod board;
 mod browser;
 mod callbacks;
 mod checkout_fs;
+mod crowd;
 mod deploy;
 mod faults;
 mod forge;

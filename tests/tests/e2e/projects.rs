@@ -225,3 +225,44 @@ async fn bodies_are_objects_all_the_way_down_and_a_forge_needs_a_repository_it_c
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["forge"]["repository"], "acme/shop");
 }
+
+/// Failed before: `auth0|abc` is no id, so its token was refused (401 invalid_token). An
+/// identity provider's subject that is not an id maps to one of its own.
+#[tokio::test]
+async fn a_subject_that_is_no_id_signs_in_as_a_stable_user_of_its_own() {
+    let stack = TestStack::start().await;
+    let token = |subject: &str| stack.keys.mint_user_token(subject, 600).expect("token");
+    let create = json!({"name": "Shop", "repo": "https://github.com/acme/shop.git"});
+    let (status, created) = stack
+        .call(
+            "POST",
+            routes::PROJECTS,
+            Some(&token("auth0|abc")),
+            Some(create),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let owner = created["owner"].as_str().expect("owner");
+    assert!(owner.starts_with('u') && owner.len() == 41, "{owner}");
+
+    // The same subject again is the same user; another one is not.
+    let (_, mine) = stack
+        .call("GET", routes::PROJECTS, Some(&token("auth0|abc")), None)
+        .await;
+    assert_eq!(mine.as_array().map(Vec::len), Some(1));
+    let (_, theirs) = stack
+        .call("GET", routes::PROJECTS, Some(&token("auth0|abd")), None)
+        .await;
+    assert_eq!(theirs, json!([]));
+    // A subject that is an id already (a Cognito UUID) is itself.
+    let uuid = "0b5c8a5e-7d1f-4c0e-9a57-3f1d2e4b6c8a";
+    let (status, created) = stack
+        .call(
+            "POST",
+            routes::PROJECTS,
+            Some(&token(uuid)),
+            Some(json!({"name": "Mine", "repo": "https://github.com/acme/mine.git"})),
+        )
+        .await;
+    assert_eq!((status, created["owner"].as_str()), (201, Some(uuid)));
+}

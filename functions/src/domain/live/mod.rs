@@ -37,8 +37,24 @@ const CONNECTION_ID_MAX_LEN: usize = 128;
 pub struct Live {
     pub store: Arc<dyn Store>,
     pub push: Arc<dyn Push>,
-    /// How many viewer connections one user may hold at once.
-    pub connections_per_user: u64,
+    pub caps: ConnectionCaps,
+}
+
+/// How many live viewer connections may be held at once: by one user, and on one project
+/// (each message of a project is posted to every one of its connections).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionCaps {
+    pub per_user: u64,
+    pub per_project: u64,
+}
+
+impl Default for ConnectionCaps {
+    fn default() -> Self {
+        ConnectionCaps {
+            per_user: 20,
+            per_project: 1_000,
+        }
+    }
 }
 
 /// What a publish did, for logs.
@@ -79,18 +95,32 @@ impl Live {
         // Recorded first and counted after, so two connections racing for the last place
         // cannot both pass: at worst both are refused.
         self.store.put_connection(&connection).await?;
-        let held = self.store.count_user_connections(user, now / 1000).await?;
-        let held = u64::try_from(held).unwrap_or(u64::MAX);
-        if held > self.connections_per_user {
+        let (by_user, on_project) = tokio::join!(
+            self.store.count_user_connections(user, now / 1000),
+            self.store
+                .count_project_connections(&connection.project_id, now / 1000)
+        );
+        let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let (by_user, on_project) = (count(by_user?), count(on_project?));
+        let refusal = if by_user > self.caps.per_user {
+            Some(format!(
+                "you hold {} live connections already; close one (at most {} at once)",
+                by_user - 1,
+                self.caps.per_user
+            ))
+        } else if on_project > self.caps.per_project {
+            Some(format!(
+                "project {} has {} live viewers already (at most {} at once); try again later",
+                connection.project_id,
+                on_project - 1,
+                self.caps.per_project
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
             self.store.delete_connection(&connection).await?;
-            return Err(Error::too_many(
-                ErrorCode::TooManyConnections,
-                format!(
-                    "you hold {} live connections already; close one (at most {} at once)",
-                    held - 1,
-                    self.connections_per_user
-                ),
-            ));
+            return Err(Error::too_many(ErrorCode::TooManyConnections, message));
         }
         tracing::info!(connection = %connection.id, project = %connection.project_id, user = %connection.user_id, "connected");
         Ok(connection)
