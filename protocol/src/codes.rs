@@ -65,6 +65,7 @@ error_codes! {
     SessionNotFound = "session_not_found",
     // Message history.
     InvalidAfter = "invalid_after",
+    InvalidBefore = "invalid_before",
     InvalidLimit = "invalid_limit",
     InvalidCursor = "invalid_cursor",
     // Ingest.

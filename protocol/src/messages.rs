@@ -146,8 +146,12 @@ pub struct MessagesPage {
     /// The cursor to pass as `after` for the next page: the last returned `seq`, or the
     /// request's own `after` when the page is empty, so a poller can keep using it.
     pub next_after: u64,
-    /// Whether more messages were already stored when this page was read.
+    /// Whether more messages were already stored when this page was read (after the page;
+    /// `before` pages: the ones the caller holds).
     pub has_more: bool,
+    /// `before` and newest pages: whether earlier messages exist than the page's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_earlier: Option<bool>,
 }
 
 #[cfg(test)]

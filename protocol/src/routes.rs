@@ -91,6 +91,20 @@ pub fn messages_page(project: &ProjectId, session: &SessionId, after: u64, limit
     )
 }
 
+/// The newest page of a session's messages (`before: None`), or the one below `before`.
+pub fn messages_before(
+    project: &ProjectId,
+    session: &SessionId,
+    before: Option<u64>,
+    limit: u32,
+) -> String {
+    let path = session_messages(project, session);
+    match before {
+        Some(before) => format!("{path}?before={before}&limit={limit}"),
+        None => format!("{path}?limit={limit}"),
+    }
+}
+
 pub fn workspace_messages(workspace: &WorkspaceId) -> String {
     fill(WORKSPACE_MESSAGES, &[workspace.as_str()])
 }

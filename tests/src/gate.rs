@@ -244,6 +244,16 @@ impl hangar_functions::domain::ports::MessageStore for GatedStore {
     ) -> Result<Vec<ChatMessage>> {
         self.inner.list_messages(session, after, limit).await
     }
+    async fn list_messages_before(
+        &self,
+        session: &SessionId,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>> {
+        self.inner
+            .list_messages_before(session, before, limit)
+            .await
+    }
 }
 
 #[async_trait]

@@ -94,3 +94,64 @@ impl TestStack {
         (seeded, task.into())
     }
 }
+
+impl TestStack {
+    /// Writes `seqs` as assistant messages of the seeded session straight into the table,
+    /// 25 to a BatchWriteItem: for long histories, far faster than ingest's conditional puts
+    /// on the loopback servers. The items are the ones ingest stores (same keys, same fields).
+    pub async fn seed_messages(&self, seeded: &Seeded, seqs: std::ops::RangeInclusive<u64>) {
+        use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+        let sdk =
+            hangar_functions::adapters::aws::sdk_config(Some(&crate::dynamodb_endpoint())).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = &self.stack.config.table_name;
+        let seqs: Vec<u64> = seqs.collect();
+        for chunk in seqs.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|seq| {
+                    let item = std::collections::HashMap::from([
+                        (
+                            "pk".to_string(),
+                            AttributeValue::S(format!("SESSION#{}", seeded.session)),
+                        ),
+                        (
+                            "sk".to_string(),
+                            AttributeValue::S(format!("MSG#{seq:020}")),
+                        ),
+                        ("entity".to_string(), AttributeValue::S("message".into())),
+                        (
+                            "messageId".to_string(),
+                            AttributeValue::S(format!("m-{seq:05}")),
+                        ),
+                        ("seq".to_string(), AttributeValue::N(seq.to_string())),
+                        ("role".to_string(), AttributeValue::S("assistant".into())),
+                        (
+                            "content".to_string(),
+                            AttributeValue::S(format!("message {seq}")),
+                        ),
+                        (
+                            "createdAt".to_string(),
+                            AttributeValue::N((1_700_000_000_000 + seq).to_string()),
+                        ),
+                    ]);
+                    let put = PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            let mut pending = Some(std::collections::HashMap::from([(table.clone(), writes)]));
+            while let Some(items) = pending.take().filter(|items| !items.is_empty()) {
+                let output = client
+                    .batch_write_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .expect("batch write");
+                pending = output.unprocessed_items;
+            }
+        }
+    }
+}

@@ -199,4 +199,17 @@ impl Api {
         self.get(&routes::messages_page(project, session, after, PAGE_LIMIT))
             .await
     }
+
+    /// The newest page of the session (`before: None`), or the page below `before`.
+    pub async fn messages_before(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        before: Option<u64>,
+    ) -> Result<MessagesPage, Failure> {
+        self.get(&routes::messages_before(
+            project, session, before, PAGE_LIMIT,
+        ))
+        .await
+    }
 }

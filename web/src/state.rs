@@ -23,9 +23,12 @@ pub struct Page {
     pub tasks: Signal<Vec<TaskView>>,
     pub sessions: Signal<Vec<SessionView>>,
     pub selected: Signal<Option<SessionId>>,
-    /// Messages of the selected session, ascending by seq, without gaps from seq 1.
+    /// Messages of the selected session, ascending by seq, without gaps: the newest page
+    /// first, earlier ones as the user loads them.
     pub messages: Signal<Vec<ChatMessage>>,
     pub loading_messages: Signal<bool>,
+    /// Earlier messages exist than the first one shown ("Load earlier").
+    pub has_earlier: Signal<bool>,
     /// How many times the page caught up after the socket (re)opened.
     pub catch_ups: Signal<u32>,
     pub link: Signal<LinkState>,
@@ -41,6 +44,7 @@ impl Page {
             selected: create_signal(None),
             messages: create_signal(Vec::new()),
             loading_messages: create_signal(false),
+            has_earlier: create_signal(false),
             catch_ups: create_signal(0),
             link: create_signal(LinkState::Connecting),
             error: create_signal(None),
@@ -183,8 +187,33 @@ impl Ctx {
         self.syncing.set(false);
     }
 
-    /// Pages `session` from the last shown message to its end.
+    /// Pages `session` from the last shown message to its end; with nothing shown yet, it
+    /// opens on the newest page (one request, however long the session).
     async fn page_session(&self, session: &SessionId) {
+        if self.last_seq() == 0 {
+            match self
+                .api
+                .messages_before(&self.project_id, session, None)
+                .await
+            {
+                Ok(page) if self.page.selected.get_clone_untracked().as_ref() == Some(session) => {
+                    if self.last_seq() == 0 {
+                        self.page.has_earlier.set(page.has_earlier == Some(true));
+                        self.page.messages.set(with_tool_titles(page.messages));
+                    }
+                    // Current as of its read; the socket's catch-up pages anything newer.
+                    return;
+                }
+                Ok(_) => {
+                    self.sync_again.set(true);
+                    return;
+                }
+                Err(failure) => {
+                    self.fail(failure);
+                    return;
+                }
+            }
+        }
         loop {
             let after = self.last_seq();
             match self.api.messages(&self.project_id, session, after).await {
@@ -207,11 +236,46 @@ impl Ctx {
         }
     }
 
+    /// "Load earlier": the page before the first message shown, put in front.
+    pub async fn load_earlier(self: Rc<Self>) {
+        let Some(session) = self.page.selected.get_clone_untracked() else {
+            return;
+        };
+        let Some(first) = self
+            .page
+            .messages
+            .with_untracked(|m| m.first().map(|m| m.seq))
+        else {
+            return;
+        };
+        match self
+            .api
+            .messages_before(&self.project_id, &session, Some(first))
+            .await
+        {
+            Ok(page) if self.page.selected.get_clone_untracked().as_ref() == Some(&session) => {
+                self.page.has_earlier.set(page.has_earlier == Some(true));
+                self.page.messages.update(|messages| {
+                    let mut earlier: Vec<ChatMessage> = page
+                        .messages
+                        .into_iter()
+                        .filter(|m| m.seq < first)
+                        .collect();
+                    earlier.append(messages);
+                    *messages = with_tool_titles(earlier);
+                });
+            }
+            Ok(_) => {}
+            Err(failure) => self.fail(failure),
+        }
+    }
+
     pub fn select(self: &Rc<Self>, session: SessionId) {
         if self.page.selected.get_clone_untracked().as_ref() == Some(&session) {
             return;
         }
         self.page.messages.set(Vec::new());
+        self.page.has_earlier.set(false);
         self.page.selected.set(Some(session));
         wasm_bindgen_futures::spawn_local(Rc::clone(self).sync_messages());
     }
@@ -287,6 +351,16 @@ fn inherit_tool_title(earlier: &[ChatMessage], message: &mut ChatMessage) {
     if tool.kind.is_none() {
         tool.kind = start.kind.clone();
     }
+}
+
+/// `messages` (ascending) with each tool update titled after the call it updates.
+fn with_tool_titles(messages: Vec<ChatMessage>) -> Vec<ChatMessage> {
+    let mut titled: Vec<ChatMessage> = Vec::with_capacity(messages.len());
+    for mut message in messages {
+        inherit_tool_title(&titled, &mut message);
+        titled.push(message);
+    }
+    titled
 }
 
 /// Feeds the live socket's events into the page.

@@ -10,23 +10,47 @@ use super::access::member_project;
 use super::error::{Error, Result};
 use super::ports::Store;
 
-/// `after` and `limit` of a history request, checked.
+/// Where a history page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageFrom {
+    /// `after=N`: the messages after seq N (0: from the first), ascending; with `before=M`
+    /// too, only those below M.
+    After(u64, Option<u64>),
+    /// `before=N`: the latest messages below seq N ("load earlier").
+    Before(u64),
+    /// Neither: the newest page, where a session opens.
+    Newest,
+}
+
+/// `after` or `before`, and `limit`, of a history request, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
-    pub after: u64,
+    pub from: PageFrom,
     pub limit: u32,
+}
+
+fn seq_param(query: &HashMap<String, String>, name: &str, code: ErrorCode) -> Result<Option<u64>> {
+    query
+        .get(name)
+        .map(|value| {
+            value.parse::<u64>().map_err(|_| {
+                Error::invalid(
+                    code,
+                    format!("{name} is {value:?}; expected a sequence number (0 or more)"),
+                )
+            })
+        })
+        .transpose()
 }
 
 impl PageRequest {
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self> {
-        let after = match query.get("after") {
-            None => 0,
-            Some(value) => value.parse::<u64>().map_err(|_| {
-                Error::invalid(
-                    ErrorCode::InvalidAfter,
-                    format!("after is {value:?}; expected a sequence number (0 or more)"),
-                )
-            })?,
+        let after = seq_param(query, "after", ErrorCode::InvalidAfter)?;
+        let before = seq_param(query, "before", ErrorCode::InvalidBefore)?;
+        let from = match (after, before) {
+            (Some(after), before) => PageFrom::After(after, before),
+            (None, Some(before)) => PageFrom::Before(before),
+            (None, None) => PageFrom::Newest,
         };
         let limit = match query.get("limit") {
             None => MESSAGES_PAGE_DEFAULT_LIMIT,
@@ -41,7 +65,7 @@ impl PageRequest {
                     )
                 })?,
         };
-        Ok(PageRequest { after, limit })
+        Ok(PageRequest { from, limit })
     }
 }
 
@@ -63,17 +87,48 @@ pub async fn list_messages(
             )
         })?;
     // One extra row tells whether another page exists without a second query.
-    let mut messages = store
-        .list_messages(session_id, page.after, page.limit + 1)
-        .await?;
-    let has_more = messages.len() > page.limit as usize;
-    messages.truncate(page.limit as usize);
-    let next_after = messages.last().map_or(page.after, |message| message.seq);
-    Ok(MessagesPage {
-        messages,
-        next_after,
-        has_more,
-    })
+    let wanted = page.limit + 1;
+    let limit = page.limit as usize;
+    match page.from {
+        PageFrom::After(after, below) => {
+            let mut messages = store.list_messages(session_id, after, wanted).await?;
+            let mut has_more = messages.len() > limit;
+            messages.truncate(limit);
+            if let Some(below) = below
+                && messages.last().is_some_and(|message| message.seq >= below)
+            {
+                messages.retain(|message| message.seq < below);
+                has_more = false;
+            }
+            let next_after = messages.last().map_or(after, |message| message.seq);
+            Ok(MessagesPage {
+                messages,
+                next_after,
+                has_more,
+                has_earlier: None,
+            })
+        }
+        PageFrom::Before(_) | PageFrom::Newest => {
+            let before = match page.from {
+                PageFrom::Before(before) => before,
+                _ => u64::MAX,
+            };
+            let mut messages = store
+                .list_messages_before(session_id, before, wanted)
+                .await?;
+            let has_earlier = messages.len() > limit;
+            if has_earlier {
+                messages.remove(0);
+            }
+            let next_after = messages.last().map_or(0, |message| message.seq);
+            Ok(MessagesPage {
+                next_after,
+                has_more: page.from != PageFrom::Newest,
+                has_earlier: Some(has_earlier),
+                messages,
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,14 +147,14 @@ mod tests {
         assert_eq!(
             PageRequest::from_query(&query(&[])).expect("defaults"),
             PageRequest {
-                after: 0,
+                from: PageFrom::Newest,
                 limit: MESSAGES_PAGE_DEFAULT_LIMIT
             }
         );
         assert_eq!(
             PageRequest::from_query(&query(&[("limit", "200"), ("after", "7")])).expect("edge"),
             PageRequest {
-                after: 7,
+                from: PageFrom::After(7, None),
                 limit: 200
             }
         );
@@ -109,9 +164,18 @@ mod tests {
             ("limit", "ten", ErrorCode::InvalidLimit),
             ("after", "-1", ErrorCode::InvalidAfter),
             ("after", "x", ErrorCode::InvalidAfter),
+            ("before", "-1", ErrorCode::InvalidBefore),
         ] {
             let err = PageRequest::from_query(&query(&[(key, value)])).expect_err(value);
             assert_eq!(err.code(), code, "{key}={value}");
         }
+        let both = PageRequest::from_query(&query(&[("after", "1"), ("before", "9")]));
+        assert_eq!(both.expect("a window").from, PageFrom::After(1, Some(9)));
+        assert_eq!(
+            PageRequest::from_query(&query(&[("before", "9")]))
+                .expect("before")
+                .from,
+            PageFrom::Before(9)
+        );
     }
 }

@@ -182,6 +182,13 @@ pub trait MessageStore: Send + Sync {
         after: u64,
         limit: u32,
     ) -> StoreResult<Vec<ChatMessage>>;
+    /// Messages of `session` with `seq < before`, the latest `limit` of them, ascending.
+    async fn list_messages_before(
+        &self,
+        session: &SessionId,
+        before: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>>;
 }
 
 /// A request a user makes once under an idempotency key, whatever its retries.

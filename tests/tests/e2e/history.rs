@@ -165,3 +165,55 @@ async fn history_requires_a_member_user_token() {
         .expect("request");
     expect_error(response, 404, "route_not_found").await;
 }
+
+/// A session opens on its newest page in one request, and pages back with `before` to the
+/// first message; `after` keeps paging forward from where a page ends.
+#[tokio::test]
+async fn history_opens_on_the_newest_page_and_loads_earlier_ones_with_before() {
+    let stack = TestStack::start().await;
+    let seeded = stack.seed().await;
+    for start in (1..=250).step_by(50) {
+        let body = batch(&seeded.session, range(start..=start + 49));
+        ingest_ok(&stack, &seeded, body).await;
+    }
+    let token = stack.user_token(&seeded.owner);
+    let page = |query: String| {
+        let (stack, seeded, token) = (&stack, &seeded, &token);
+        async move {
+            let response = stack.get_messages(seeded, Some(token), &query).await;
+            assert_eq!(response.status(), 200, "{query}");
+            response.json::<MessagesPage>().await.expect("page")
+        }
+    };
+    let newest = page("?limit=100".into()).await;
+    assert_eq!(seqs(&newest), (151..=250).collect::<Vec<_>>());
+    assert_eq!((newest.has_earlier, newest.has_more), (Some(true), false));
+    assert_eq!(newest.next_after, 250);
+
+    let mut first = newest.messages[0].seq;
+    let mut earlier = Vec::new();
+    loop {
+        let older = page(format!("?before={first}&limit=100")).await;
+        earlier.push(seqs(&older));
+        first = older.messages[0].seq;
+        if older.has_earlier != Some(true) {
+            break;
+        }
+    }
+    assert_eq!(
+        earlier,
+        vec![(51..=150).collect::<Vec<_>>(), (1..=50).collect()]
+    );
+    let none = page("?before=1".into()).await;
+    assert!(none.messages.is_empty());
+    assert_eq!(none.has_earlier, Some(false));
+    let forward = page("?after=0&limit=3".into()).await;
+    assert_eq!(seqs(&forward), vec![1, 2, 3]);
+    assert_eq!(forward.has_earlier, None);
+
+    let window = page("?after=3&before=9".into()).await;
+    assert_eq!(seqs(&window), vec![4, 5, 6, 7, 8]);
+    assert!(!window.has_more);
+    let response = stack.get_messages(&seeded, Some(&token), "?before=x").await;
+    expect_error(response, 400, "invalid_before").await;
+}

@@ -9,7 +9,7 @@ use hangar_protocol::{ChatMessage, MessageRole};
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::state::{Ctx, Page};
+use crate::state::Ctx;
 
 pub fn sidebar(ctx: Rc<Ctx>) -> View {
     let page = ctx.page;
@@ -73,10 +73,12 @@ fn scroll_to_end(node: NodeRef) {
     .forget();
 }
 
-pub fn messages(page: Page) -> View {
+pub fn messages(ctx: Rc<Ctx>) -> View {
+    let page = ctx.page;
     let container = create_node_ref();
+    // New messages at the end scroll there; earlier ones loaded in front do not.
     create_effect(move || {
-        page.messages.with(|m| m.len());
+        page.messages.with(|m| m.last().map(|m| m.seq));
         scroll_to_end(container);
     });
     let title = move || {
@@ -128,6 +130,17 @@ pub fn messages(page: Page) -> View {
                     view! { p(class="empty") { "Loading messages…" } }
                 } else {
                     view! { p(class="empty", data-testid="messages-empty") { "No messages yet. The agent's messages appear here as they arrive." } }
+                }
+            } else {
+                view! {}
+            })
+            (if page.has_earlier.get() {
+                let ctx = Rc::clone(&ctx);
+                view! {
+                    button(class="load-earlier", data-testid="load-earlier",
+                           on:click=move |_| wasm_bindgen_futures::spawn_local(Rc::clone(&ctx).load_earlier())) {
+                        "Load earlier messages"
+                    }
                 }
             } else {
                 view! {}

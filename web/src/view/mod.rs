@@ -114,7 +114,7 @@ pub fn project() -> View {
     let link_text = move || link_label(page.link.get());
     let banner = error_banner(page);
     let sidebar = chat::sidebar(Rc::clone(&ctx));
-    let messages = chat::messages(page);
+    let messages = chat::messages(Rc::clone(&ctx));
     let composer = chat::composer(Rc::clone(&ctx));
     let settings = settings::settings(Rc::clone(&ctx));
     let board = board::board(ctx);

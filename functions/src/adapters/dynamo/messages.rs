@@ -108,4 +108,38 @@ impl MessageStore for DynamoStore {
             .map(|item| from_item(item, "message"))
             .collect()
     }
+
+    async fn list_messages_before(
+        &self,
+        session: &SessionId,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        if before <= 1 {
+            return Ok(Vec::new());
+        }
+        // Read backwards from just below `before`, then turned to ascending.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(message_pk(session)))
+            .expression_attribute_values(":from", s(message_sk(1)))
+            .expression_attribute_values(":to", s(message_sk(before - 1)))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(SdkFailure::from)?;
+        let mut messages = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item(item, "message"))
+            .collect::<Result<Vec<ChatMessage>, _>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
 }
