@@ -126,8 +126,18 @@ pub fn messages(ctx: Rc<Ctx>) -> View {
             (if page.selected.with(|s| s.is_none()) {
                 view! { p(class="empty", data-testid="messages-empty") { "Select a session, or describe a task below to start one." } }
             } else if page.messages.with(|m| m.is_empty()) {
+                let ended = {
+                    let selected = page.selected.get_clone();
+                    page.tasks.with(|tasks| {
+                        tasks
+                            .iter()
+                            .any(|t| Some(&t.session_id) == selected.as_ref() && t.status.is_terminal())
+                    })
+                };
                 if page.loading_messages.get() {
                     view! { p(class="empty") { "Loading messages…" } }
+                } else if ended {
+                    view! { p(class="empty", data-testid="messages-ended") { "The task ended before the agent wrote anything; why is shown above." } }
                 } else {
                     view! { p(class="empty", data-testid="messages-empty") { "No messages yet. The agent's messages appear here as they arrive." } }
                 }
@@ -227,10 +237,34 @@ pub fn composer(ctx: Rc<Ctx>) -> View {
     let too_long = move || prompt.with(|p| p.len() > TASK_PROMPT_MAX_BYTES);
     let blocked = move || submitting.get() || too_long() || prompt.with(|p| p.trim().is_empty());
     let run_ctx = Rc::clone(&ctx);
+    let enter_ctx = Rc::clone(&ctx);
+    // Enter runs the task, Shift+Enter is a new line (as is Enter while an IME composes).
+    let on_prompt_key = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            if !blocked() {
+                menu_open.set(false);
+                submit(
+                    Rc::clone(&enter_ctx),
+                    prompt,
+                    submitting,
+                    SubmitMode::RunNow,
+                );
+            }
+        }
+    };
+    // Escape closes the menu wherever the focus is in the composer.
+    let on_composer_key = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Escape" && menu_open.get_untracked() {
+            menu_open.set(false);
+        }
+    };
     view! {
-        div(class="composer") {
+        div(class="composer", on:keydown=on_composer_key) {
             textarea(data-testid="prompt", bind:value=prompt, rows="3",
-                     placeholder="Describe a task for the agent…")
+                     aria-label="Task for the agent (Enter runs it, Shift+Enter is a new line)",
+                     on:keydown=on_prompt_key,
+                     placeholder="Describe a task for the agent… (Enter runs it, Shift+Enter adds a line)")
             (if too_long() {
                 view! { p(class="error-text", data-testid="prompt-too-long") {
                     "The task description is longer than " (TASK_PROMPT_MAX_BYTES.to_string()) " bytes."
@@ -249,7 +283,10 @@ pub fn composer(ctx: Rc<Ctx>) -> View {
                 (if menu_open.get() {
                     let ctx = Rc::clone(&ctx);
                     view! {
-                        div(class="split-menu", role="menu") {
+                        // A click anywhere outside the menu lands here and closes it.
+                        div(class="menu-backdrop", data-testid="menu-backdrop",
+                            on:click=move |_| menu_open.set(false))
+                        div(class="split-menu", role="menu", data-testid="split-menu") {
                             button(role="menuitem", data-testid="save-to-backlog", disabled=blocked, on:click=move |_| {
                                 menu_open.set(false);
                                 submit(Rc::clone(&ctx), prompt, submitting, SubmitMode::Backlog);

@@ -5,7 +5,7 @@
 use hangar_tests::browser::Browser;
 use hangar_tests::wire::{batch, ingest_ok, range};
 
-use super::{IDLE, SEQS, UI_WAIT, page_url, ui_stack};
+use super::{IDLE, SEQS, UI_WAIT, open_live, page_url, ui_stack};
 
 const MESSAGES: u64 = 10_000;
 /// The UI's page (the history route's largest).
@@ -29,9 +29,8 @@ async fn a_ten_thousand_message_session_opens_on_its_newest_page_and_loads_earli
     .await;
 
     let browser = Browser::start().await;
-    browser
-        .goto(&page_url(&stack, seeded.project.as_str(), &seeded.owner))
-        .await;
+    let url = page_url(&stack, seeded.project.as_str(), &seeded.owner);
+    open_live(&browser, &url).await;
     browser
         .wait_until("the history read", UI_WAIT, IDLE, |v| v == true)
         .await;

@@ -58,3 +58,33 @@ async fn a_failed_task_shows_its_kept_workspace_and_discard_and_retry_work() {
     assert_eq!(statuses["retry"], true);
     browser.close().await;
 }
+
+/// Failed before: a task that failed before its agent wrote anything (here no machine could
+/// be started for it) left "No messages yet … appear here as they arrive" up for good.
+#[tokio::test]
+async fn a_task_that_failed_before_any_message_says_so_under_its_reason() {
+    let stack = TestStack::start_with(|options| {
+        options.web_root = Some(hangar_tests::browser::web_root());
+        options.nodes.agent_binary = "/nonexistent/hangar-agent".into();
+    })
+    .await;
+    let owner = UserId::parse(unique("user")).expect("id");
+    let project = stack.new_project(&owner).await.to_string();
+    let browser = Browser::start().await;
+    open_live(&browser, &page_url(&stack, &project, &owner)).await;
+    browser
+        .type_into("prompt", "Run where no machine starts")
+        .await;
+    browser.click("run-now").await;
+    let shown = browser
+        .wait_until(
+            "the failure and its reason shown",
+            RUN_WAIT,
+            "const has = id => !!document.querySelector(`[data-testid=\"${id}\"]`);
+             return {reason: has('chat-reason'), ended: has('messages-ended'), empty: has('messages-empty')};",
+            |v| v["reason"] == true && v["ended"] == true,
+        )
+        .await;
+    assert_eq!(shown["empty"], false, "{shown}");
+    browser.close().await;
+}
