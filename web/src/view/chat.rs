@@ -5,10 +5,11 @@ use std::rc::Rc;
 
 use hangar_protocol::limits::TASK_PROMPT_MAX_BYTES;
 use hangar_protocol::tasks::{CreateTaskRequest, SubmitMode, TaskStatus};
-use hangar_protocol::{ChatMessage, MessageRole};
+use hangar_protocol::MessageRole;
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::transcript::{self, Shown};
 use crate::state::Ctx;
 
 pub fn sidebar(ctx: Rc<Ctx>) -> View {
@@ -156,9 +157,9 @@ pub fn messages(ctx: Rc<Ctx>) -> View {
                 view! {}
             })
             Keyed(
-                list=move || page.messages.get_clone(),
+                list=move || transcript::shown(page.messages.get_clone()),
                 view=message,
-                key=|message| message.seq,
+                key=Shown::key,
             )
         }
     }
@@ -175,10 +176,17 @@ fn role_label(role: MessageRole) -> &'static str {
     }
 }
 
-fn message(message: ChatMessage) -> View {
+fn message(shown: Shown) -> View {
+    let message = shown.message;
     let role = message.role.as_str();
     let class = format!("msg msg-{role}");
     let seq = message.seq.to_string();
+    let seqs = shown
+        .seqs
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(" ");
     let label = role_label(message.role);
     let content = message.content;
     let has_content = !content.is_empty();
@@ -189,7 +197,7 @@ fn message(message: ChatMessage) -> View {
             let status = tool.status.unwrap_or_else(|| "pending".into());
             let status_class = format!("tool-status status-{status}");
             view! {
-                div(class=class, data-testid="message", data-seq=seq, data-role=role) {
+                div(class=class, data-testid="message", data-seq=seq, data-seqs=seqs, data-role=role) {
                     div(class="tool-card", data-testid="tool-call") {
                         span(class="tool-kind") { (kind) }
                         span(class="tool-title") { (title) }
@@ -200,7 +208,7 @@ fn message(message: ChatMessage) -> View {
             }
         }
         None => view! {
-            div(class=class, data-testid="message", data-seq=seq, data-role=role) {
+            div(class=class, data-testid="message", data-seq=seq, data-seqs=seqs, data-role=role) {
                 div(class="msg-role") { (label) }
                 div(class="msg-body") { (content) }
             }

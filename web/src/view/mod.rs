@@ -5,6 +5,7 @@ mod board;
 mod chat;
 mod output;
 mod settings;
+mod transcript;
 
 use std::rc::Rc;
 

@@ -73,8 +73,10 @@ const CARDS: &str =
     id: c.dataset.taskId, status: c.dataset.status,
     column: c.closest('[data-testid^=\"column-\"]').dataset.testid }));";
 
-/// The seqs of the shown messages, in page order.
-const SEQS: &str = "return [...document.querySelectorAll('[data-testid=\"message\"]')].map(m => Number(m.dataset.seq));";
+/// The seqs the shown messages stand for, in page order (a tool call's card stands for the
+/// call and its updates).
+const SEQS: &str = "return [...document.querySelectorAll('[data-testid=\"message\"]')]
+    .flatMap(m => m.dataset.seqs.split(' ').map(Number));";
 
 /// Whether the page caught up after opening its socket and reads no history now.
 const IDLE: &str = "const m = document.querySelector('[data-testid=\"messages\"]');
@@ -183,14 +185,29 @@ async fn run_now_streams_messages_and_the_card_moves_across_the_board() {
             v.as_array().map(Vec::len) == Some(expected)
         })
         .await;
-    let seqs: Vec<u64> = seqs
+    let mut seqs: Vec<u64> = seqs
         .as_array()
         .expect("seqs")
         .iter()
         .filter_map(Value::as_u64)
         .collect();
-    assert_eq!(seqs, (1..=expected as u64).collect::<Vec<_>>());
-    // The call and its update, both under the call's title, the update with its status.
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=expected as u64).collect::<Vec<_>>(), "each once");
+    // Entries in the order of their first message (a card sits where its call began).
+    let firsts = browser
+        .js("return [...document.querySelectorAll('[data-testid=\"message\"]')].map(m => Number(m.dataset.seq));")
+        .await;
+    let firsts: Vec<u64> = firsts
+        .as_array()
+        .expect("firsts")
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!(
+        firsts.windows(2).all(|pair| pair[0] < pair[1]),
+        "{firsts:?}"
+    );
+    // The call and its update are one card, under the call's title, with the latest status.
     let tools = browser
         .js("return [...document.querySelectorAll('[data-testid=\"tool-call\"]')].map(t => t.textContent);")
         .await;
@@ -200,15 +217,12 @@ async fn run_now_streams_messages_and_the_card_moves_across_the_board() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(tools.len(), 2, "{tools:?}");
+    assert_eq!(tools.len(), 1, "one card per tool call: {tools:?}");
     assert!(
-        tools.iter().all(|t| t.contains("Edit src/lib.rs")),
+        tools[0].contains("Edit src/lib.rs") && tools[0].contains("completed"),
         "{tools:?}"
     );
-    assert!(
-        tools[0].contains("pending") && tools[1].contains("completed"),
-        "{tools:?}"
-    );
+    assert!(!tools[0].contains("pending"), "{tools:?}");
     let first = browser
         .js("return document.querySelector('[data-testid=\"message\"]').textContent;")
         .await;
