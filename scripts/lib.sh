@@ -16,6 +16,24 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# wait_answering URL PID NAME LOGFILE [any]: waits up to 30 s until URL answers (with 2xx,
+# or with anything when `any`); fails, showing the log, if PID exits first.
+wait_answering() {
+  local url=$1 pid=$2 name=$3 logfile=$4 any=${5:-}
+  local curl_args=(-fsS -o /dev/null)
+  [ -n "$any" ] && curl_args=(-s -o /dev/null)
+  for _ in $(seq 1 150); do
+    if curl "${curl_args[@]}" "$url" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$name exited; its log:"; cat "$logfile" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  log "$name did not answer at $url within 30 s"; return 1
+}
+
 # start_moto PORT LOGFILE: runs moto_server on 127.0.0.1:PORT in the background, waits until
 # it answers, and records its pid in MOTO_PID.
 start_moto() {
@@ -23,16 +41,7 @@ start_moto() {
   # DynamoDB actions one at a time, as atomic as the real service (see the script).
   python3 scripts/moto-server.py -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 &
   MOTO_PID=$!
-  for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
-      return 0
-    fi
-    if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-      log "moto_server exited; its log:"; cat "$logfile" >&2; return 1
-    fi
-    sleep 0.2
-  done
-  log "moto_server did not answer on port $port within 20 s"; return 1
+  wait_answering "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" moto_server "$logfile"
 }
 
 # The virtualenv scripts/setup fills with the deploy tools (aws-sam-cli, cfn-lint).
@@ -63,17 +72,8 @@ start_dynamodb_local() {
   java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
     -inMemory -sharedDb -port "$port" >"$logfile" 2>&1 &
   DDB_LOCAL_PID=$!
-  for _ in $(seq 1 150); do
-    # Any HTTP answer (400 for a bare GET) means it listens.
-    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-      return 0
-    fi
-    if ! kill -0 "$DDB_LOCAL_PID" 2>/dev/null; then
-      log "DynamoDB Local exited; its log:"; cat "$logfile" >&2; return 1
-    fi
-    sleep 0.2
-  done
-  log "DynamoDB Local did not answer on port $port within 30 s"; return 1
+  # Any HTTP answer (400 for a bare GET) means it listens.
+  wait_answering "http://127.0.0.1:$port/" "$DDB_LOCAL_PID" "DynamoDB Local" "$logfile" any
 }
 
 # The virtualenv of the API fuzzer (schemathesis), apart from the deploy tools' pins.

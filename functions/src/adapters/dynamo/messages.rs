@@ -88,25 +88,8 @@ impl MessageStore for DynamoStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<ChatMessage>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-            .expression_attribute_values(":pk", s(message_pk(session)))
-            .expression_attribute_values(":from", s(message_sk(after.saturating_add(1))))
-            .expression_attribute_values(":to", s(message_sk(u64::MAX)))
-            .consistent_read(true)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
+        self.query_messages(session, (after.saturating_add(1), u64::MAX), true, limit)
             .await
-            .map_err(SdkFailure::from)?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| from_item(item, "message"))
-            .collect()
     }
 
     async fn list_messages_before(
@@ -119,27 +102,43 @@ impl MessageStore for DynamoStore {
             return Ok(Vec::new());
         }
         // Read backwards from just below `before`, then turned to ascending.
+        let mut messages = self
+            .query_messages(session, (1, before - 1), false, limit)
+            .await?;
+        messages.reverse();
+        Ok(messages)
+    }
+}
+
+impl DynamoStore {
+    /// Up to `limit` messages of `session` with seqs in `from..=to`, ascending when
+    /// `forward`, else descending.
+    async fn query_messages(
+        &self,
+        session: &SessionId,
+        (from, to): (u64, u64),
+        forward: bool,
+        limit: u32,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", s(message_pk(session)))
-            .expression_attribute_values(":from", s(message_sk(1)))
-            .expression_attribute_values(":to", s(message_sk(before - 1)))
-            .scan_index_forward(false)
+            .expression_attribute_values(":from", s(message_sk(from)))
+            .expression_attribute_values(":to", s(message_sk(to)))
+            .scan_index_forward(forward)
             .consistent_read(true)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
             .map_err(SdkFailure::from)?;
-        let mut messages = output
+        output
             .items
             .unwrap_or_default()
             .into_iter()
             .map(|item| from_item(item, "message"))
-            .collect::<Result<Vec<ChatMessage>, _>>()?;
-        messages.reverse();
-        Ok(messages)
+            .collect()
     }
 }
