@@ -197,12 +197,20 @@ impl Ctx {
                 .await
             {
                 Ok(page) if self.page.selected.get_clone_untracked().as_ref() == Some(session) => {
-                    if self.last_seq() == 0 {
-                        self.page.has_earlier.set(page.has_earlier == Some(true));
-                        self.page.messages.set(with_tool_titles(page.messages));
+                    if self.last_seq() != 0 {
+                        return; // live frames got here first
                     }
-                    // Current as of its read; the socket's catch-up pages anything newer.
-                    return;
+                    // Only the run without a gap: a batch being stored may show its later
+                    // seqs before its earlier ones, and its frame or a sync brings the rest.
+                    let stored = page.messages.len();
+                    let shown = contiguous(page.messages);
+                    let whole = shown.len() == stored;
+                    self.page.has_earlier.set(page.has_earlier == Some(true));
+                    self.page.messages.set(with_tool_titles(shown));
+                    if whole {
+                        // Current as of its read; the socket's catch-up pages anything newer.
+                        return;
+                    }
                 }
                 Ok(_) => {
                     self.sync_again.set(true);
@@ -351,6 +359,19 @@ fn inherit_tool_title(earlier: &[ChatMessage], message: &mut ChatMessage) {
     if tool.kind.is_none() {
         tool.kind = start.kind.clone();
     }
+}
+
+/// The leading run of `messages` (ascending) whose seqs follow one another.
+fn contiguous(messages: Vec<ChatMessage>) -> Vec<ChatMessage> {
+    let Some(first) = messages.first().map(|m| m.seq) else {
+        return messages;
+    };
+    messages
+        .into_iter()
+        .enumerate()
+        .take_while(|(at, m)| m.seq == first + *at as u64)
+        .map(|(_, m)| m)
+        .collect()
 }
 
 /// `messages` (ascending) with each tool update titled after the call it updates.

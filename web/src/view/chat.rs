@@ -3,9 +3,9 @@
 
 use std::rc::Rc;
 
+use hangar_protocol::MessageRole;
 use hangar_protocol::limits::TASK_PROMPT_MAX_BYTES;
 use hangar_protocol::tasks::{CreateTaskRequest, SubmitMode, TaskStatus};
-use hangar_protocol::MessageRole;
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
