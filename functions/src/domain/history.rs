@@ -43,6 +43,23 @@ fn seq_param(query: &HashMap<String, String>, name: &str, code: ErrorCode) -> Re
         .transpose()
 }
 
+/// A listing's `limit`: `default` when absent, else 1 to `max`.
+pub(crate) fn limit_param(query: &HashMap<String, String>, default: u32, max: u32) -> Result<u32> {
+    let Some(value) = query.get("limit") else {
+        return Ok(default);
+    };
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|limit| (1..=max).contains(limit))
+        .ok_or_else(|| {
+            Error::invalid(
+                ErrorCode::InvalidLimit,
+                format!("limit is {value:?}; expected 1 to {max}"),
+            )
+        })
+}
+
 impl PageRequest {
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self> {
         let after = seq_param(query, "after", ErrorCode::InvalidAfter)?;
@@ -52,19 +69,7 @@ impl PageRequest {
             (None, Some(before)) => PageFrom::Before(before),
             (None, None) => PageFrom::Newest,
         };
-        let limit = match query.get("limit") {
-            None => MESSAGES_PAGE_DEFAULT_LIMIT,
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|limit| (1..=MESSAGES_PAGE_MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        ErrorCode::InvalidLimit,
-                        format!("limit is {value:?}; expected 1 to {MESSAGES_PAGE_MAX_LIMIT}"),
-                    )
-                })?,
-        };
+        let limit = limit_param(query, MESSAGES_PAGE_DEFAULT_LIMIT, MESSAGES_PAGE_MAX_LIMIT)?;
         Ok(PageRequest { from, limit })
     }
 }

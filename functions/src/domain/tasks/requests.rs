@@ -11,6 +11,7 @@ use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 use super::Tasks;
 use crate::domain::access::member_project;
 use crate::domain::error::{Error, Result};
+use crate::domain::history::limit_param;
 use crate::domain::records::Task;
 
 /// `records` as views, the latest by `time` first.
@@ -30,19 +31,7 @@ pub struct TaskPageRequest {
 
 impl TaskPageRequest {
     pub fn from_query(query: &HashMap<String, String>) -> Result<Self> {
-        let limit = match query.get("limit") {
-            None => TASKS_PAGE_DEFAULT_LIMIT,
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|limit| (1..=TASKS_PAGE_MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        ErrorCode::InvalidLimit,
-                        format!("limit is {value:?}; expected 1 to {TASKS_PAGE_MAX_LIMIT}"),
-                    )
-                })?,
-        };
+        let limit = limit_param(query, TASKS_PAGE_DEFAULT_LIMIT, TASKS_PAGE_MAX_LIMIT)?;
         let cursor = match query.get("cursor") {
             None => None,
             Some(value) => Some(TaskId::parse(value.clone()).map_err(|_| {
