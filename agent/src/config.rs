@@ -12,6 +12,7 @@ use hangar_protocol::config::Vars;
 
 use crate::node::isolation::Isolation;
 use hangar_protocol::limits;
+use hangar_protocol::permissions::PermissionMode;
 use hangar_protocol::{NodeId, ProjectId, SessionId, WorkspaceId};
 
 /// The outbox file's default size cap: far past any backlog, short of filling a node's disk.
@@ -19,17 +20,6 @@ const OUTBOX_MAX_BYTES: u64 = 4 << 30;
 
 /// A day is far beyond any sensible wait of the agent; larger values are typos.
 const MAX_WAIT_MS: u64 = 86_400_000;
-
-/// How the agent answers an ACP agent's permission requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PermissionPolicy {
-    /// Choose an allow option (once rather than always, when both are offered).
-    Allow,
-    /// Choose a reject option (once rather than always); cancel if none is offered.
-    Reject,
-    /// Answer every request as cancelled.
-    Cancel,
-}
 
 /// How large a batch may grow (`MSG_BATCH_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +122,9 @@ impl DeliveryConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcpSettings {
     pub command: Vec<String>,
-    pub policy: PermissionPolicy,
+    /// How permission requests are answered when the workspace's project says nothing
+    /// (`hangar-agent run`, a control plane of an older release).
+    pub policy: PermissionMode,
 }
 
 impl AcpSettings {
@@ -143,11 +135,12 @@ impl AcpSettings {
         )?;
         let policy = vars.choice(
             "HANGAR_PERMISSION_POLICY",
-            PermissionPolicy::Allow,
+            PermissionMode::Allow,
             &[
-                ("allow", PermissionPolicy::Allow),
-                ("reject", PermissionPolicy::Reject),
-                ("cancel", PermissionPolicy::Cancel),
+                ("allow", PermissionMode::Allow),
+                ("reject", PermissionMode::Deny),
+                ("deny", PermissionMode::Deny),
+                ("ask", PermissionMode::Ask),
             ],
         )?;
         Ok(AcpSettings {
@@ -312,7 +305,7 @@ mod tests {
         assert_eq!(d.retry.initial_interval, Duration::from_millis(1_000));
         assert_eq!(d.retry.max_interval, Duration::from_millis(30_000));
         assert_eq!(d.retry.max_elapsed, Duration::from_millis(300_000));
-        assert_eq!(config.acp.policy, PermissionPolicy::Allow);
+        assert_eq!(config.acp.policy, PermissionMode::Allow);
     }
 
     #[test]

@@ -117,6 +117,7 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         agent_env: Default::default(),
         agent_secrets: false,
         setup_script: None,
+        permissions: None,
     };
     let runner = Arc::new(WorkspaceRunner {
         outbox,
@@ -124,6 +125,7 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         acp: config.acp.clone(),
         isolation: Isolation::SameUser,
         delivery_deadline: delivery.report_deadline,
+        waiting: Arc::default(),
     });
     runner.prepare(&mut workspace).await.map_err(runtime)?;
 

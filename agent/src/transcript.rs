@@ -144,6 +144,7 @@ fn text_drafts(role: MessageRole, text: &str) -> Vec<Draft> {
             role,
             content,
             tool: None,
+            permission: None,
         })
         .collect()
 }
@@ -166,6 +167,7 @@ impl Coalescer {
                     role: MessageRole::Tool,
                     content: truncate_for_wire(content),
                     tool: Some(info),
+                    permission: None,
                 });
             }
             Update::Plan(entries) => {
@@ -178,6 +180,7 @@ impl Coalescer {
                     role: MessageRole::Plan,
                     content: truncate_for_wire(content),
                     tool: None,
+                    permission: None,
                 });
             }
         };
@@ -199,6 +202,7 @@ impl Coalescer {
                 role: *role,
                 content,
                 tool: None,
+                permission: None,
             }));
             *text = rest;
         }
@@ -242,6 +246,7 @@ mod tests {
             role: MessageRole::Tool,
             content: "\u{1}".repeat(MESSAGE_CONTENT_MAX_BYTES),
             tool: Some(tool),
+            permission: None,
         });
         let tool = fitted.tool.as_ref().expect("tool");
         assert!(json_len(tool) <= TOOL_INFO_MAX_BYTES, "{}", json_len(tool));
@@ -259,6 +264,7 @@ mod tests {
             role: MessageRole::Assistant,
             content: "hi".into(),
             tool: None,
+            permission: None,
         };
         assert_eq!(fit_draft(small.clone()), small);
     }

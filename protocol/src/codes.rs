@@ -63,6 +63,12 @@ error_codes! {
     IdempotencyKeyInProgress = "idempotency_key_in_progress",
     InvalidTransition = "invalid_transition",
     SessionNotFound = "session_not_found",
+    InvalidPermissions = "invalid_permissions",
+    // Permission prompts.
+    PermissionNotFound = "permission_not_found",
+    InvalidOption = "invalid_option",
+    PermissionAnswered = "permission_answered",
+    PermissionClosed = "permission_closed",
     // Message history.
     InvalidAfter = "invalid_after",
     InvalidBefore = "invalid_before",
@@ -81,6 +87,7 @@ error_codes! {
     MessageTooLarge = "message_too_large",
     ToolInfoTooLarge = "tool_info_too_large",
     InvalidToolInfo = "invalid_tool_info",
+    InvalidPermissionInfo = "invalid_permission_info",
     SequenceConflict = "sequence_conflict",
     WorkspaceNotFound = "workspace_not_found",
     WorkspaceHasNoTask = "workspace_has_no_task",

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::agent::AgentRequest;
+use crate::permissions::PermissionSettings;
 use crate::tasks::VmSize;
 
 /// GitHub's public API, unless a project names another (GitHub Enterprise Server).
@@ -119,6 +120,13 @@ pub struct UpdateProjectRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub agent: Option<AgentRequest>,
+    /// The permission settings, replaced whole.
+    #[serde(
+        default,
+        deserialize_with = "object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub permissions: Option<PermissionSettings>,
 }
 
 /// A field that is present, `null` or not: `Some(None)` for `null`, `None` when absent.

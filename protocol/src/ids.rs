@@ -131,6 +131,11 @@ id_type!(
     UserId,
     "user id"
 );
+id_type!(
+    /// A permission the agent asked for and waits on (minted by the node agent).
+    PermissionId,
+    "permission id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod live;
 pub mod messages;
 pub mod node;
+pub mod permissions;
 pub mod routes;
 pub mod tasks;
 #[cfg(not(target_arch = "wasm32"))]
@@ -26,7 +27,9 @@ pub const RELEASE: &str = env!("CARGO_PKG_VERSION");
 
 pub use codes::ErrorCode;
 pub use error::ErrorBody;
-pub use ids::{IdError, MessageId, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+pub use ids::{
+    IdError, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+};
 pub use messages::{
     ChatMessage, IngestBatch, IngestResponse, MessageRole, MessagesPage, RejectedMessage,
     ToolCallInfo,

@@ -65,6 +65,7 @@ mod tests {
                 role: MessageRole::Assistant,
                 content: "hi".into(),
                 tool: None,
+                permission: None,
                 created_at: 1,
             }],
         };

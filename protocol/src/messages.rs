@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{MessageId, SessionId};
+use crate::permissions::PermissionInfo;
 
 /// Who produced a message. ACP's session updates map onto these: user and agent message
 /// chunks, agent thought chunks, tool calls and their updates, plans.
@@ -107,6 +108,9 @@ pub struct ChatMessage {
     pub content: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<ToolCallInfo>,
+    /// A permission the agent asked for, or its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission: Option<PermissionInfo>,
     /// Unix epoch milliseconds at which the agent enqueued the message.
     pub created_at: u64,
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::WorkspaceId;
+use crate::ids::{PermissionId, UserId, WorkspaceId};
 use crate::tasks::CreateWorkspaceRequest;
 
 /// A command pushed to a node over its socket.
@@ -22,6 +22,8 @@ pub enum NodeCommand {
     /// retry).
     #[serde(rename_all = "camelCase")]
     StopWorkspace { workspace_id: WorkspaceId },
+    /// A member answered a permission the workspace's agent waits on.
+    AnswerPermission(PermissionAnswered),
     /// Fetch the assignments and converge (sent when the desired state changed in a way a
     /// single command does not describe).
     Converge,
@@ -37,6 +39,19 @@ pub struct Assignments {
     /// removed.
     #[serde(default)]
     pub kept: Vec<WorkspaceId>,
+    /// Answers given to permissions its workspaces wait on (a push may have been missed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<PermissionAnswered>,
+}
+
+/// A member's answer to a permission, on its way to the agent that asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionAnswered {
+    pub workspace_id: WorkspaceId,
+    pub permission_id: PermissionId,
+    pub option_id: String,
+    pub user_id: UserId,
 }
 
 /// What a node sends up its socket. API Gateway routes it by `action`

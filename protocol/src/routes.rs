@@ -1,7 +1,7 @@
 //! The API's paths, once: the router mounts the templates, and the agent, the UI and the
 //! tests build concrete paths with the functions below, which fill the same templates.
 
-use crate::ids::{NodeId, ProjectId, SessionId, TaskId, WorkspaceId};
+use crate::ids::{NodeId, PermissionId, ProjectId, SessionId, TaskId, WorkspaceId};
 
 pub const PROJECTS: &str = "/api/projects";
 pub const PROJECT: &str = "/api/projects/{projectId}";
@@ -14,6 +14,8 @@ pub const TASK_RETRY: &str = "/api/projects/{projectId}/tasks/{taskId}/retry";
 pub const TASK_DISCARD: &str = "/api/projects/{projectId}/tasks/{taskId}/discard";
 pub const SESSIONS: &str = "/api/projects/{projectId}/sessions";
 pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionId}/messages";
+pub const SESSION_PERMISSION: &str =
+    "/api/projects/{projectId}/sessions/{sessionId}/permissions/{permissionId}";
 pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
 pub const WORKSPACE_STARTED: &str = "/api/workspaces/{workspaceId}/started";
 pub const WORKSPACE_STATUS: &str = "/api/workspaces/{workspaceId}/status";
@@ -81,6 +83,17 @@ pub fn sessions(project: &ProjectId) -> String {
 
 pub fn session_messages(project: &ProjectId, session: &SessionId) -> String {
     fill(SESSION_MESSAGES, &[project.as_str(), session.as_str()])
+}
+
+pub fn session_permission(
+    project: &ProjectId,
+    session: &SessionId,
+    permission: &PermissionId,
+) -> String {
+    fill(
+        SESSION_PERMISSION,
+        &[project.as_str(), session.as_str(), permission.as_str()],
+    )
 }
 
 /// A page of a session's history: messages after `after`, at most `limit`.

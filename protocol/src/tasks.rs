@@ -11,6 +11,7 @@ use crate::forge::{ForgeRequest, ForgeView};
 use crate::git::{CheckoutSpec, TaskOutput};
 use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 use crate::limits::TASK_SUMMARY_HISTORY;
+use crate::permissions::PermissionSettings;
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
@@ -219,6 +220,9 @@ pub struct ProjectView {
     /// Its agent's preset, environment, secret names and setup script.
     #[serde(default)]
     pub agent: AgentSettings,
+    /// What its agent may do without asking, and how long a question waits.
+    #[serde(default)]
+    pub permissions: PermissionSettings,
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acp_command: Option<String>,
@@ -245,6 +249,9 @@ pub struct CreateProjectRequest {
     /// The agent's preset, environment, secrets (write-only) and setup script.
     #[serde(default, deserialize_with = "crate::forge::object")]
     pub agent: Option<AgentRequest>,
+    /// Per tool kind: ask, allow or deny (absent: ask for everything, 10 minutes).
+    #[serde(default, deserialize_with = "crate::forge::object")]
+    pub permissions: Option<PermissionSettings>,
     /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
     /// --experimental-acp`); the stack's default when absent.
     #[serde(default)]
@@ -333,6 +340,9 @@ pub struct CreateWorkspaceRequest {
     /// Run in the checkout after the clone, before the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_script: Option<String>,
+    /// The project's permission settings (absent: the node's own policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<PermissionSettings>,
 }
 
 fn first_seq() -> u64 {

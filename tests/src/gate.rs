@@ -6,16 +6,20 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use hangar_functions::domain::NodeQuotas;
+use hangar_functions::domain::permissions::Permission;
 use hangar_functions::domain::ports::{
     ConnectionStore, FirstUse, IdempotencyStore, IdempotentRequest, InsertOutcome, NodeLinkStore,
-    NodeStore, ProjectStore, Reserved, Saved, SessionStore, Store, StoreError, TaskStore,
-    WorkspaceStore,
+    NodeStore, PermissionStore, ProjectStore, Reserved, Saved, SessionStore, Store, StoreError,
+    TaskStore, WorkspaceStore,
 };
 use hangar_functions::domain::records::{
     ChatSession, Connection, Node, NodeLink, Project, Task, Workspace,
 };
+use hangar_protocol::permissions::PermissionAnswer;
 use hangar_protocol::tasks::{VmSize, WorkspaceStatus};
-use hangar_protocol::{ChatMessage, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
+use hangar_protocol::{
+    ChatMessage, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+};
 use tokio::sync::oneshot;
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -260,6 +264,39 @@ impl hangar_functions::domain::ports::MessageStore for GatedStore {
 impl IdempotencyStore for GatedStore {
     async fn claim_key(&self, request: &IdempotentRequest, now_secs: u64) -> Result<FirstUse> {
         self.inner.claim_key(request, now_secs).await
+    }
+}
+
+#[async_trait]
+impl PermissionStore for GatedStore {
+    async fn open_permission(&self, permission: &Permission) -> Result<()> {
+        self.inner.open_permission(permission).await
+    }
+    async fn get_permission(
+        &self,
+        session: &SessionId,
+        id: &PermissionId,
+    ) -> Result<Option<Permission>> {
+        self.inner.get_permission(session, id).await
+    }
+    async fn answer_permission(
+        &self,
+        session: &SessionId,
+        id: &PermissionId,
+        answer: &PermissionAnswer,
+    ) -> Result<Saved> {
+        self.inner.answer_permission(session, id, answer).await
+    }
+    async fn settle_permission(
+        &self,
+        session: &SessionId,
+        id: &PermissionId,
+        answer: &PermissionAnswer,
+    ) -> Result<()> {
+        self.inner.settle_permission(session, id, answer).await
+    }
+    async fn answered_permissions(&self, session: &SessionId) -> Result<Vec<Permission>> {
+        self.inner.answered_permissions(session).await
     }
 }
 

@@ -174,8 +174,14 @@ impl TestStack {
         (project, repo)
     }
 
-    /// Creates a project through the API from `body`.
-    pub async fn create_project(&self, owner: &UserId, body: serde_json::Value) -> ProjectId {
+    /// Creates a project through the API from `body`. A body that says nothing of
+    /// permissions allows everything: only the tests about permissions ask.
+    pub async fn create_project(&self, owner: &UserId, mut body: serde_json::Value) -> ProjectId {
+        if let Some(fields) = body.as_object_mut() {
+            fields
+                .entry("permissions")
+                .or_insert_with(|| serde_json::json!({"default": "allow"}));
+        }
         let (status, body) = self
             .call(
                 "POST",

@@ -2,6 +2,7 @@
 //! (a workspace that calls back without a node, a running task).
 
 use hangar_functions::domain::records::{ChatSession, Project, Workspace};
+use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::{TaskStatus, TaskView, VmSize, WorkspaceStatus};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ProjectId, SessionId, UserId, WorkspaceId};
@@ -26,6 +27,7 @@ impl TestStack {
                 acp_command: None,
                 forge: None,
                 agent: Default::default(),
+                permissions: PermissionSettings::allow_all(),
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),

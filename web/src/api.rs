@@ -4,8 +4,11 @@
 use gloo_net::http::{Request, RequestBuilder};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::limits::TASKS_PAGE_MAX_LIMIT;
+use hangar_protocol::permissions::{AnswerPermissionRequest, PermissionView};
 use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView};
-use hangar_protocol::{ErrorBody, MessagesPage, ProjectId, SessionId, TaskId, routes};
+use hangar_protocol::{
+    ErrorBody, MessagesPage, PermissionId, ProjectId, SessionId, TaskId, routes,
+};
 use serde::de::DeserializeOwned;
 
 /// Why a call failed, ready to show.
@@ -198,6 +201,21 @@ impl Api {
     ) -> Result<MessagesPage, Failure> {
         self.get(&routes::messages_page(project, session, after, PAGE_LIMIT))
             .await
+    }
+
+    /// Answers a permission the session's agent waits on.
+    pub async fn answer_permission(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        permission: &PermissionId,
+        option_id: String,
+    ) -> Result<PermissionView, Failure> {
+        self.post(
+            &routes::session_permission(project, session, permission),
+            Some(&AnswerPermissionRequest { option_id }),
+        )
+        .await
     }
 
     /// The newest page of the session (`before: None`), or the page below `before`.

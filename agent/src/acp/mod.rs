@@ -1,7 +1,8 @@
 //! The ACP host: runs an ACP agent as a child process speaking JSON-RPC over stdio,
 //! initializes it, opens a session in the workspace directory, sends the task prompt, and
 //! records every session update in the outbox (through the coalescer) in arrival order.
-//! Permission requests are answered by the configured policy, and each answer is recorded.
+//! Permission requests are answered by the project's settings, by asking the viewers
+//! where they say so ([`permissions`]); each request and its answer are recorded.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,8 +13,7 @@ use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
     ClientCapabilities, ContentBlock, FileSystemCapabilities, InitializeRequest, NewSessionRequest,
     PromptRequest, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionRequest,
-    RequestPermissionResponse, SessionNotification, TextContent, WriteTextFileRequest,
-    WriteTextFileResponse,
+    SessionNotification, TextContent, WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
 use hangar_protocol::{MessageRole, WorkspaceId};
@@ -21,12 +21,13 @@ use tokio::sync::Mutex;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 pub mod fs;
+mod permissions;
 mod updates;
 
 use self::fs::FileAccess;
-pub use self::updates::{decide, to_update};
-use self::updates::{system, wire_name};
-use crate::config::PermissionPolicy;
+pub use self::permissions::{Asking, Waiting};
+pub use self::updates::to_update;
+use self::updates::wire_name;
 use crate::node::isolation::RunAs;
 use crate::outbox::{Draft, Outbox, OutboxError};
 use crate::transcript::{Coalescer, Update, fit_draft};
@@ -124,7 +125,8 @@ pub struct AcpAgentCommand {
     pub workdir: PathBuf,
     /// Its home (outside the checkout, so what it keeps there is not committed).
     pub home: PathBuf,
-    pub policy: PermissionPolicy,
+    /// How its permission requests are answered.
+    pub asking: Asking,
     /// The workspace's own user, when workspaces are isolated.
     pub run_as: Option<RunAs>,
     /// The project's variables for its agent (plain and secret): only the agent gets them.
@@ -197,7 +199,7 @@ pub async fn run_prompt(
     // The session the agent opened; updates of any other session are not ours to record.
     let our_session: Arc<std::sync::OnceLock<String>> = Arc::default();
     let notifications = (Arc::clone(&recorder), Arc::clone(&our_session));
-    let permissions = (Arc::clone(&recorder), agent.policy);
+    let permissions = (Arc::clone(&recorder), agent.asking.clone());
     let workdir = agent.workdir.clone();
     let prompt = prompt.to_string();
     let session_slot = Arc::clone(&our_session);
@@ -228,24 +230,9 @@ pub async fn run_prompt(
             agent_client_protocol::on_receive_notification!(),
         )
         .on_receive_request(
-            async move |request: RequestPermissionRequest, responder, _cx| {
-                let (recorder, policy) = &permissions;
-                let (outcome, answer) = decide(*policy, &request);
-                let title = request
-                    .tool_call
-                    .fields
-                    .title
-                    .clone()
-                    .unwrap_or_else(|| request.tool_call.tool_call_id.to_string());
-                recorder
-                    .lock()
-                    .await
-                    .record_drafts(vec![system(format!(
-                        "Permission requested: {title}. Answered: {answer}."
-                    ))])
-                    .await
-                    .map_err(agent_client_protocol::Error::into_internal_error)?;
-                responder.respond(RequestPermissionResponse::new(outcome))
+            async move |request: RequestPermissionRequest, responder, cx| {
+                let (recorder, asking) = &permissions;
+                permissions::handle(request, responder, cx, Arc::clone(recorder), asking).await
             },
             agent_client_protocol::on_receive_request!(),
         )
@@ -296,6 +283,10 @@ pub async fn run_prompt(
         .await
         .map_err(|err| HostError::Protocol(err.to_string()));
 
+    agent
+        .asking
+        .waiting
+        .forget_workspace(&agent.asking.workspace);
     recorder.lock().await.close().await?;
     // Ends the agent if it is still running (kill_on_drop covers early returns).
     let _ = child.start_kill();

@@ -1,23 +1,10 @@
 //! What the ACP agent says, as the transcript records it: session updates become messages,
-//! and permission requests are answered by the node's policy.
+//! one per chunk run, tool call or plan.
 
-use agent_client_protocol::v1::schema::{
-    ContentBlock, PermissionOptionKind, RequestPermissionOutcome, RequestPermissionRequest,
-    SelectedPermissionOutcome, SessionUpdate, ToolCallContent,
-};
-use hangar_protocol::{MessageRole, ToolCallInfo};
+use agent_client_protocol::v1::schema::{ContentBlock, SessionUpdate, ToolCallContent};
+use hangar_protocol::ToolCallInfo;
 
-use crate::config::PermissionPolicy;
-use crate::outbox::Draft;
 use crate::transcript::Update;
-
-pub(super) fn system(content: String) -> Draft {
-    Draft {
-        role: MessageRole::System,
-        content,
-        tool: None,
-    }
-}
 
 /// A serde enum's wire name (`"in_progress"`, `"edit"`, ...).
 pub(super) fn wire_name(value: &impl serde::Serialize) -> Option<String> {
@@ -97,39 +84,5 @@ pub fn to_update(update: SessionUpdate) -> Update {
         ),
         // The prompt is recorded when it is sent; echoes and the rest are not transcript.
         _ => Update::Ignored,
-    }
-}
-
-/// Picks the answer to a permission request under `policy`.
-pub fn decide(
-    policy: PermissionPolicy,
-    request: &RequestPermissionRequest,
-) -> (RequestPermissionOutcome, String) {
-    let preferred: &[PermissionOptionKind] = match policy {
-        PermissionPolicy::Allow => &[
-            PermissionOptionKind::AllowOnce,
-            PermissionOptionKind::AllowAlways,
-        ],
-        PermissionPolicy::Reject => &[
-            PermissionOptionKind::RejectOnce,
-            PermissionOptionKind::RejectAlways,
-        ],
-        PermissionPolicy::Cancel => &[],
-    };
-    let chosen = preferred
-        .iter()
-        .find_map(|kind| request.options.iter().find(|option| option.kind == *kind));
-    match chosen {
-        Some(option) => (
-            RequestPermissionOutcome::Selected(SelectedPermissionOutcome::new(
-                option.option_id.clone(),
-            )),
-            format!(
-                "{} ({})",
-                option.name,
-                wire_name(&option.kind).unwrap_or_default()
-            ),
-        ),
-        None => (RequestPermissionOutcome::Cancelled, "cancelled".into()),
     }
 }

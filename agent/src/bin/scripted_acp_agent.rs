@@ -6,7 +6,7 @@
 //! Script: a JSON array of steps, each one of
 //! `{"say": "text", "chunks": n}`, `{"think": "text"}`, `{"update": <raw ACP SessionUpdate>}`,
 //! `{"burst": {"count": n, "delayMs": d}}` (n tool-call messages "step 1".."step n"),
-//! `{"sleepMs": n}`, `{"permission": "title"}`, `{"stop": "end_turn" | "refusal" | ...}`,
+//! `{"sleepMs": n}`, `{"permission": "title", "kind": "execute"}` (kind optional), `{"stop": "end_turn" | "refusal" | ...}`,
 //! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written),
 //! `{"shell": "command"}` (run with `sh -c`, its output said),
 //! `{"readFile": "path"}` and `{"writeFile": "path", "content": "text"}` (through the client's
@@ -20,7 +20,8 @@ use agent_client_protocol::v1::schema::{
     AgentCapabilities, ContentBlock, ContentChunk, InitializeRequest, InitializeResponse,
     NewSessionRequest, NewSessionResponse, PermissionOption, PermissionOptionKind, PromptRequest,
     PromptResponse, ReadTextFileRequest, RequestPermissionRequest, SessionId, SessionNotification,
-    SessionUpdate, TextContent, ToolCallUpdate, ToolCallUpdateFields, WriteTextFileRequest,
+    SessionUpdate, TextContent, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
+    WriteTextFileRequest,
 };
 use agent_client_protocol::{Agent, ByteStreams, Error};
 use serde::Deserialize;
@@ -58,8 +59,12 @@ enum Step {
         #[serde(rename = "sleepMs")]
         sleep_ms: u64,
     },
+    /// Asks for permission for a tool call titled `permission`, of ACP tool `kind` (absent:
+    /// none given).
     Permission {
         permission: String,
+        #[serde(default)]
+        kind: Option<serde_json::Value>,
     },
     Stop {
         stop: String,
@@ -194,11 +199,14 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
                 }
             }
             Step::Sleep { sleep_ms } => tokio::time::sleep(Duration::from_millis(sleep_ms)).await,
-            Step::Permission { permission } => {
-                let tool_call = ToolCallUpdate::new(
-                    "permission-call",
-                    ToolCallUpdateFields::new().title(permission),
-                );
+            Step::Permission { permission, kind } => {
+                let mut fields = ToolCallUpdateFields::new().title(permission);
+                if let Some(kind) = kind {
+                    let kind: ToolKind =
+                        serde_json::from_value(kind).map_err(Error::into_internal_error)?;
+                    fields = fields.kind(kind);
+                }
+                let tool_call = ToolCallUpdate::new("permission-call", fields);
                 let request = RequestPermissionRequest::new(
                     session.clone(),
                     tool_call,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hangar_protocol::WorkspaceId;
-use hangar_protocol::node::{Assignments, NodeCommand};
+use hangar_protocol::node::{Assignments, NodeCommand, PermissionAnswered};
 use hangar_protocol::tasks::{CreateWorkspaceRequest, WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -84,6 +84,7 @@ impl Node {
             NodeCommand::CreateWorkspace(request) => self.ensure_running(*request).await,
             NodeCommand::DestroyWorkspace { workspace_id } => self.destroy(&workspace_id).await,
             NodeCommand::StopWorkspace { workspace_id } => self.stop(&workspace_id).await,
+            NodeCommand::AnswerPermission(answered) => self.answer(answered),
             NodeCommand::Converge => self.converge().await,
         }
     }
@@ -120,6 +121,22 @@ impl Node {
         for request in assignments.workspaces {
             self.ensure_running(request).await;
         }
+        for answered in assignments.answers {
+            self.answer(answered);
+        }
+    }
+
+    /// Hands a member's answer to the agent that asked (once: a repeat finds none waiting).
+    fn answer(&self, answered: PermissionAnswered) {
+        let (workspace, permission) = (
+            answered.workspace_id.clone(),
+            answered.permission_id.clone(),
+        );
+        if self.runner.waiting.answer(answered) {
+            tracing::info!(%workspace, %permission, "permission answered");
+        } else {
+            tracing::debug!(%workspace, %permission, "no agent waits on this permission");
+        }
     }
 
     /// Starts the workspace unless this node runs it already, or ran it: then its start is
@@ -140,6 +157,7 @@ impl Node {
             agent_env: request.agent_env,
             agent_secrets: request.agent_secrets,
             setup_script: request.setup_script,
+            permissions: request.permissions,
         };
         let reuse = request.reuse;
         let mut workspaces = self.workspaces.lock().await;
@@ -325,6 +343,7 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         acp: config.acp.clone(),
         isolation: config.isolation,
         delivery_deadline: config.delivery.report_deadline,
+        waiting: Arc::default(),
     });
     let node = Arc::new(Node {
         config: config.clone(),

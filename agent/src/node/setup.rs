@@ -89,6 +89,7 @@ pub async fn run_setup(
                 .into(),
             ),
         }),
+        permission: None,
     };
     SetupEnd { failure, message }
 }

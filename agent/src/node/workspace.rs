@@ -12,6 +12,7 @@ use std::time::Duration;
 use hangar_protocol::WorkspaceId;
 use hangar_protocol::forge::GitCredential;
 use hangar_protocol::git::{CheckoutSpec, TaskOutput};
+use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::git::Checkout;
 use super::isolation::{Isolation, IsolationError, RunAs};
 use super::setup::run_setup;
-use crate::acp::{AcpAgentCommand, Recorder, run_prompt};
+use crate::acp::{AcpAgentCommand, Asking, Recorder, Waiting, run_prompt};
 use crate::config::AcpSettings;
 use crate::control_plane::{Caller, ControlPlane};
 use crate::outbox::{Delivery, Outbox, OutboxError};
@@ -48,6 +49,8 @@ pub struct WorkspaceRun {
     pub agent_secrets: bool,
     /// Run in a fresh checkout before the agent.
     pub setup_script: Option<String>,
+    /// The project's permission settings (`None`: the node's own policy, asked nothing).
+    pub permissions: Option<PermissionSettings>,
 }
 
 /// Where in the workspace's directory the repository is cloned.
@@ -91,6 +94,8 @@ pub struct WorkspaceRunner {
     /// How long a finished session waits for its messages to be delivered; the outcome is
     /// reported only once they are (else it stays recorded for a later report).
     pub delivery_deadline: Duration,
+    /// Permissions its agents asked the viewers, waiting for an answer.
+    pub waiting: Arc<Waiting>,
 }
 
 impl WorkspaceRunner {
@@ -222,7 +227,17 @@ impl WorkspaceRunner {
                 .unwrap_or_else(|| self.acp.command.clone()),
             workdir: run.workdir(),
             home: run.dir.clone(),
-            policy: self.acp.policy,
+            asking: Asking {
+                settings: run
+                    .permissions
+                    .clone()
+                    .unwrap_or_else(|| PermissionSettings {
+                        default: self.acp.policy,
+                        ..PermissionSettings::default()
+                    }),
+                workspace: run.delivery.workspace_id.clone(),
+                waiting: Arc::clone(&self.waiting),
+            },
             run_as: run.run_as.clone(),
             env,
         };

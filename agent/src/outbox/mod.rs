@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use hangar_protocol::permissions::PermissionInfo;
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ChatMessage, MessageId, MessageRole, SessionId, ToolCallInfo, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -78,6 +79,7 @@ pub struct Draft {
     pub role: MessageRole,
     pub content: String,
     pub tool: Option<ToolCallInfo>,
+    pub permission: Option<PermissionInfo>,
 }
 
 struct Inner {
@@ -257,6 +259,7 @@ impl Outbox {
                     role: draft.role,
                     content: draft.content,
                     tool: draft.tool,
+                    permission: draft.permission,
                     created_at: now_ms(),
                 };
                 let payload = serde_json::to_string(&message)

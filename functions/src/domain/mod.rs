@@ -10,6 +10,7 @@ pub mod history;
 pub mod idempotency;
 pub mod ingest;
 pub mod live;
+pub mod permissions;
 pub mod pool;
 pub mod ports;
 pub mod projects;

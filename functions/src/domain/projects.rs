@@ -6,6 +6,7 @@ use hangar_protocol::git::{GitIdentity, RepoScheme, is_branch_name, repo_scheme}
 use hangar_protocol::limits::{
     ACP_COMMAND_MAX_CHARS, PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS,
 };
+use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::{AddMemberRequest, CreateProjectRequest, ProjectView, VmSize};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, UserId};
@@ -28,6 +29,7 @@ impl From<Project> for ProjectView {
             default_vm_size: project.default_vm_size,
             forge: project.forge,
             agent: project.agent,
+            permissions: project.permissions,
             acp_command: project.acp_command,
             owner: project.owner,
             members: project.members,
@@ -177,6 +179,11 @@ pub async fn create_project(
             .transpose()?,
         forge,
         agent,
+        permissions: request
+            .permissions
+            .map(permission_settings)
+            .transpose()?
+            .unwrap_or_default(),
         owner: user.clone(),
         members: vec![user.clone()],
         created_at: now_ms(),
@@ -190,6 +197,17 @@ pub async fn create_project(
         return Err(Error::Internal("a fresh project id was taken".into()));
     }
     Ok(project.into())
+}
+
+/// Settings a node can follow: known tool kinds, a timeout in range.
+fn permission_settings(settings: PermissionSettings) -> Result<PermissionSettings> {
+    match settings.problem() {
+        Some(problem) => Err(Error::invalid(
+            ErrorCode::InvalidPermissions,
+            format!("permissions.{problem}"),
+        )),
+        None => Ok(settings),
+    }
 }
 
 /// A preset and a command line name the agent twice.
@@ -244,6 +262,9 @@ async fn apply_update(
     }
     if let Some(size) = request.default_vm_size {
         project.default_vm_size = size;
+    }
+    if let Some(settings) = &request.permissions {
+        project.permissions = permission_settings(settings.clone())?;
     }
     exclusive(
         matches!(request.acp_command, Some(Some(_))),

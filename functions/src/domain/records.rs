@@ -5,6 +5,7 @@
 use hangar_protocol::agent::AgentSettings;
 use hangar_protocol::forge::ForgeView;
 use hangar_protocol::git::TaskOutput;
+use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::{
     NodeStatus, SessionView, TaskStatus, TaskTransition, TaskView, VmSize, WorkspaceStatus,
 };
@@ -34,6 +35,9 @@ pub struct Project {
     /// Its agent's preset, variables, secret names (the values are in the vault) and setup.
     #[serde(default)]
     pub agent: AgentSettings,
+    /// What its agent may do without asking (default: ask, timing out to deny).
+    #[serde(default)]
+    pub permissions: PermissionSettings,
     pub owner: UserId,
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,

@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use hangar_protocol::{
-    ErrorCode, IdError, NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+    ErrorCode, IdError, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
 };
 use serde::de::DeserializeOwned;
 
@@ -59,6 +59,7 @@ path_id!(
     SessionId = "sessionId",
     WorkspaceId = "workspaceId",
     NodeId = "nodeId",
+    PermissionId = "permissionId",
 );
 
 fn param<T: PathId>(params: &[(String, String)]) -> Result<T, ApiError> {
@@ -93,6 +94,15 @@ impl<A: PathId, B: PathId> FromRequestParts<AppState> for PathIds<(A, B)> {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let params = path_params(parts, state).await?;
         Ok(PathIds((param(&params)?, param(&params)?)))
+    }
+}
+
+impl<A: PathId, B: PathId, C: PathId> FromRequestParts<AppState> for PathIds<(A, B, C)> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = path_params(parts, state).await?;
+        Ok(PathIds((param(&params)?, param(&params)?, param(&params)?)))
     }
 }
 

@@ -10,11 +10,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use hangar_protocol::forge::UpdateProjectRequest;
+use hangar_protocol::permissions::{AnswerPermissionRequest, PermissionView};
 use hangar_protocol::tasks::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage,
     TaskView,
 };
-use hangar_protocol::{ErrorCode, MessagesPage, ProjectId, SessionId, TaskId, routes};
+use hangar_protocol::{
+    ErrorCode, MessagesPage, PermissionId, ProjectId, SessionId, TaskId, routes,
+};
 
 use super::AppState;
 use super::callbacks::{
@@ -24,8 +27,8 @@ use super::callbacks::{
 use super::error::ApiError;
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody, PathIds};
 use crate::domain::history::{self, PageRequest};
-use crate::domain::projects;
 use crate::domain::tasks::TaskPageRequest;
+use crate::domain::{permissions, projects};
 use crate::lambda::catalog::{
     CREDENTIALS, FINISH, NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, RECORD_SETTINGS,
     TASK_STEPS,
@@ -127,6 +130,12 @@ pub const ROUTES: &[Route] = &[
         ("GET", routes::SESSION_MESSAGES),
         READ,
         |m| on(m, list_messages),
+    ),
+    route(
+        "answer-permission",
+        ("POST", routes::SESSION_PERMISSION),
+        RECORD_AND_PUSH,
+        |m| on(m, answer_permission),
     ),
     route(
         "ingest-messages",
@@ -326,6 +335,26 @@ async fn list_sessions(
     PathIds(project): PathIds<ProjectId>,
 ) -> Answer<Vec<SessionView>> {
     Ok(Json(state.tasks.list_sessions(&user, &project).await?))
+}
+
+async fn answer_permission(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, session, permission)): PathIds<(ProjectId, SessionId, PermissionId)>,
+    JsonBody(request): JsonBody<AnswerPermissionRequest>,
+) -> Answer<PermissionView> {
+    Ok(Json(
+        permissions::answer_permission(
+            state.store.as_ref(),
+            &state.live,
+            &user,
+            &project,
+            &session,
+            &permission,
+            request,
+        )
+        .await?,
+    ))
 }
 
 async fn list_messages(

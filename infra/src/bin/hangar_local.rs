@@ -11,6 +11,7 @@ use hangar_functions::config::{self, Vars};
 use hangar_functions::domain::records::Project;
 
 use hangar_infra::{DevKeys, LocalNodeOptions, LocalStack, StackOptions};
+use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::VmSize;
 use hangar_protocol::{ProjectId, UserId};
 
@@ -97,6 +98,8 @@ async fn run() -> Result<(), String> {
             acp_command: None,
             forge: None,
             agent: Default::default(),
+            // The demo's agent does what it asks (set "ask" in its settings to see prompts).
+            permissions: PermissionSettings::allow_all(),
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_protocol::time::now_ms(),

@@ -19,6 +19,7 @@ fn draft(i: usize, size: usize) -> Draft {
         role: MessageRole::Assistant,
         content: format!("{i:06} {}", "x".repeat(size)),
         tool: None,
+        permission: None,
     }
 }
 

@@ -41,6 +41,7 @@ async fn the_agent_gets_its_variables_and_secrets_after_the_setup_script_ran() {
     let repo = BareRepo::seeded();
     let body = json!({
         "name": "Configured", "repo": repo.url(), "acpCommand": scripted_command(&script),
+        "permissions": {"default": "allow"},
         "agent": {
             "env": {"PLAIN_VAR": "hello"},
             "secrets": {"MODEL_KEY": secret},

@@ -229,6 +229,7 @@ async fn task_changes_are_pushed_with_their_status() {
             role: MessageRole::Assistant,
             content: format!("message {seq}"),
             tool: None,
+            permission: None,
             created_at: now_ms(),
         };
         stack

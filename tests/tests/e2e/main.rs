@@ -19,6 +19,7 @@ mod isolation;
 mod live;
 mod node_image;
 mod nodes;
+mod permissions;
 mod pool;
 mod projects;
 mod quotas;

@@ -118,6 +118,7 @@ pub fn messages(ctx: Rc<Ctx>) -> View {
             }
         })
     };
+    let cards = Rc::clone(&ctx);
     view! {
         h2(class="chat-title", data-testid="chat-title") { (title) }
         div(class="chat-outcome", data-testid="chat-outcome") { (outcome) }
@@ -158,7 +159,7 @@ pub fn messages(ctx: Rc<Ctx>) -> View {
             })
             Keyed(
                 list=move || transcript::shown(page.messages.get_clone()),
-                view=message,
+                view=move |shown| message(Rc::clone(&cards), shown),
                 key=Shown::key,
             )
         }
@@ -176,7 +177,7 @@ fn role_label(role: MessageRole) -> &'static str {
     }
 }
 
-fn message(shown: Shown) -> View {
+fn message(ctx: Rc<Ctx>, shown: Shown) -> View {
     let message = shown.message;
     let role = message.role.as_str();
     let class = format!("msg msg-{role}");
@@ -190,6 +191,15 @@ fn message(shown: Shown) -> View {
     let label = role_label(message.role);
     let content = message.content;
     let has_content = !content.is_empty();
+    if let Some(info) = message.permission {
+        let card = super::permission::card(ctx, info, content);
+        return view! {
+            div(class=class, data-testid="message", data-seq=seq, data-seqs=seqs, data-role=role) {
+                div(class="msg-role") { (label) }
+                (card)
+            }
+        };
+    }
     match message.tool {
         Some(tool) => {
             let title = tool.title.unwrap_or_else(|| tool.tool_call_id.clone());

@@ -4,6 +4,7 @@
 mod board;
 mod chat;
 mod output;
+mod permission;
 mod settings;
 mod transcript;
 

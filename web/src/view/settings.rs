@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use hangar_protocol::agent::{AgentPreset, AgentRequest};
 use hangar_protocol::forge::{ForgeKind, ForgeRequest, UpdateProjectRequest};
+use hangar_protocol::permissions::{PermissionMode, PermissionSettings};
 use hangar_protocol::tasks::{ProjectView, VmSize};
 use sycamore::prelude::*;
 
@@ -26,6 +27,29 @@ struct Form {
     forge_repository: Signal<String>,
     forge_api: Signal<String>,
     forge_token: Signal<String>,
+    /// The project's permission settings as read; the form changes only what it shows.
+    permissions: Signal<PermissionSettings>,
+    ask_default: Signal<String>,
+    ask_execute: Signal<String>,
+    ask_edit: Signal<String>,
+    ask_timeout: Signal<String>,
+}
+
+fn mode_name(mode: PermissionMode) -> &'static str {
+    match mode {
+        PermissionMode::Ask => "ask",
+        PermissionMode::Allow => "allow",
+        PermissionMode::Deny => "deny",
+    }
+}
+
+fn mode_of(name: &str) -> Option<PermissionMode> {
+    match name {
+        "ask" => Some(PermissionMode::Ask),
+        "allow" => Some(PermissionMode::Allow),
+        "deny" => Some(PermissionMode::Deny),
+        _ => None,
+    }
 }
 
 const COMMAND: &str = "command";
@@ -51,6 +75,11 @@ impl Form {
             forge_repository: create_signal(String::new()),
             forge_api: create_signal(String::new()),
             forge_token: create_signal(String::new()),
+            permissions: create_signal(PermissionSettings::default()),
+            ask_default: create_signal(String::new()),
+            ask_execute: create_signal(String::new()),
+            ask_edit: create_signal(String::new()),
+            ask_timeout: create_signal(String::new()),
         }
     }
 
@@ -82,6 +111,37 @@ impl Form {
         self.forge_api
             .set(forge.map(|f| f.api_url.clone()).unwrap_or_default());
         self.forge_token.set(String::new());
+        let permissions = &project.permissions;
+        self.ask_default
+            .set(mode_name(permissions.default).to_string());
+        let kind = |name: &str| {
+            permissions
+                .by_kind
+                .get(name)
+                .map_or(String::new(), |mode| mode_name(*mode).to_string())
+        };
+        self.ask_execute.set(kind("execute"));
+        self.ask_edit.set(kind("edit"));
+        self.ask_timeout.set(permissions.timeout_secs.to_string());
+        self.permissions.set(permissions.clone());
+    }
+
+    /// The permission settings the form asks for (kinds it does not show are kept).
+    fn permissions(&self) -> PermissionSettings {
+        let mut settings = self.permissions.get_clone();
+        if let Some(mode) = mode_of(&self.ask_default.get_clone()) {
+            settings.default = mode;
+        }
+        for (kind, chosen) in [("execute", self.ask_execute), ("edit", self.ask_edit)] {
+            match mode_of(&chosen.get_clone()) {
+                Some(mode) => settings.by_kind.insert(kind.into(), mode),
+                None => settings.by_kind.remove(kind),
+            };
+        }
+        if let Ok(secs) = self.ask_timeout.get_clone().trim().parse() {
+            settings.timeout_secs = secs;
+        }
+        settings
     }
 
     /// The change the form asks for; `KEY=VALUE` lines, and `-KEY` to delete a secret.
@@ -144,6 +204,7 @@ impl Form {
                 secrets: (!secrets.is_empty()).then_some(secrets),
                 setup_script: Some((!setup.trim().is_empty()).then_some(setup)),
             }),
+            permissions: Some(self.permissions()),
         }
     }
 }
@@ -219,6 +280,27 @@ pub fn settings(ctx: Rc<Ctx>) -> View {
                     label {
                         (if has_token() { "GitHub token (one is kept; leave empty to keep it)" } else { "GitHub token" })
                         input(data-testid="settings-forge-token", r#type="password", bind:value=form.forge_token)
+                    }
+                    fieldset(class="permissions") {
+                        legend { "Permissions the agent asks for" }
+                        label { "Any tool"
+                            select(data-testid="settings-ask-default", bind:value=form.ask_default) {
+                                option(value="ask") { "Ask the people watching" } option(value="allow") { "Allow" } option(value="deny") { "Deny" }
+                            }
+                        }
+                        label { "Running commands"
+                            select(data-testid="settings-ask-execute", bind:value=form.ask_execute) {
+                                option(value="") { "As any tool" } option(value="ask") { "Ask" } option(value="allow") { "Allow" } option(value="deny") { "Deny" }
+                            }
+                        }
+                        label { "Editing files"
+                            select(data-testid="settings-ask-edit", bind:value=form.ask_edit) {
+                                option(value="") { "As any tool" } option(value="ask") { "Ask" } option(value="allow") { "Allow" } option(value="deny") { "Deny" }
+                            }
+                        }
+                        label { "Seconds a question waits before it is denied"
+                            input(data-testid="settings-ask-timeout", r#type="number", min="1", max="86400", bind:value=form.ask_timeout)
+                        }
                     }
                     button(data-testid="settings-save", on:click=save) { "Save" }
                 }

@@ -9,6 +9,7 @@ mod items;
 mod links;
 mod messages;
 mod nodes;
+mod permissions;
 mod records;
 pub mod table;
 

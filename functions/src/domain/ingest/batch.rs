@@ -13,6 +13,7 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ChatMessage, ErrorCode, MessageId, MessageRole, SessionId, ToolCallInfo};
 use serde::Deserialize;
 
+use super::permissions::check_permission;
 use crate::domain::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -31,6 +32,9 @@ struct RawMessage {
     content: String,
     #[serde(default)]
     tool: Option<ToolCallInfo>,
+    /// Read as JSON first: a bad one refuses only its message.
+    #[serde(default)]
+    permission: Option<serde_json::Value>,
     created_at: u64,
 }
 
@@ -108,6 +112,7 @@ pub fn parse_batch(body: &[u8]) -> Result<ParsedBatch> {
                         code = code.as_str()
                     ),
                     tool: None,
+                    permission: None,
                     created_at: if created_at == 0 {
                         now_ms()
                     } else {
@@ -187,12 +192,17 @@ fn check_message(at: &str, raw: RawMessage, message_id: MessageId) -> Result<Cha
             ));
         }
     }
+    let permission = raw
+        .permission
+        .map(|value| check_permission(at, value))
+        .transpose()?;
     Ok(ChatMessage {
         message_id,
         seq: raw.seq,
         role,
         content: raw.content,
         tool: raw.tool,
+        permission,
         created_at: raw.created_at,
     })
 }

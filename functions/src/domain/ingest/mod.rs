@@ -3,6 +3,7 @@
 //! put per message so a re-sent message is counted as a duplicate.
 
 mod batch;
+mod permissions;
 
 use futures::{StreamExt, TryStreamExt};
 use hangar_protocol::{
@@ -14,6 +15,7 @@ pub use batch::parse_batch;
 use super::access::open_workspace;
 use super::error::{Error, Result};
 use super::live::Live;
+use super::permissions::note_permissions;
 use super::ports::{InsertOutcome, MessageStore, Store, StoreError};
 
 /// Conditional puts in flight at once for one batch: enough to hide per-write latency,
@@ -118,6 +120,7 @@ pub async fn ingest(
         .filter(|message| !conflicts.iter().any(|(seq, _)| *seq == message.seq))
         .cloned()
         .collect();
+    note_permissions(store, workspace_id, &batch.session_id, &stored).await?;
     live.messages_stored(&workspace.project_id, &batch.session_id, &stored)
         .await;
     if let Some((seq, existing)) = conflicts.first() {

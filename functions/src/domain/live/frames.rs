@@ -177,6 +177,7 @@ mod tests {
             role: MessageRole::Assistant,
             content: "x".repeat(content_len),
             tool: None,
+            permission: None,
             created_at: 1,
         }
     }

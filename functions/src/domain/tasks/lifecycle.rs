@@ -293,6 +293,7 @@ impl Tasks {
             agent_secrets: !project.agent.secret_names.is_empty(),
             agent_env: project.agent.env,
             setup_script: project.agent.setup_script,
+            permissions: Some(project.permissions),
         })
     }
 

@@ -4,7 +4,7 @@
 
 use hangar_protocol::agent::AgentSecrets;
 use hangar_protocol::forge::GitCredential;
-use hangar_protocol::node::Assignments;
+use hangar_protocol::node::{Assignments, PermissionAnswered};
 use hangar_protocol::tasks::{TaskStatus, WorkspaceStatus};
 use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
 
@@ -18,6 +18,7 @@ impl Tasks {
     pub async fn assignments(&self, node: &NodeId) -> Result<Assignments> {
         let mut workspaces = Vec::new();
         let mut kept = Vec::new();
+        let mut answers = Vec::new();
         for workspace in self.store.node_workspaces(node).await? {
             if workspace.status == WorkspaceStatus::Kept {
                 kept.push(workspace.id);
@@ -31,10 +32,29 @@ impl Tasks {
                 matches!(task.status, TaskStatus::Starting | TaskStatus::Running)
                     && task.workspace_id.as_ref() == Some(&workspace.id)
             }) {
+                answers.extend(
+                    self.store
+                        .answered_permissions(&workspace.session_id)
+                        .await?
+                        .into_iter()
+                        .filter_map(|permission| {
+                            let answer = permission.answer?;
+                            Some(PermissionAnswered {
+                                workspace_id: workspace.id.clone(),
+                                permission_id: permission.id,
+                                option_id: answer.option_id?,
+                                user_id: answer.user_id?,
+                            })
+                        }),
+                );
                 workspaces.push(self.workspace_request(&task, &workspace).await?);
             }
         }
-        Ok(Assignments { workspaces, kept })
+        Ok(Assignments {
+            workspaces,
+            kept,
+            answers,
+        })
     }
 
     /// The credential git uses for the workspace's repository, fetched by its node just

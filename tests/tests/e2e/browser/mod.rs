@@ -4,6 +4,7 @@
 
 mod composer;
 mod history;
+mod permissions;
 mod retry;
 mod settings;
 
