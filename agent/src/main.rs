@@ -118,6 +118,8 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         agent_secrets: false,
         setup_script: None,
         permissions: None,
+        follow_ups: Vec::new(),
+        context: None,
     };
     let runner = Arc::new(WorkspaceRunner {
         outbox,
@@ -126,6 +128,7 @@ async fn run(mode: Mode, config: AgentConfig) -> Result<u64, Failure> {
         isolation: Isolation::SameUser,
         delivery_deadline: delivery.report_deadline,
         waiting: Arc::default(),
+        inboxes: Arc::default(),
     });
     runner.prepare(&mut workspace).await.map_err(runtime)?;
 

@@ -145,6 +145,7 @@ fn text_drafts(role: MessageRole, text: &str) -> Vec<Draft> {
             content,
             tool: None,
             permission: None,
+            id: None,
         })
         .collect()
 }
@@ -168,6 +169,7 @@ impl Coalescer {
                     content: truncate_for_wire(content),
                     tool: Some(info),
                     permission: None,
+                    id: None,
                 });
             }
             Update::Plan(entries) => {
@@ -181,6 +183,7 @@ impl Coalescer {
                     content: truncate_for_wire(content),
                     tool: None,
                     permission: None,
+                    id: None,
                 });
             }
         };
@@ -203,6 +206,7 @@ impl Coalescer {
                 content,
                 tool: None,
                 permission: None,
+                id: None,
             }));
             *text = rest;
         }
@@ -247,6 +251,7 @@ mod tests {
             content: "\u{1}".repeat(MESSAGE_CONTENT_MAX_BYTES),
             tool: Some(tool),
             permission: None,
+            id: None,
         });
         let tool = fitted.tool.as_ref().expect("tool");
         assert!(json_len(tool) <= TOOL_INFO_MAX_BYTES, "{}", json_len(tool));
@@ -265,6 +270,7 @@ mod tests {
             content: "hi".into(),
             tool: None,
             permission: None,
+            id: None,
         };
         assert_eq!(fit_draft(small.clone()), small);
     }

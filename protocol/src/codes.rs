@@ -69,6 +69,9 @@ error_codes! {
     InvalidOption = "invalid_option",
     PermissionAnswered = "permission_answered",
     PermissionClosed = "permission_closed",
+    // Follow-ups.
+    InvalidMessage = "invalid_message",
+    NotRunning = "not_running",
     // Message history.
     InvalidAfter = "invalid_after",
     InvalidBefore = "invalid_before",

@@ -142,6 +142,34 @@ pub struct RejectedMessage {
     pub message: String,
 }
 
+/// Body of `POST /api/projects/{projectId}/sessions/{sessionId}/messages`: a member writes
+/// to the session's agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostMessageRequest {
+    pub content: String,
+}
+
+/// What became of a member's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FollowUpDelivery {
+    /// Sent to the agent that runs the session: it takes it after its current turn.
+    Sent,
+    /// The task had ended: it runs again, continuing the session with this message.
+    Reopened,
+    /// The task is about to run: its agent gets the message when it starts.
+    Waiting,
+}
+
+/// Answer of `POST .../sessions/{sessionId}/messages`: the stored copy will carry
+/// `messageId` (until it arrives the page shows the message as sending).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostedMessage {
+    pub message_id: MessageId,
+    pub delivery: FollowUpDelivery,
+}
+
 /// A page of `GET /api/projects/{projectId}/sessions/{sessionId}/messages`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

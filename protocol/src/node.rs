@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PermissionId, UserId, WorkspaceId};
+use crate::ids::{MessageId, PermissionId, UserId, WorkspaceId};
 use crate::tasks::CreateWorkspaceRequest;
 
 /// A command pushed to a node over its socket.
@@ -24,6 +24,12 @@ pub enum NodeCommand {
     StopWorkspace { workspace_id: WorkspaceId },
     /// A member answered a permission the workspace's agent waits on.
     AnswerPermission(PermissionAnswered),
+    /// A member wrote to the workspace's agent: stored as the session's next `user` message
+    /// and prompted once the current turn ends (at once when the agent is idle).
+    FollowUp(FollowUp),
+    /// End the agent's current turn (ACP `session/cancel`); the task goes on.
+    #[serde(rename_all = "camelCase")]
+    StopTurn { workspace_id: WorkspaceId },
     /// Fetch the assignments and converge (sent when the desired state changed in a way a
     /// single command does not describe).
     Converge,
@@ -42,6 +48,20 @@ pub struct Assignments {
     /// Answers given to permissions its workspaces wait on (a push may have been missed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub answers: Vec<PermissionAnswered>,
+    /// Members' messages its workspaces' agents have not stored yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// A member's message to a session's agent. Its `messageId` is the id of the `user` message
+/// the agent stores it as, so a repeat is recognised and the control plane sees it arrive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FollowUp {
+    pub workspace_id: WorkspaceId,
+    pub message_id: MessageId,
+    pub content: String,
+    pub user_id: UserId,
 }
 
 /// A member's answer to a permission, on its way to the agent that asked.

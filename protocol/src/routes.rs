@@ -12,6 +12,7 @@ pub const TASK_RUN: &str = "/api/projects/{projectId}/tasks/{taskId}/run";
 pub const TASK_CANCEL: &str = "/api/projects/{projectId}/tasks/{taskId}/cancel";
 pub const TASK_RETRY: &str = "/api/projects/{projectId}/tasks/{taskId}/retry";
 pub const TASK_DISCARD: &str = "/api/projects/{projectId}/tasks/{taskId}/discard";
+pub const TASK_STOP: &str = "/api/projects/{projectId}/tasks/{taskId}/stop";
 pub const SESSIONS: &str = "/api/projects/{projectId}/sessions";
 pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionId}/messages";
 pub const SESSION_PERMISSION: &str =
@@ -71,6 +72,10 @@ pub fn task_retry(project: &ProjectId, task: &TaskId) -> String {
 
 pub fn task_discard(project: &ProjectId, task: &TaskId) -> String {
     fill(TASK_DISCARD, &[project.as_str(), task.as_str()])
+}
+
+pub fn task_stop(project: &ProjectId, task: &TaskId) -> String {
+    fill(TASK_STOP, &[project.as_str(), task.as_str()])
 }
 
 pub fn task_cancel(project: &ProjectId, task: &TaskId) -> String {

@@ -11,6 +11,7 @@ use crate::forge::{ForgeRequest, ForgeView};
 use crate::git::{CheckoutSpec, TaskOutput};
 use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 use crate::limits::TASK_SUMMARY_HISTORY;
+use crate::node::FollowUp;
 use crate::permissions::PermissionSettings;
 
 macro_rules! wire_enum {
@@ -343,6 +344,13 @@ pub struct CreateWorkspaceRequest {
     /// The project's permission settings (absent: the node's own policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<PermissionSettings>,
+    /// Members' messages that continue the session: when there are any, the run prompts
+    /// them (after `context`) instead of the task's prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
+    /// The conversation so far (its latest part), for a run that continues a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 fn first_seq() -> u64 {

@@ -8,17 +8,18 @@ use async_trait::async_trait;
 use hangar_functions::domain::NodeQuotas;
 use hangar_functions::domain::permissions::Permission;
 use hangar_functions::domain::ports::{
-    ConnectionStore, FirstUse, IdempotencyStore, IdempotentRequest, InsertOutcome, NodeLinkStore,
-    NodeStore, PermissionStore, ProjectStore, Reserved, Saved, SessionStore, Store, StoreError,
-    TaskStore, WorkspaceStore,
+    ConnectionStore, FirstUse, FollowUpStore, IdempotencyStore, IdempotentRequest, InsertOutcome,
+    NodeLinkStore, NodeStore, PermissionStore, ProjectStore, Reserved, Saved, SessionStore, Store,
+    StoreError, TaskStore, WorkspaceStore,
 };
 use hangar_functions::domain::records::{
     ChatSession, Connection, Node, NodeLink, Project, Task, Workspace,
 };
+use hangar_functions::domain::tasks::FollowUpRecord;
 use hangar_protocol::permissions::PermissionAnswer;
 use hangar_protocol::tasks::{VmSize, WorkspaceStatus};
 use hangar_protocol::{
-    ChatMessage, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+    ChatMessage, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
 };
 use tokio::sync::oneshot;
 
@@ -297,6 +298,19 @@ impl PermissionStore for GatedStore {
     }
     async fn answered_permissions(&self, session: &SessionId) -> Result<Vec<Permission>> {
         self.inner.answered_permissions(session).await
+    }
+}
+
+#[async_trait]
+impl FollowUpStore for GatedStore {
+    async fn put_follow_up(&self, follow_up: &FollowUpRecord) -> Result<()> {
+        self.inner.put_follow_up(follow_up).await
+    }
+    async fn pending_follow_ups(&self, session: &SessionId) -> Result<Vec<FollowUpRecord>> {
+        self.inner.pending_follow_ups(session).await
+    }
+    async fn follow_up_stored(&self, session: &SessionId, id: &MessageId) -> Result<()> {
+        self.inner.follow_up_stored(session, id).await
     }
 }
 

@@ -7,7 +7,8 @@ use hangar_protocol::limits::TASKS_PAGE_MAX_LIMIT;
 use hangar_protocol::permissions::{AnswerPermissionRequest, PermissionView};
 use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView};
 use hangar_protocol::{
-    ErrorBody, MessagesPage, PermissionId, ProjectId, SessionId, TaskId, routes,
+    ErrorBody, MessagesPage, PermissionId, PostMessageRequest, PostedMessage, ProjectId, SessionId,
+    TaskId, routes,
 };
 use serde::de::DeserializeOwned;
 
@@ -200,6 +201,22 @@ impl Api {
         after: u64,
     ) -> Result<MessagesPage, Failure> {
         self.get(&routes::messages_page(project, session, after, PAGE_LIMIT))
+            .await
+    }
+
+    pub async fn stop_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {
+        self.post(&routes::task_stop(project, task), None::<&()>)
+            .await
+    }
+
+    /// Writes to the session's agent.
+    pub async fn post_message(
+        &self,
+        project: &ProjectId,
+        session: &SessionId,
+        request: &PostMessageRequest,
+    ) -> Result<PostedMessage, Failure> {
+        self.post(&routes::session_messages(project, session), Some(request))
             .await
     }
 

@@ -59,6 +59,8 @@ pub enum TaskAction {
     Cancel,
     Retry,
     Discard,
+    /// End the agent's current turn.
+    Stop,
 }
 
 /// The page's state and what it needs to act.
@@ -331,6 +333,7 @@ impl Ctx {
             TaskAction::Cancel => self.api.cancel_task(&self.project_id, &id).await,
             TaskAction::Retry => self.api.retry_task(&self.project_id, &id).await,
             TaskAction::Discard => self.api.discard_task(&self.project_id, &id).await,
+            TaskAction::Stop => self.api.stop_task(&self.project_id, &id).await,
         };
         match answer {
             Ok(task) => self.upsert_task(task),

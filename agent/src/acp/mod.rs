@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    ClientCapabilities, ContentBlock, FileSystemCapabilities, InitializeRequest, NewSessionRequest,
-    PromptRequest, ReadTextFileRequest, ReadTextFileResponse, RequestPermissionRequest,
-    SessionNotification, TextContent, WriteTextFileRequest, WriteTextFileResponse,
+    ClientCapabilities, FileSystemCapabilities, InitializeRequest, NewSessionRequest,
+    ReadTextFileRequest, ReadTextFileResponse, RequestPermissionRequest, SessionNotification,
+    WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
 use hangar_protocol::{MessageRole, WorkspaceId};
@@ -21,13 +21,16 @@ use tokio::sync::Mutex;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 pub mod fs;
+mod inbox;
 mod permissions;
+mod turns;
 mod updates;
 
 use self::fs::FileAccess;
+pub use self::inbox::{Inbox, Inboxes};
 pub use self::permissions::{Asking, Waiting};
+pub use self::turns::{TurnsEnded, follow_up_draft};
 pub use self::updates::to_update;
-use self::updates::wire_name;
 use crate::node::isolation::RunAs;
 use crate::outbox::{Draft, Outbox, OutboxError};
 use crate::transcript::{Coalescer, Update, fit_draft};
@@ -168,12 +171,14 @@ impl AcpAgentCommand {
     }
 }
 
-/// Runs one prompt turn to its end; returns the ACP stop reason.
-pub async fn run_prompt(
+/// Runs the session's turns to their end: `prompt`, then the members' messages that arrive
+/// in `inbox` meanwhile; returns how the last turn ended.
+pub async fn run_session(
     agent: &AcpAgentCommand,
     prompt: &str,
+    inbox: Inbox,
     recorder: Arc<Mutex<Recorder>>,
-) -> Result<String, HostError> {
+) -> Result<TurnsEnded, HostError> {
     let shown = agent.command.join(" ");
     let (program, args) = agent
         .command
@@ -203,6 +208,7 @@ pub async fn run_prompt(
     let workdir = agent.workdir.clone();
     let prompt = prompt.to_string();
     let session_slot = Arc::clone(&our_session);
+    let turn_recorder = Arc::clone(&recorder);
     let files = FileAccess::new(agent.workdir.clone(), agent.run_as.clone());
     let writes = files.clone();
     // JSON-RPC "invalid params": the agent asked for something it may not have.
@@ -271,14 +277,7 @@ pub async fn run_prompt(
                 .block_task()
                 .await?;
             let _ = session_slot.set(session.session_id.to_string());
-            let response = cx
-                .send_request(PromptRequest::new(
-                    session.session_id,
-                    vec![ContentBlock::Text(TextContent::new(prompt))],
-                ))
-                .block_task()
-                .await?;
-            Ok(wire_name(&response.stop_reason).unwrap_or_else(|| "unknown".into()))
+            turns::play(&cx, session.session_id, prompt, inbox, turn_recorder).await
         })
         .await
         .map_err(|err| HostError::Protocol(err.to_string()));

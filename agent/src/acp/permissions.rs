@@ -164,6 +164,7 @@ fn message(content: String, info: PermissionInfo) -> Draft {
         content,
         tool: None,
         permission: Some(info),
+        id: None,
     }
 }
 

@@ -9,23 +9,29 @@
 //! `{"sleepMs": n}`, `{"permission": "title", "kind": "execute"}` (kind optional), `{"stop": "end_turn" | "refusal" | ...}`,
 //! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written),
 //! `{"shell": "command"}` (run with `sh -c`, its output said),
+//! `{"echoPrompt": true}` (says the prompt it got),
 //! `{"readFile": "path"}` and `{"writeFile": "path", "content": "text"}` (through the client's
 //! `fs/*` methods; a relative path is taken from the working directory; what came back, or
-//! the refusal, is said).
+//! the refusal, is said). A later prompt of the session (a member's follow-up) is answered
+//! with `Follow-up received: <its text>`; `session/cancel` ends the turn at its next step or
+//! pause with the stop reason `cancelled`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agent_client_protocol::schema::ProtocolVersion;
 use agent_client_protocol::v1::schema::{
-    AgentCapabilities, ContentBlock, ContentChunk, InitializeRequest, InitializeResponse,
-    NewSessionRequest, NewSessionResponse, PermissionOption, PermissionOptionKind, PromptRequest,
-    PromptResponse, ReadTextFileRequest, RequestPermissionRequest, SessionId, SessionNotification,
-    SessionUpdate, TextContent, ToolCallUpdate, ToolCallUpdateFields, ToolKind,
-    WriteTextFileRequest,
+    AgentCapabilities, CancelNotification, ContentBlock, ContentChunk, InitializeRequest,
+    InitializeResponse, NewSessionRequest, NewSessionResponse, PermissionOption,
+    PermissionOptionKind, PromptRequest, PromptResponse, ReadTextFileRequest,
+    RequestPermissionRequest, SessionId, SessionNotification, SessionUpdate, TextContent,
+    ToolCallUpdate, ToolCallUpdateFields, ToolKind, WriteTextFileRequest,
 };
 use agent_client_protocol::{Agent, ByteStreams, Error};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +74,11 @@ enum Step {
     },
     Stop {
         stop: String,
+    },
+    /// Says the prompt it was given, whole (`"Prompt: …"`).
+    EchoPrompt {
+        #[serde(rename = "echoPrompt")]
+        echo_prompt: bool,
     },
     /// Runs `sh -c` in the working directory and says what it printed (stdout, then stderr),
     /// as an agent's shell tool would.
@@ -161,12 +172,60 @@ fn pieces(text: &str, n: Option<usize>) -> Vec<String> {
 
 type Connection = agent_client_protocol::v1::ConnectionTo<agent_client_protocol::Client>;
 
-async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<String, Error> {
+/// The turn being played, which `session/cancel` ends at its next step or pause.
+#[derive(Default)]
+struct Turn {
+    cancelled: AtomicBool,
+    wake: Notify,
+    /// Prompts taken so far: the first plays the script, later ones (follow-ups) are
+    /// answered with what they said.
+    prompts: AtomicUsize,
+}
+
+impl Turn {
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Waits `ms`, or less when the turn is cancelled meanwhile.
+    async fn pause(&self, ms: u64) {
+        let woken = self.wake.notified();
+        if self.is_cancelled() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(ms)) => {}
+            () = woken => {}
+        }
+    }
+}
+
+async fn play(
+    cx: Connection,
+    session: SessionId,
+    steps: Vec<Step>,
+    turn: &Turn,
+    prompt: &str,
+) -> Result<String, Error> {
     let notify = |update: SessionUpdate| {
         cx.send_notification(SessionNotification::new(session.clone(), update))
     };
     for step in steps {
+        if turn.is_cancelled() {
+            return Ok("cancelled".into());
+        }
         match step {
+            Step::EchoPrompt { echo_prompt: false } => {}
+            Step::EchoPrompt { echo_prompt: true } => {
+                notify(SessionUpdate::AgentMessageChunk(text_chunk(&format!(
+                    "Prompt: {prompt}"
+                ))))?;
+            }
             Step::Say {
                 say,
                 chunks,
@@ -175,7 +234,7 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
                 for piece in pieces(&say, chunks) {
                     notify(SessionUpdate::AgentMessageChunk(text_chunk(&piece)))?;
                     if delay_ms > 0 {
-                        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                        turn.pause(delay_ms).await;
                     }
                 }
             }
@@ -198,7 +257,7 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
                     }
                 }
             }
-            Step::Sleep { sleep_ms } => tokio::time::sleep(Duration::from_millis(sleep_ms)).await,
+            Step::Sleep { sleep_ms } => turn.pause(sleep_ms).await,
             Step::Permission { permission, kind } => {
                 let mut fields = ToolCallUpdateFields::new().title(permission);
                 if let Some(kind) = kind {
@@ -275,7 +334,11 @@ async fn play(cx: Connection, session: SessionId, steps: Vec<Step>) -> Result<St
             }
         }
     }
-    Ok("end_turn".into())
+    Ok(if turn.is_cancelled() {
+        "cancelled".into()
+    } else {
+        "end_turn".into()
+    })
 }
 
 #[tokio::main]
@@ -284,9 +347,18 @@ async fn main() -> Result<(), Error> {
         tokio::io::stdout().compat_write(),
         tokio::io::stdin().compat(),
     );
+    let playing = Arc::new(Turn::default());
+    let cancelling = Arc::clone(&playing);
     Agent
         .v1()
         .name("scripted-acp-agent")
+        .on_receive_notification(
+            async move |_cancel: CancelNotification, _cx| {
+                cancelling.cancel();
+                Ok(())
+            },
+            agent_client_protocol::on_receive_notification!(),
+        )
         .on_receive_request(
             async move |initialize: InitializeRequest, responder, _cx| {
                 responder.respond(
@@ -307,11 +379,20 @@ async fn main() -> Result<(), Error> {
         )
         .on_receive_request(
             async move |request: PromptRequest, responder, cx: Connection| {
-                let steps =
-                    load_script(&prompt_text(&request)).map_err(|err| Error::new(-32602, err))?;
+                let prompt = prompt_text(&request);
+                let turn = Arc::clone(&playing);
+                let steps = match turn.prompts.fetch_add(1, Ordering::SeqCst) {
+                    0 => load_script(&prompt).map_err(|err| Error::new(-32602, err))?,
+                    _ => vec![Step::Say {
+                        say: format!("Follow-up received: {prompt}"),
+                        chunks: None,
+                        delay_ms: 0,
+                    }],
+                };
+                turn.cancelled.store(false, Ordering::SeqCst);
                 // Playing may wait on the client (permission requests): off the dispatch loop.
                 cx.clone().spawn(async move {
-                    let stop = play(cx, request.session_id, steps).await?;
+                    let stop = play(cx, request.session_id, steps, &turn, &prompt).await?;
                     let stop_reason =
                         serde_json::from_value(json!(stop)).map_err(Error::into_internal_error)?;
                     responder.respond(PromptResponse::new(stop_reason))

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hangar_protocol::WorkspaceId;
-use hangar_protocol::node::{Assignments, NodeCommand, PermissionAnswered};
+use hangar_protocol::node::{Assignments, FollowUp, NodeCommand, PermissionAnswered};
 use hangar_protocol::tasks::{CreateWorkspaceRequest, WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -85,6 +85,12 @@ impl Node {
             NodeCommand::DestroyWorkspace { workspace_id } => self.destroy(&workspace_id).await,
             NodeCommand::StopWorkspace { workspace_id } => self.stop(&workspace_id).await,
             NodeCommand::AnswerPermission(answered) => self.answer(answered),
+            NodeCommand::FollowUp(follow_up) => self.follow_up(follow_up),
+            NodeCommand::StopTurn { workspace_id } => {
+                if !self.runner.inboxes.stop(&workspace_id) {
+                    tracing::debug!(workspace = %workspace_id, "no session of it runs here to stop");
+                }
+            }
             NodeCommand::Converge => self.converge().await,
         }
     }
@@ -124,6 +130,17 @@ impl Node {
         for answered in assignments.answers {
             self.answer(answered);
         }
+        for follow_up in assignments.follow_ups {
+            self.follow_up(follow_up);
+        }
+    }
+
+    /// Hands a member's message to the session it is for (once per run).
+    fn follow_up(&self, follow_up: FollowUp) {
+        let (workspace, message) = (follow_up.workspace_id.clone(), follow_up.message_id.clone());
+        if self.runner.inboxes.follow_up(follow_up) {
+            tracing::info!(%workspace, %message, "follow-up taken");
+        }
     }
 
     /// Hands a member's answer to the agent that asked (once: a repeat finds none waiting).
@@ -158,6 +175,8 @@ impl Node {
             agent_secrets: request.agent_secrets,
             setup_script: request.setup_script,
             permissions: request.permissions,
+            follow_ups: request.follow_ups,
+            context: request.context,
         };
         let reuse = request.reuse;
         let mut workspaces = self.workspaces.lock().await;
@@ -344,6 +363,7 @@ pub async fn run(config: NodeConfig) -> Result<u64, NodeError> {
         isolation: config.isolation,
         delivery_deadline: config.delivery.report_deadline,
         waiting: Arc::default(),
+        inboxes: Arc::default(),
     });
     let node = Arc::new(Node {
         config: config.clone(),

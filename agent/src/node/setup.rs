@@ -90,6 +90,7 @@ pub async fn run_setup(
             ),
         }),
         permission: None,
+        id: None,
     };
     SetupEnd { failure, message }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use hangar_protocol::WorkspaceId;
 use hangar_protocol::forge::GitCredential;
 use hangar_protocol::git::{CheckoutSpec, TaskOutput};
+use hangar_protocol::node::FollowUp;
 use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::{WorkspaceOutcome, WorkspaceStatusReport};
 use tokio::sync::Mutex;
@@ -20,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 use super::git::Checkout;
 use super::isolation::{Isolation, IsolationError, RunAs};
 use super::setup::run_setup;
-use crate::acp::{AcpAgentCommand, Asking, Recorder, Waiting, run_prompt};
+use crate::acp::{
+    AcpAgentCommand, Asking, Inboxes, Recorder, Waiting, follow_up_draft, run_session,
+};
 use crate::config::AcpSettings;
 use crate::control_plane::{Caller, ControlPlane};
 use crate::outbox::{Delivery, Outbox, OutboxError};
@@ -51,6 +54,10 @@ pub struct WorkspaceRun {
     pub setup_script: Option<String>,
     /// The project's permission settings (`None`: the node's own policy, asked nothing).
     pub permissions: Option<PermissionSettings>,
+    /// Members' messages this run continues the session with (instead of the task's
+    /// prompt), after `context`, the conversation so far.
+    pub follow_ups: Vec<FollowUp>,
+    pub context: Option<String>,
 }
 
 /// Where in the workspace's directory the repository is cloned.
@@ -96,6 +103,8 @@ pub struct WorkspaceRunner {
     pub delivery_deadline: Duration,
     /// Permissions its agents asked the viewers, waiting for an answer.
     pub waiting: Arc<Waiting>,
+    /// Members' messages and Stop, for the sessions running here.
+    pub inboxes: Arc<Inboxes>,
 }
 
 impl WorkspaceRunner {
@@ -192,13 +201,24 @@ impl WorkspaceRunner {
             // Set by `run` from what the directory holds.
             keep: false,
         };
-        // The task first, so even a run that fails at once shows what it was asked.
-        if let Err(err) = recorder
-            .lock()
-            .await
-            .record_drafts(user_prompt(&run.prompt))
-            .await
-        {
+        // Open before anything else: a member's message sent meanwhile is not missed.
+        let workspace = &run.delivery.workspace_id;
+        let taken = run.follow_ups.iter().map(|f| f.message_id.clone());
+        let inbox = self.inboxes.open(workspace, taken);
+        // What it was asked first, so even a run that fails at once shows it: the task, or
+        // the members' messages it continues the session with.
+        let (asked, prompt) = match run.follow_ups.is_empty() {
+            true => (user_prompt(&run.prompt), run.prompt.clone()),
+            false => {
+                let said: Vec<&str> = run.follow_ups.iter().map(|f| f.content.as_str()).collect();
+                let prompt = match &run.context {
+                    Some(context) => format!("{context}\n\n{}", said.join("\n\n")),
+                    None => said.join("\n\n"),
+                };
+                (run.follow_ups.iter().map(follow_up_draft).collect(), prompt)
+            }
+        };
+        if let Err(err) = recorder.lock().await.record_drafts(asked).await {
             return failed(format!("cannot record the prompt: {err}"));
         }
         let checkout = run.checkout.as_ref().map(|spec| (spec, run.checkout_at()));
@@ -241,9 +261,11 @@ impl WorkspaceRunner {
             run_as: run.run_as.clone(),
             env,
         };
-        match run_prompt(&agent, &run.prompt, Arc::clone(&recorder)).await {
-            Ok(stop_reason) if stop_reason == "end_turn" => {}
-            Ok(stop_reason) => return failed(format!("the agent stopped: {stop_reason}")),
+        let ended = run_session(&agent, &prompt, inbox, Arc::clone(&recorder)).await;
+        self.inboxes.close(workspace);
+        match ended {
+            Ok(ended) if ended.finished() => {}
+            Ok(ended) => return failed(format!("the agent stopped: {}", ended.stop_reason)),
             Err(err) => return failed(format!("the agent session failed: {err}")),
         }
         let last_message = recorder.lock().await.last_said().map(str::to_string);

@@ -80,6 +80,8 @@ pub struct Draft {
     pub content: String,
     pub tool: Option<ToolCallInfo>,
     pub permission: Option<PermissionInfo>,
+    /// The message's id when it has one already (a member's follow-up); else a new one.
+    pub id: Option<MessageId>,
 }
 
 struct Inner {
@@ -252,7 +254,7 @@ impl Outbox {
                     [&session],
                     |row| row.get(0),
                 )?;
-                let message_id = MessageId::new();
+                let message_id = draft.id.unwrap_or_else(MessageId::new);
                 let message = ChatMessage {
                     message_id,
                     seq,

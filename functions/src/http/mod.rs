@@ -7,6 +7,7 @@ mod callbacks;
 pub mod error;
 pub mod extract;
 pub mod routes;
+mod sessions;
 
 use std::sync::Arc;
 

@@ -10,14 +10,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use hangar_protocol::forge::UpdateProjectRequest;
-use hangar_protocol::permissions::{AnswerPermissionRequest, PermissionView};
 use hangar_protocol::tasks::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage,
     TaskView,
 };
-use hangar_protocol::{
-    ErrorCode, MessagesPage, PermissionId, ProjectId, SessionId, TaskId, routes,
-};
+use hangar_protocol::{ErrorCode, ProjectId, TaskId, routes};
 
 use super::AppState;
 use super::callbacks::{
@@ -26,9 +23,9 @@ use super::callbacks::{
 };
 use super::error::ApiError;
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody, PathIds};
-use crate::domain::history::{self, PageRequest};
+use super::sessions::{answer_permission, list_messages, post_message};
+use crate::domain::projects;
 use crate::domain::tasks::TaskPageRequest;
-use crate::domain::{permissions, projects};
 use crate::lambda::catalog::{
     CREDENTIALS, FINISH, NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, RECORD_SETTINGS,
     TASK_STEPS,
@@ -117,6 +114,12 @@ pub const ROUTES: &[Route] = &[
         |m| on(m, discard_task),
     ),
     route(
+        "stop-task",
+        ("POST", routes::TASK_STOP),
+        RECORD_AND_PUSH,
+        |m| on(m, stop_task),
+    ),
+    route(
         "cancel-task",
         ("POST", routes::TASK_CANCEL),
         TASK_STEPS,
@@ -130,6 +133,12 @@ pub const ROUTES: &[Route] = &[
         ("GET", routes::SESSION_MESSAGES),
         READ,
         |m| on(m, list_messages),
+    ),
+    route(
+        "post-message",
+        ("POST", routes::SESSION_MESSAGES),
+        TASK_STEPS,
+        |m| on(m, post_message),
     ),
     route(
         "answer-permission",
@@ -311,6 +320,14 @@ async fn cancel_task(
     Ok(Json(state.tasks.cancel_task(&user, &project, &task).await?))
 }
 
+async fn stop_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+) -> Answer<TaskView> {
+    Ok(Json(state.tasks.stop_turn(&user, &project, &task).await?))
+}
+
 async fn retry_task(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -335,39 +352,4 @@ async fn list_sessions(
     PathIds(project): PathIds<ProjectId>,
 ) -> Answer<Vec<SessionView>> {
     Ok(Json(state.tasks.list_sessions(&user, &project).await?))
-}
-
-async fn answer_permission(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    PathIds((project, session, permission)): PathIds<(ProjectId, SessionId, PermissionId)>,
-    JsonBody(request): JsonBody<AnswerPermissionRequest>,
-) -> Answer<PermissionView> {
-    Ok(Json(
-        permissions::answer_permission(
-            state.store.as_ref(),
-            &state.live,
-            &user,
-            &project,
-            &session,
-            &permission,
-            request,
-        )
-        .await?,
-    ))
-}
-
-async fn list_messages(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    PathIds((project, session)): PathIds<(ProjectId, SessionId)>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Answer<MessagesPage> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
-    })?;
-    let page = PageRequest::from_query(&query)?;
-    Ok(Json(
-        history::list_messages(state.store.as_ref(), &user, &project, &session, page).await?,
-    ))
 }

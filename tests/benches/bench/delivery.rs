@@ -20,6 +20,7 @@ fn draft(i: usize, size: usize) -> Draft {
         content: format!("{i:06} {}", "x".repeat(size)),
         tool: None,
         permission: None,
+        id: None,
     }
 }
 

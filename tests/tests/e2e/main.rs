@@ -12,6 +12,7 @@ mod checkout_fs;
 mod crowd;
 mod deploy;
 mod faults;
+mod followups;
 mod forge;
 mod history;
 mod ingest;

@@ -166,6 +166,7 @@ fn task_action(ctx: Rc<Ctx>, id: TaskId, action: TaskAction) -> View {
         TaskAction::Cancel => ("task-cancel", "Cancel"),
         TaskAction::Retry => ("task-retry", "Retry"),
         TaskAction::Discard => ("task-discard", "Discard"),
+        TaskAction::Stop => ("task-stop", "Stop"),
     };
     view! {
         button(data-testid=testid, on:click=move |event: web_sys::MouseEvent| {

@@ -3,6 +3,7 @@
 
 mod board;
 mod chat;
+mod followup;
 mod output;
 mod permission;
 mod settings;
@@ -117,6 +118,7 @@ pub fn project() -> View {
     let banner = error_banner(page);
     let sidebar = chat::sidebar(Rc::clone(&ctx));
     let messages = chat::messages(Rc::clone(&ctx));
+    let follow_up = followup::follow_up(Rc::clone(&ctx));
     let composer = chat::composer(Rc::clone(&ctx));
     let settings = settings::settings(Rc::clone(&ctx));
     let board = board::board(ctx);
@@ -136,6 +138,7 @@ pub fn project() -> View {
                 aside(class="sidebar") { (sidebar) }
                 section(class="chat") {
                     (messages)
+                    (follow_up)
                     (composer)
                 }
                 section(class="board") { (board) }

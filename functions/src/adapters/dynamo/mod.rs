@@ -4,6 +4,7 @@
 //! [`table`] the table definition the local stack creates.
 
 mod connections;
+mod followups;
 mod idempotency;
 mod items;
 mod links;

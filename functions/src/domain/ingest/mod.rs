@@ -7,7 +7,7 @@ mod permissions;
 
 use futures::{StreamExt, TryStreamExt};
 use hangar_protocol::{
-    ChatMessage, ErrorCode, IngestResponse, RejectedMessage, SessionId, WorkspaceId,
+    ChatMessage, ErrorCode, IngestResponse, MessageRole, RejectedMessage, SessionId, WorkspaceId,
 };
 
 pub use batch::parse_batch;
@@ -121,6 +121,11 @@ pub async fn ingest(
         .cloned()
         .collect();
     note_permissions(store, workspace_id, &batch.session_id, &stored).await?;
+    for message in stored.iter().filter(|m| m.role == MessageRole::User) {
+        store
+            .follow_up_stored(&batch.session_id, &message.message_id)
+            .await?;
+    }
     live.messages_stored(&workspace.project_id, &batch.session_id, &stored)
         .await;
     if let Some((seq, existing)) = conflicts.first() {

@@ -16,6 +16,7 @@ pub use self::services::*;
 use super::NodeQuotas;
 use super::permissions::Permission;
 use super::records::{ChatSession, Connection, Node, NodeLink, Project, Task, Workspace};
+use super::tasks::FollowUpRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -223,6 +224,16 @@ pub trait PermissionStore: Send + Sync {
     async fn answered_permissions(&self, session: &SessionId) -> StoreResult<Vec<Permission>>;
 }
 
+/// Members' messages to sessions' agents, kept until the agent stored them.
+#[async_trait]
+pub trait FollowUpStore: Send + Sync {
+    async fn put_follow_up(&self, follow_up: &FollowUpRecord) -> StoreResult<()>;
+    /// The session's messages its agent has not stored yet.
+    async fn pending_follow_ups(&self, session: &SessionId) -> StoreResult<Vec<FollowUpRecord>>;
+    /// The agent stored the message `id` (a message that is no follow-up is fine).
+    async fn follow_up_stored(&self, session: &SessionId, id: &MessageId) -> StoreResult<()>;
+}
+
 /// A request a user makes once under an idempotency key, whatever its retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotentRequest {
@@ -290,5 +301,6 @@ pub trait Store:
     + ConnectionStore
     + IdempotencyStore
     + PermissionStore
+    + FollowUpStore
 {
 }

@@ -269,6 +269,7 @@ impl Tasks {
             )
         })?;
         let acp_command = project.agent_command();
+        let follow_ups = self.pending_follow_ups(workspace).await?;
         Ok(CreateWorkspaceRequest {
             workspace_id: workspace.id.clone(),
             project_id: task.project_id.clone(),
@@ -294,6 +295,11 @@ impl Tasks {
             agent_env: project.agent.env,
             setup_script: project.agent.setup_script,
             permissions: Some(project.permissions),
+            context: match follow_ups.is_empty() {
+                true => None,
+                false => self.context(&task.session_id).await?,
+            },
+            follow_ups,
         })
     }
 
@@ -407,7 +413,10 @@ impl Tasks {
             })
             .await?;
         match finished {
-            Some(task) => self.clean_up(&task).await?,
+            Some(task) => {
+                self.clean_up(&task).await?;
+                self.continue_if_asked(&task).await?;
+            }
             // A repeated report, or the task already ended another way: still tidy up.
             None => match self.store.get_task(&workspace.project_id, task_id).await? {
                 Some(task) if task.status.is_terminal() => self.clean_up(&task).await?,

@@ -4,6 +4,7 @@
 //! workspace, take its outcome), and this module what both share: updating a task, failing
 //! it and cleaning up after it.
 
+mod followups;
 mod kept;
 mod lifecycle;
 mod node_reads;
@@ -11,6 +12,7 @@ mod queue;
 mod requests;
 mod submit;
 
+pub use followups::FollowUpRecord;
 pub use queue::Started;
 pub use requests::TaskPageRequest;
 pub use submit::Submitted;

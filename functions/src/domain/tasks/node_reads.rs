@@ -19,6 +19,7 @@ impl Tasks {
         let mut workspaces = Vec::new();
         let mut kept = Vec::new();
         let mut answers = Vec::new();
+        let mut follow_ups = Vec::new();
         for workspace in self.store.node_workspaces(node).await? {
             if workspace.status == WorkspaceStatus::Kept {
                 kept.push(workspace.id);
@@ -47,13 +48,16 @@ impl Tasks {
                             })
                         }),
                 );
-                workspaces.push(self.workspace_request(&task, &workspace).await?);
+                let request = self.workspace_request(&task, &workspace).await?;
+                follow_ups.extend(request.follow_ups.iter().cloned());
+                workspaces.push(request);
             }
         }
         Ok(Assignments {
             workspaces,
             kept,
             answers,
+            follow_ups,
         })
     }
 

@@ -3,6 +3,7 @@
 //! a killed socket restored without a gap, and the empty and error states.
 
 mod composer;
+mod followups;
 mod history;
 mod permissions;
 mod retry;
