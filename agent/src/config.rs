@@ -125,6 +125,9 @@ pub struct AcpSettings {
     /// How permission requests are answered when the workspace's project says nothing
     /// (`hangar-agent run`, a control plane of an older release).
     pub policy: PermissionMode,
+    /// How often at most a streamed message's draft goes out (`HANGAR_DRAFT_INTERVAL_MS`;
+    /// 0: no drafts).
+    pub draft_interval: Duration,
 }
 
 impl AcpSettings {
@@ -143,9 +146,15 @@ impl AcpSettings {
                 ("ask", PermissionMode::Ask),
             ],
         )?;
+        let draft_ms = vars.millis(
+            "HANGAR_DRAFT_INTERVAL_MS",
+            limits::DRAFT_INTERVAL_MS,
+            MAX_WAIT_MS,
+        )?;
         Ok(AcpSettings {
             command: command_line.split_whitespace().map(String::from).collect(),
             policy,
+            draft_interval: Duration::from_millis(draft_ms),
         })
     }
 }

@@ -10,7 +10,7 @@ use hangar_protocol::agent::AgentSecrets;
 use hangar_protocol::forge::GitCredential;
 use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
-use hangar_protocol::{ErrorCode, IngestResponse, NodeId, WorkspaceId, routes};
+use hangar_protocol::{DraftRequest, ErrorCode, IngestResponse, NodeId, WorkspaceId, routes};
 
 use crate::config::RetryPolicy;
 
@@ -122,6 +122,23 @@ impl ControlPlane {
             .await?;
         // An older control plane answers counts only: nothing refused one by one.
         Ok(serde_json::from_slice(&answer).unwrap_or_default())
+    }
+
+    /// Sends one draft of the message being streamed, once (no retry: a later draft or the
+    /// stored message supersedes it).
+    pub async fn draft(
+        &self,
+        caller: Caller<'_>,
+        workspace: &WorkspaceId,
+        request: &DraftRequest,
+    ) -> Result<(), CallError> {
+        let body = serde_json::to_vec(request).map_err(|err| CallError::Permanent {
+            status: 0,
+            body: format!("cannot encode a draft: {err}"),
+        })?;
+        self.post(caller, &routes::workspace_drafts(workspace), body)
+            .await
+            .map(drop)
     }
 
     /// Reports how a workspace's session ended.

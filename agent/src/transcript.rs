@@ -157,6 +157,13 @@ pub struct Coalescer {
 }
 
 impl Coalescer {
+    /// The message still being streamed, if any: its role and its text so far.
+    pub fn open(&self) -> Option<(MessageRole, &str)> {
+        self.open
+            .as_ref()
+            .map(|(role, text)| (*role, text.as_str()))
+    }
+
     /// Feeds one update; returns the messages it completed, in order.
     pub fn push(&mut self, update: Update) -> Vec<Draft> {
         let (role, chunk) = match update {

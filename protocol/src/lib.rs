@@ -31,6 +31,6 @@ pub use ids::{
     IdError, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
 };
 pub use messages::{
-    ChatMessage, FollowUpDelivery, IngestBatch, IngestResponse, MessageRole, MessagesPage,
-    PostMessageRequest, PostedMessage, RejectedMessage, ToolCallInfo,
+    ChatMessage, DraftRequest, FollowUpDelivery, IngestBatch, IngestResponse, MessageDraft,
+    MessageRole, MessagesPage, PostMessageRequest, PostedMessage, RejectedMessage, ToolCallInfo,
 };

@@ -19,6 +19,11 @@ pub const TOOL_INFO_MAX_BYTES: usize = 8_192;
 /// Longest accepted identifier (project, session, workspace, message, ...).
 pub const ID_MAX_LEN: usize = 64;
 
+/// Most UTF-8 bytes of a draft's text: a longer one carries its end only.
+pub const DRAFT_CONTENT_MAX_BYTES: usize = 16 * 1024;
+/// How often at most the agent sends a growing message's draft (`HANGAR_DRAFT_INTERVAL_MS`).
+pub const DRAFT_INTERVAL_MS: u64 = 100;
+
 /// Default and largest page size of `GET .../messages`.
 pub const MESSAGES_PAGE_DEFAULT_LIMIT: u32 = 50;
 pub const MESSAGES_PAGE_MAX_LIMIT: u32 = 200;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::tasks::TaskView;
-use crate::{ChatMessage, ProjectId, SessionId};
+use crate::{ChatMessage, MessageDraft, ProjectId, SessionId};
 
 /// One frame pushed to a project's connections.
 ///
@@ -23,6 +23,13 @@ pub enum LiveEvent {
         cursor: u64,
         messages: Vec<ChatMessage>,
     },
+    /// The text so far of a message the agent is writing (never stored).
+    #[serde(rename_all = "camelCase")]
+    Draft {
+        project_id: ProjectId,
+        session_id: SessionId,
+        draft: MessageDraft,
+    },
     /// A task changed (created, moved to another status); carries the whole task, so the
     /// last frame seen wins (compare `updatedAt`), and the cursor of the task's session, so a
     /// messages frame lost on the way (the last one of a run, say) is still noticed.
@@ -37,9 +44,9 @@ pub enum LiveEvent {
 impl LiveEvent {
     pub fn project_id(&self) -> &ProjectId {
         match self {
-            LiveEvent::Messages { project_id, .. } | LiveEvent::Task { project_id, .. } => {
-                project_id
-            }
+            LiveEvent::Messages { project_id, .. }
+            | LiveEvent::Draft { project_id, .. }
+            | LiveEvent::Task { project_id, .. } => project_id,
         }
     }
 }

@@ -142,6 +142,27 @@ pub struct RejectedMessage {
     pub message: String,
 }
 
+/// The text so far of a message the agent is still writing, pushed to viewers as it grows
+/// (never stored): the stored message at `seq` replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDraft {
+    pub seq: u64,
+    pub role: MessageRole,
+    pub content: String,
+    /// Only the text's end is carried (it is longer than a draft may be).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// Body of `POST /api/workspaces/{workspaceId}/drafts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftRequest {
+    pub session_id: SessionId,
+    pub draft: MessageDraft,
+}
+
 /// Body of `POST /api/projects/{projectId}/sessions/{sessionId}/messages`: a member writes
 /// to the session's agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

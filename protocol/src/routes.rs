@@ -18,6 +18,7 @@ pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionI
 pub const SESSION_PERMISSION: &str =
     "/api/projects/{projectId}/sessions/{sessionId}/permissions/{permissionId}";
 pub const WORKSPACE_MESSAGES: &str = "/api/workspaces/{workspaceId}/messages";
+pub const WORKSPACE_DRAFTS: &str = "/api/workspaces/{workspaceId}/drafts";
 pub const WORKSPACE_STARTED: &str = "/api/workspaces/{workspaceId}/started";
 pub const WORKSPACE_STATUS: &str = "/api/workspaces/{workspaceId}/status";
 pub const WORKSPACE_GIT_CREDENTIAL: &str = "/api/workspaces/{workspaceId}/git-credential";
@@ -137,6 +138,10 @@ pub fn workspace_git_credential(workspace: &WorkspaceId) -> String {
 
 pub fn workspace_status(workspace: &WorkspaceId) -> String {
     fill(WORKSPACE_STATUS, &[workspace.as_str()])
+}
+
+pub fn workspace_drafts(workspace: &WorkspaceId) -> String {
+    fill(WORKSPACE_DRAFTS, &[workspace.as_str()])
 }
 
 pub fn workspace_started(workspace: &WorkspaceId) -> String {

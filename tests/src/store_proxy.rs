@@ -1,7 +1,9 @@
 //! A TCP proxy in front of the loopback DynamoDB server that can take the store away: while
 //! `Refuse` it hangs up on every connection (open ones included), while `Unavailable` it
 //! answers every request with DynamoDB's 503, and otherwise it passes bytes through. moto
-//! keeps its data in memory, so the outage is made here and moto never restarts.
+//! keeps its data in memory, so the outage is made here and moto never restarts. It also
+//! counts the write requests that pass (by their `X-Amz-Target`), so a test can show a
+//! flow writes nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +26,7 @@ pub struct StoreProxy {
     mode: watch::Sender<Outage>,
     refused: Arc<AtomicUsize>,
     unavailable: Arc<AtomicUsize>,
+    writes: Arc<AtomicUsize>,
 }
 
 impl StoreProxy {
@@ -41,8 +44,10 @@ impl StoreProxy {
             mode,
             refused: Arc::default(),
             unavailable: Arc::default(),
+            writes: Arc::default(),
         };
         let (refused, unavailable) = (proxy.refused.clone(), proxy.unavailable.clone());
+        let writes = proxy.writes.clone();
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let mut watching = watching.clone();
@@ -57,7 +62,8 @@ impl StoreProxy {
                         tokio::spawn(answer_unavailable(inbound));
                     }
                     Outage::None => {
-                        tokio::spawn(pass(inbound, upstream.clone(), watching));
+                        let writes = writes.clone();
+                        tokio::spawn(pass(inbound, upstream.clone(), watching, writes));
                     }
                 }
             }
@@ -69,6 +75,11 @@ impl StoreProxy {
         self.mode.send_replace(outage);
     }
 
+    /// Write requests passed to the store so far.
+    pub fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
     /// Connections hung up on, and requests answered 503, so far.
     pub fn faults(&self) -> (usize, usize) {
         (
@@ -78,13 +89,65 @@ impl StoreProxy {
     }
 }
 
+/// The DynamoDB operations that write.
+const WRITES: [&[u8]; 5] = [
+    b"x-amz-target: dynamodb_20120810.putitem",
+    b"x-amz-target: dynamodb_20120810.updateitem",
+    b"x-amz-target: dynamodb_20120810.deleteitem",
+    b"x-amz-target: dynamodb_20120810.batchwriteitem",
+    b"x-amz-target: dynamodb_20120810.transactwriteitems",
+];
+
+/// Counts the write requests whose target header ends in `chunk` (`tail`: the end of the
+/// bytes before it, so a header cut between two reads is counted once).
+fn count_writes(tail: &mut Vec<u8>, chunk: &[u8], writes: &AtomicUsize) {
+    let seen = tail.len();
+    tail.extend(chunk.iter().map(u8::to_ascii_lowercase));
+    for target in WRITES {
+        let found = tail
+            .windows(target.len())
+            .enumerate()
+            .filter(|(at, window)| at + target.len() > seen && window == &target)
+            .count();
+        writes.fetch_add(found, Ordering::SeqCst);
+    }
+    let keep = tail.len().saturating_sub(64);
+    tail.drain(..keep);
+}
+
+/// Requests as they are, counting the writes among them.
+async fn forward(
+    mut from: tokio::net::tcp::ReadHalf<'_>,
+    mut to: tokio::net::tcp::WriteHalf<'_>,
+    writes: &AtomicUsize,
+) -> std::io::Result<()> {
+    let (mut buffer, mut tail) = (vec![0u8; 16 * 1024], Vec::new());
+    loop {
+        let read = from.read(&mut buffer).await?;
+        if read == 0 {
+            return to.shutdown().await;
+        }
+        count_writes(&mut tail, &buffer[..read], writes);
+        to.write_all(&buffer[..read]).await?;
+    }
+}
+
 /// Bytes both ways until either side closes or an outage begins.
-async fn pass(mut inbound: TcpStream, upstream: String, mut mode: watch::Receiver<Outage>) {
+async fn pass(
+    mut inbound: TcpStream,
+    upstream: String,
+    mut mode: watch::Receiver<Outage>,
+    writes: Arc<AtomicUsize>,
+) {
     let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
         return;
     };
+    let (in_read, mut in_write) = inbound.split();
+    let (mut out_read, out_write) = outbound.split();
+    let requests = forward(in_read, out_write, &writes);
+    let answers = tokio::io::copy(&mut out_read, &mut in_write);
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+        _ = futures::future::try_join(requests, answers) => {}
         _ = async {
             while mode.changed().await.is_ok() {
                 if *mode.borrow() != Outage::None {

@@ -8,6 +8,7 @@
 //! default to this origin (`/api`, `/ws`).
 
 mod api;
+mod page_sink;
 mod socket;
 mod state;
 mod view;
@@ -20,7 +21,8 @@ use hangar_protocol::routes;
 use sycamore::prelude::*;
 
 use crate::api::Api;
-use crate::state::{Ctx, PageSink};
+use crate::page_sink::PageSink;
+use crate::state::Ctx;
 
 const TOKEN_KEY: &str = "hangar.token";
 

@@ -8,13 +8,12 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use hangar_protocol::forge::UpdateProjectRequest;
-use hangar_protocol::live::LiveEvent;
 use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskView};
-use hangar_protocol::{ChatMessage, ProjectId, SessionId, TaskId};
+use hangar_protocol::{ChatMessage, MessageDraft, ProjectId, SessionId, TaskId};
 use sycamore::prelude::*;
 
 use crate::api::{Api, Failure};
-use crate::socket::{LinkState, LiveSink};
+use crate::socket::LinkState;
 
 /// Everything the project page shows; all signals, so the struct is `Copy`.
 #[derive(Clone, Copy)]
@@ -33,6 +32,8 @@ pub struct Page {
     pub catch_ups: Signal<u32>,
     pub link: Signal<LinkState>,
     pub error: Signal<Option<String>>,
+    /// The text so far of the message the selected session's agent is writing.
+    pub draft: Signal<Option<MessageDraft>>,
 }
 
 impl Page {
@@ -48,6 +49,7 @@ impl Page {
             catch_ups: create_signal(0),
             link: create_signal(LinkState::Connecting),
             error: create_signal(None),
+            draft: create_signal(None),
         }
     }
 }
@@ -102,14 +104,14 @@ impl Ctx {
     }
 
     /// The highest seq shown for the selected session (0: none).
-    fn last_seq(&self) -> u64 {
+    pub(crate) fn last_seq(&self) -> u64 {
         self.page
             .messages
             .with_untracked(|messages| messages.last().map_or(0, |m| m.seq))
     }
 
     /// Adds the messages that continue the shown ones without a gap; the rest wait for a sync.
-    fn merge_contiguous(&self, incoming: &[ChatMessage]) {
+    pub(crate) fn merge_contiguous(&self, incoming: &[ChatMessage]) {
         let mut next = self.last_seq() + 1;
         let mut fresh = Vec::new();
         for message in incoming {
@@ -121,6 +123,14 @@ impl Ctx {
             }
             fresh.push(message.clone());
             next += 1;
+        }
+        // The stored message replaces its draft.
+        if self
+            .page
+            .draft
+            .with_untracked(|d| d.as_ref().is_some_and(|d| d.seq < next))
+        {
+            self.page.draft.set(None);
         }
         if !fresh.is_empty() {
             self.page.messages.update(|messages| {
@@ -285,6 +295,7 @@ impl Ctx {
             return;
         }
         self.page.messages.set(Vec::new());
+        self.page.draft.set(None);
         self.page.has_earlier.set(false);
         self.page.selected.set(Some(session));
         wasm_bindgen_futures::spawn_local(Rc::clone(self).sync_messages());
@@ -385,52 +396,4 @@ fn with_tool_titles(messages: Vec<ChatMessage>) -> Vec<ChatMessage> {
         titled.push(message);
     }
     titled
-}
-
-/// Feeds the live socket's events into the page.
-pub struct PageSink(pub Rc<Ctx>);
-
-impl LiveSink for PageSink {
-    fn state(&self, state: LinkState) {
-        self.0.page.link.set(state);
-    }
-
-    fn opened(&self) {
-        // Whatever happened while the socket was down is paged over HTTP.
-        let ctx = Rc::clone(&self.0);
-        wasm_bindgen_futures::spawn_local(async move {
-            ctx.reload_tasks().await;
-            ctx.reload_sessions().await;
-            Rc::clone(&ctx).sync_messages().await;
-            ctx.page.catch_ups.update(|n| *n += 1);
-        });
-    }
-
-    fn event(&self, event: LiveEvent) {
-        let ctx = &self.0;
-        let (session, cursor) = match event {
-            LiveEvent::Messages {
-                session_id,
-                cursor,
-                messages,
-                ..
-            } => {
-                if ctx.page.selected.get_clone_untracked().as_ref() == Some(&session_id) {
-                    ctx.merge_contiguous(&messages);
-                }
-                (session_id, cursor)
-            }
-            LiveEvent::Task { task, cursor, .. } => {
-                let session = task.session_id.clone();
-                ctx.upsert_task(*task);
-                (session, cursor)
-            }
-        };
-        // A gap in the open session: frames missed, or a message too large for a frame.
-        if ctx.page.selected.get_clone_untracked().as_ref() == Some(&session)
-            && ctx.last_seq() < cursor
-        {
-            wasm_bindgen_futures::spawn_local(Rc::clone(ctx).sync_messages());
-        }
-    }
 }

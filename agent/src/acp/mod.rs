@@ -16,16 +16,19 @@ use agent_client_protocol::v1::schema::{
     WriteTextFileRequest, WriteTextFileResponse,
 };
 use agent_client_protocol::{ByteStreams, Client};
-use hangar_protocol::{MessageRole, WorkspaceId};
-use tokio::sync::Mutex;
+use hangar_protocol::limits::DRAFT_CONTENT_MAX_BYTES;
+use hangar_protocol::{MessageDraft, MessageRole, SessionId, WorkspaceId};
+use tokio::sync::{Mutex, Notify};
 use tokio_util::compat::{TokioAsyncReadCompatExt, TokioAsyncWriteCompatExt};
 
+mod drafts;
 pub mod fs;
 mod inbox;
 mod permissions;
 mod turns;
 mod updates;
 
+pub use self::drafts::{DraftSink, stream_drafts};
 use self::fs::FileAccess;
 pub use self::inbox::{Inbox, Inboxes};
 pub use self::permissions::{Asking, Waiting};
@@ -52,19 +55,44 @@ pub enum HostError {
 pub struct Recorder {
     outbox: Outbox,
     workspace: WorkspaceId,
+    session: SessionId,
     coalescer: Coalescer,
     /// The agent's last message (a pull request's description).
     last_said: Option<String>,
+    /// Woken whenever the message being streamed grew (its drafts go out on it).
+    grew: Arc<Notify>,
 }
 
 impl Recorder {
-    pub fn new(outbox: Outbox, workspace: WorkspaceId) -> Self {
+    pub fn new(outbox: Outbox, workspace: WorkspaceId, session: SessionId) -> Self {
         Recorder {
             outbox,
             workspace,
+            session,
             coalescer: Coalescer::default(),
             last_said: None,
+            grew: Arc::default(),
         }
+    }
+
+    /// What wakes when the message being streamed grows.
+    pub fn growth(&self) -> Arc<Notify> {
+        Arc::clone(&self.grew)
+    }
+
+    /// The message being streamed as a draft: its text so far (its end, when long) and the
+    /// seq it will take, which nothing else can take first (every message is enqueued
+    /// through this recorder, and the open one before any other).
+    pub async fn draft(&self) -> Option<MessageDraft> {
+        let (role, text) = self.coalescer.open()?;
+        let last = self.outbox.last_seq(&self.session).await.ok()?;
+        let (content, truncated) = draft_tail(text);
+        Some(MessageDraft {
+            seq: last + 1,
+            role,
+            content: content.to_string(),
+            truncated,
+        })
     }
 
     /// What the agent said last, once the session ended.
@@ -74,7 +102,11 @@ impl Recorder {
 
     pub async fn record(&mut self, update: Update) -> Result<(), OutboxError> {
         let drafts = self.coalescer.push(update);
-        self.enqueue(drafts).await
+        self.enqueue(drafts).await?;
+        if self.coalescer.open().is_some() {
+            self.grew.notify_one();
+        }
+        Ok(())
     }
 
     /// Closes any open message first, so the transcript keeps its order.
@@ -102,6 +134,18 @@ impl Recorder {
         }
         Ok(())
     }
+}
+
+/// The end of `text` a draft can carry, at a char boundary.
+fn draft_tail(text: &str) -> (&str, bool) {
+    if text.len() <= DRAFT_CONTENT_MAX_BYTES {
+        return (text, false);
+    }
+    let mut start = text.len() - DRAFT_CONTENT_MAX_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    (&text[start..], true)
 }
 
 /// The ACP agent's process group, killed whole when the session ends or is dropped (a

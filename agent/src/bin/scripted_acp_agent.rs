@@ -10,6 +10,8 @@
 //! `{"spawn": ["program", "arg"], "pidFile": "path"}` (a program left running, its pid written),
 //! `{"shell": "command"}` (run with `sh -c`, its output said),
 //! `{"echoPrompt": true}` (says the prompt it got),
+//! `{"stamped": {"count": n, "delayMs": d, "tools": false}}` (pieces stamped `t=<unix ms>;`,
+//! streamed text or tool calls, for latency benchmarks),
 //! `{"readFile": "path"}` and `{"writeFile": "path", "content": "text"}` (through the client's
 //! `fs/*` methods; a relative path is taken from the working directory; what came back, or
 //! the refusal, is said). A later prompt of the session (a member's follow-up) is answered
@@ -40,6 +42,22 @@ struct Burst {
     count: u32,
     #[serde(default)]
     delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stamps {
+    count: u32,
+    #[serde(default)]
+    delay_ms: u64,
+    #[serde(default)]
+    tools: bool,
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +92,11 @@ enum Step {
     },
     Stop {
         stop: String,
+    },
+    /// `count` pieces stamped with their emission time (`t=<unix ms>;`), `delayMs` apart:
+    /// text chunks of one streamed message, or (`"tools": true`) tool calls titled so.
+    Stamped {
+        stamped: Stamps,
     },
     /// Says the prompt it was given, whole (`"Prompt: …"`).
     EchoPrompt {
@@ -220,6 +243,21 @@ async fn play(
             return Ok("cancelled".into());
         }
         match step {
+            Step::Stamped { stamped } => {
+                for i in 1..=stamped.count {
+                    let stamp = format!("t={};", now_ms());
+                    let update = match stamped.tools {
+                        true => serde_json::from_value(json!({
+                            "sessionUpdate": "tool_call", "toolCallId": format!("stamp-{i}"),
+                            "title": stamp, "kind": "execute", "status": "completed"
+                        }))
+                        .map_err(Error::into_internal_error)?,
+                        false => SessionUpdate::AgentMessageChunk(text_chunk(&stamp)),
+                    };
+                    notify(update)?;
+                    turn.pause(stamped.delay_ms).await;
+                }
+            }
             Step::EchoPrompt { echo_prompt: false } => {}
             Step::EchoPrompt { echo_prompt: true } => {
                 notify(SessionUpdate::AgentMessageChunk(text_chunk(&format!(

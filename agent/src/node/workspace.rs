@@ -22,7 +22,8 @@ use super::git::Checkout;
 use super::isolation::{Isolation, IsolationError, RunAs};
 use super::setup::run_setup;
 use crate::acp::{
-    AcpAgentCommand, Asking, Inboxes, Recorder, Waiting, follow_up_draft, run_session,
+    AcpAgentCommand, Asking, DraftSink, Inboxes, Recorder, Waiting, follow_up_draft, run_session,
+    stream_drafts,
 };
 use crate::config::AcpSettings;
 use crate::control_plane::{Caller, ControlPlane};
@@ -162,6 +163,7 @@ impl WorkspaceRunner {
         let recorder = Arc::new(Mutex::new(Recorder::new(
             self.outbox.clone(),
             workspace.clone(),
+            run.delivery.session_id.clone(),
         )));
         let report = tokio::select! {
             report = self.session(&run, Arc::clone(&recorder)) => WorkspaceStatusReport {
@@ -261,7 +263,18 @@ impl WorkspaceRunner {
             run_as: run.run_as.clone(),
             env,
         };
+        let drafting = (!self.acp.draft_interval.is_zero()).then(|| {
+            let sink = DraftSink {
+                control_plane: self.control_plane.clone(),
+                delivery: run.delivery.clone(),
+                interval: self.acp.draft_interval,
+            };
+            tokio::spawn(stream_drafts(Arc::clone(&recorder), sink))
+        });
         let ended = run_session(&agent, &prompt, inbox, Arc::clone(&recorder)).await;
+        if let Some(drafting) = drafting {
+            drafting.abort();
+        }
         self.inboxes.close(workspace);
         match ended {
             Ok(ended) if ended.finished() => {}

@@ -4,11 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use hangar_protocol::IngestResponse;
 use hangar_protocol::agent::AgentSecrets;
 use hangar_protocol::forge::GitCredential;
 use hangar_protocol::node::Assignments;
 use hangar_protocol::tasks::{NodeReadyRequest, WorkspaceStatusReport};
+use hangar_protocol::{DraftRequest, IngestResponse};
 
 use super::AppState;
 use super::error::ApiError;
@@ -32,6 +32,19 @@ pub(super) async fn ingest_messages(
     )
     .await?;
     Ok(Json(ingested))
+}
+
+pub(super) async fn workspace_draft(
+    State(state): State<AppState>,
+    WorkspaceCaller(workspace): WorkspaceCaller,
+    JsonBody(request): JsonBody<DraftRequest>,
+) -> Result<StatusCode, ApiError> {
+    let grace_ms = state.tasks.timeouts.workspace_grace_ms;
+    state
+        .live
+        .draft_posted(&workspace, request, grace_ms)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn workspace_status(

@@ -18,7 +18,7 @@ use hangar_protocol::{ErrorCode, ProjectId, TaskId, routes};
 
 use super::AppState;
 use super::callbacks::{
-    ingest_messages, node_assignments, node_ready, workspace_agent_secrets,
+    ingest_messages, node_assignments, node_ready, workspace_agent_secrets, workspace_draft,
     workspace_git_credential, workspace_started, workspace_status,
 };
 use super::error::ApiError;
@@ -151,6 +151,12 @@ pub const ROUTES: &[Route] = &[
         ("POST", routes::WORKSPACE_MESSAGES),
         RECORD_AND_PUSH,
         |m| on(m, ingest_messages),
+    ),
+    route(
+        "workspace-draft",
+        ("POST", routes::WORKSPACE_DRAFTS),
+        RECORD_AND_PUSH,
+        |m| on(m, workspace_draft),
     ),
     route(
         "workspace-started",

@@ -3,6 +3,7 @@
 
 mod delivery;
 mod start;
+mod streaming;
 mod table;
 
 use table::Table;
@@ -12,5 +13,6 @@ async fn main() {
     let mut table = Table::default();
     start::run(&mut table, 50).await;
     delivery::run(&mut table).await;
+    streaming::run(&mut table).await;
     table.print();
 }

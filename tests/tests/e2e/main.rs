@@ -11,6 +11,7 @@ mod callbacks;
 mod checkout_fs;
 mod crowd;
 mod deploy;
+mod drafts;
 mod faults;
 mod followups;
 mod forge;

@@ -4,8 +4,7 @@
 use std::rc::Rc;
 
 use hangar_protocol::MessageRole;
-use hangar_protocol::limits::TASK_PROMPT_MAX_BYTES;
-use hangar_protocol::tasks::{CreateTaskRequest, SubmitMode, TaskStatus};
+use hangar_protocol::tasks::TaskStatus;
 use sycamore::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -14,6 +13,7 @@ use crate::state::Ctx;
 
 pub fn sidebar(ctx: Rc<Ctx>) -> View {
     let page = ctx.page;
+    let clock = super::time::ticking(15_000);
     let sessions = move || page.sessions.get_clone();
     view! {
         h2 { "Sessions" }
@@ -48,15 +48,26 @@ pub fn sidebar(ctx: Rc<Ctx>) -> View {
                         })
                     };
                     let title = session.title;
+                    let count = session.message_count;
+                    let activity = session.last_message_at.map(|at| {
+                        format!(" · {}", super::time::relative(at, clock.get()))
+                    });
+                    let meta = format!(
+                        "{count} message{}{}",
+                        if count == 1 { "" } else { "s" },
+                        activity.unwrap_or_default()
+                    );
                     view! {
                         li(class=class, data-testid="session", data-session-id=id_text,
                            on:click=move |_| ctx.select(id.clone())) {
                             span(class="session-title") { (title) }
                             span(class="badge") { (status) }
+                            span(class="session-meta", data-testid="session-meta") { (meta) }
                         }
                     }
                 },
-                key=|session| session.id.clone(),
+                // Drawn again when its count or activity moves.
+                key=|session| (session.id.clone(), session.message_count, session.last_message_at),
             )
         }
     }
@@ -119,8 +130,32 @@ pub fn messages(ctx: Rc<Ctx>) -> View {
         })
     };
     let cards = Rc::clone(&ctx);
+    // The message the agent is still writing, as far as it got.
+    let draft = move || match page.draft.get_clone() {
+        Some(draft) => {
+            let role = draft.role.as_str();
+            let class = format!("msg msg-{role} draft");
+            let label = format!("{} · writing…", role_label(draft.role));
+            let text = if draft.truncated {
+                format!("…{}", draft.content)
+            } else {
+                draft.content
+            };
+            view! {
+                div(class=class, data-testid="draft", data-seq=draft.seq.to_string(), data-role=role,
+                    aria-live="polite") {
+                    div(class="msg-role") { (label) }
+                    div(class="msg-body") { (text) }
+                }
+            }
+        }
+        None => view! {},
+    };
+    let header = super::session::header(Rc::clone(&ctx));
+    let clock = super::time::ticking(15_000);
     view! {
         h2(class="chat-title", data-testid="chat-title") { (title) }
+        (header)
         div(class="chat-outcome", data-testid="chat-outcome") { (outcome) }
         div(class="messages", data-testid="messages", r#ref=container,
             aria-busy=move || page.loading_messages.get().to_string(),
@@ -159,9 +194,10 @@ pub fn messages(ctx: Rc<Ctx>) -> View {
             })
             Keyed(
                 list=move || transcript::shown(page.messages.get_clone()),
-                view=move |shown| message(Rc::clone(&cards), shown),
+                view=move |shown| message(Rc::clone(&cards), clock, shown),
                 key=Shown::key,
             )
+            (draft)
         }
     }
 }
@@ -177,7 +213,16 @@ fn role_label(role: MessageRole) -> &'static str {
     }
 }
 
-fn message(ctx: Rc<Ctx>, shown: Shown) -> View {
+/// When the message was written: relative, exact on hover.
+fn written(at: u64, clock: Signal<u64>) -> View {
+    let relative = move || super::time::relative(at, clock.get());
+    view! {
+        time(class="msg-time", datetime=super::time::iso(at), title=super::time::exact(at),
+             data-testid="message-time") { (relative) }
+    }
+}
+
+fn message(ctx: Rc<Ctx>, clock: Signal<u64>, shown: Shown) -> View {
     let message = shown.message;
     let role = message.role.as_str();
     let class = format!("msg msg-{role}");
@@ -191,11 +236,12 @@ fn message(ctx: Rc<Ctx>, shown: Shown) -> View {
     let label = role_label(message.role);
     let content = message.content;
     let has_content = !content.is_empty();
+    let at = written(message.created_at, clock);
     if let Some(info) = message.permission {
         let card = super::permission::card(ctx, info, content);
         return view! {
             div(class=class, data-testid="message", data-seq=seq, data-seqs=seqs, data-role=role) {
-                div(class="msg-role") { (label) }
+                div(class="msg-role") { (label) " " (at) }
                 (card)
             }
         };
@@ -206,115 +252,37 @@ fn message(ctx: Rc<Ctx>, shown: Shown) -> View {
             let kind = tool.kind.unwrap_or_else(|| "tool".into());
             let status = tool.status.unwrap_or_else(|| "pending".into());
             let status_class = format!("tool-status status-{status}");
+            let output = if has_content {
+                // Long output (a diff, a test run) starts folded.
+                let lines = content.lines().count();
+                let plural = if lines == 1 { "" } else { "s" };
+                let summary = format!("Output ({lines} line{plural})");
+                view! {
+                    details(class="tool-output", data-testid="tool-output", open=lines <= 6) {
+                        summary { (summary) }
+                        pre(class="msg-body") { (content) }
+                    }
+                }
+            } else {
+                view! {}
+            };
             view! {
                 div(class=class, data-testid="message", data-seq=seq, data-seqs=seqs, data-role=role) {
                     div(class="tool-card", data-testid="tool-call") {
                         span(class="tool-kind") { (kind) }
                         span(class="tool-title") { (title) }
                         span(class=status_class) { (status) }
+                        (at)
                     }
-                    (if has_content { view! { pre(class="msg-body") { (content) } } } else { view! {} })
+                    (output)
                 }
             }
         }
         None => view! {
             div(class=class, data-testid="message", data-seq=seq, data-seqs=seqs, data-role=role) {
-                div(class="msg-role") { (label) }
+                div(class="msg-role") { (label) " " (at) }
                 div(class="msg-body") { (content) }
             }
         },
-    }
-}
-
-/// Submits the prompt in `mode`; the prompt is cleared once the task exists.
-fn submit(ctx: Rc<Ctx>, prompt: Signal<String>, submitting: Signal<bool>, mode: SubmitMode) {
-    let text = prompt.get_clone_untracked();
-    if text.trim().is_empty() || submitting.get_untracked() {
-        return;
-    }
-    submitting.set(true);
-    wasm_bindgen_futures::spawn_local(async move {
-        let request = CreateTaskRequest {
-            title: None,
-            prompt: text,
-            mode,
-            vm_size: None,
-            base_branch: None,
-        };
-        if ctx.submit_task(request).await {
-            prompt.set(String::new());
-        }
-        submitting.set(false);
-    });
-}
-
-pub fn composer(ctx: Rc<Ctx>) -> View {
-    let prompt = create_signal(String::new());
-    let submitting = create_signal(false);
-    let menu_open = create_signal(false);
-    let too_long = move || prompt.with(|p| p.len() > TASK_PROMPT_MAX_BYTES);
-    let blocked = move || submitting.get() || too_long() || prompt.with(|p| p.trim().is_empty());
-    let run_ctx = Rc::clone(&ctx);
-    let enter_ctx = Rc::clone(&ctx);
-    // Enter runs the task, Shift+Enter is a new line (as is Enter while an IME composes).
-    let on_prompt_key = move |event: web_sys::KeyboardEvent| {
-        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
-            event.prevent_default();
-            if !blocked() {
-                menu_open.set(false);
-                submit(
-                    Rc::clone(&enter_ctx),
-                    prompt,
-                    submitting,
-                    SubmitMode::RunNow,
-                );
-            }
-        }
-    };
-    // Escape closes the menu wherever the focus is in the composer.
-    let on_composer_key = move |event: web_sys::KeyboardEvent| {
-        if event.key() == "Escape" && menu_open.get_untracked() {
-            menu_open.set(false);
-        }
-    };
-    view! {
-        div(class="composer", on:keydown=on_composer_key) {
-            textarea(data-testid="prompt", bind:value=prompt, rows="3",
-                     aria-label="Task for the agent (Enter runs it, Shift+Enter is a new line)",
-                     on:keydown=on_prompt_key,
-                     placeholder="Describe a task for the agent… (Enter runs it, Shift+Enter adds a line)")
-            (if too_long() {
-                view! { p(class="error-text", data-testid="prompt-too-long") {
-                    "The task description is longer than " (TASK_PROMPT_MAX_BYTES.to_string()) " bytes."
-                } }
-            } else {
-                view! {}
-            })
-            div(class="split-button") {
-                button(class="primary", data-testid="run-now", disabled=blocked, on:click=move |_| {
-                    menu_open.set(false);
-                    submit(Rc::clone(&run_ctx), prompt, submitting, SubmitMode::RunNow);
-                }) { "Run now" }
-                button(class="toggle", data-testid="split-toggle", aria-label="More ways to submit",
-                       aria-expanded=move || menu_open.get().to_string(),
-                       on:click=move |_| menu_open.set(!menu_open.get())) { "▾" }
-                (if menu_open.get() {
-                    let ctx = Rc::clone(&ctx);
-                    view! {
-                        // A click anywhere outside the menu lands here and closes it.
-                        div(class="menu-backdrop", data-testid="menu-backdrop",
-                            on:click=move |_| menu_open.set(false))
-                        div(class="split-menu", role="menu", data-testid="split-menu") {
-                            button(role="menuitem", data-testid="save-to-backlog", disabled=blocked, on:click=move |_| {
-                                menu_open.set(false);
-                                submit(Rc::clone(&ctx), prompt, submitting, SubmitMode::Backlog);
-                            }) { "Save to backlog" }
-                        }
-                    }
-                } else {
-                    view! {}
-                })
-            }
-        }
     }
 }

@@ -3,10 +3,13 @@
 
 mod board;
 mod chat;
+mod composer;
 mod followup;
 mod output;
 mod permission;
+mod session;
 mod settings;
+mod time;
 mod transcript;
 
 use std::rc::Rc;
@@ -119,7 +122,7 @@ pub fn project() -> View {
     let sidebar = chat::sidebar(Rc::clone(&ctx));
     let messages = chat::messages(Rc::clone(&ctx));
     let follow_up = followup::follow_up(Rc::clone(&ctx));
-    let composer = chat::composer(Rc::clone(&ctx));
+    let composer = composer::composer(Rc::clone(&ctx));
     let settings = settings::settings(Rc::clone(&ctx));
     let board = board::board(ctx);
     view! {

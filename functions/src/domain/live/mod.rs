@@ -9,6 +9,7 @@
 //! persisted messages and task changes stand whether or not a viewer was reached, and
 //! viewers page what they missed over HTTP (see [`LiveEvent`]).
 
+mod drafts;
 mod frames;
 mod nodes;
 

@@ -94,8 +94,11 @@ impl Tasks {
                 .await
             {
                 Ok(_) => FollowUpDelivery::Reopened,
-                // Retried or continued by someone else meanwhile: that run takes it.
-                Err(err) if err.code() == ErrorCode::InvalidTransition => FollowUpDelivery::Waiting,
+                // Retried or continued meanwhile (the run that just ended found this message
+                // pending and continued the task): that run takes it.
+                Err(err) if err.code() == ErrorCode::InvalidTransition => {
+                    FollowUpDelivery::Reopened
+                }
                 Err(err) => return Err(err),
             }
         } else if task.status == TaskStatus::Running {

@@ -5,6 +5,7 @@
 mod composer;
 mod followups;
 mod history;
+mod page;
 mod permissions;
 mod retry;
 mod settings;
