@@ -87,6 +87,17 @@ lint_template() {
     "$venv/bin/sam" validate --lint --template-file template.yaml
 }
 
+# axe-core (npm): the accessibility rules the browser tests hold the page to (WCAG 2 A, AA).
+AXE_CORE_VERSION=4.14.1
+axe_core_js() { printf '%s/node_modules/axe-core/axe.min.js' "$(web_tools_dir)"; }
+install_axe_core() {
+  if [ ! -f "$(axe_core_js)" ]; then
+    log "npm install axe-core into $(web_tools_dir)"
+    mkdir -p "$(web_tools_dir)"
+    npm install --prefix "$(web_tools_dir)" --no-audit --no-fund --silent "axe-core@$AXE_CORE_VERSION"
+  fi
+}
+
 # Where npm tools of the build (binaryen's wasm-opt) are installed.
 web_tools_dir() { printf '%s/npm' "$(hangar_cache)"; }
 

@@ -12,6 +12,7 @@ use hangar_functions::adapters::github::GitHub;
 use hangar_functions::adapters::scheduler::EventBridgeScheduler;
 use hangar_functions::adapters::secrets::SecretsVault;
 use hangar_functions::adapters::tokens::TokenIssuer;
+use hangar_functions::adapters::webhooks::HttpWebhooks;
 use hangar_functions::config::{
     Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
 };
@@ -190,6 +191,10 @@ impl LocalStack {
                 ),
                 forge: Arc::new(
                     GitHub::new()
+                        .map_err(|err| StartupError::Port(PortError::Failed(err.to_string())))?,
+                ),
+                webhooks: Arc::new(
+                    HttpWebhooks::new()
                         .map_err(|err| StartupError::Port(PortError::Failed(err.to_string())))?,
                 ),
             },

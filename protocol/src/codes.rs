@@ -64,6 +64,7 @@ error_codes! {
     InvalidTransition = "invalid_transition",
     SessionNotFound = "session_not_found",
     InvalidPermissions = "invalid_permissions",
+    InvalidWebhook = "invalid_webhook",
     // Permission prompts.
     PermissionNotFound = "permission_not_found",
     InvalidOption = "invalid_option",

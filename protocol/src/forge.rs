@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::agent::AgentRequest;
 use crate::permissions::PermissionSettings;
 use crate::tasks::VmSize;
+use crate::webhooks::WebhookSettings;
 
 /// GitHub's public API, unless a project names another (GitHub Enterprise Server).
 pub const GITHUB_API: &str = "https://api.github.com";
@@ -120,6 +121,13 @@ pub struct UpdateProjectRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub agent: Option<AgentRequest>,
+    /// Where to post events; `null` removes the webhook.
+    #[serde(
+        default,
+        deserialize_with = "present_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub webhook: Option<Option<WebhookSettings>>,
     /// The permission settings, replaced whole.
     #[serde(
         default,

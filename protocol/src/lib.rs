@@ -20,6 +20,7 @@ pub mod routes;
 pub mod tasks;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod time;
+pub mod webhooks;
 
 /// The release of this build: the node agent reports it, and the control plane expects its
 /// own by default (`HANGAR_NODE_AGENT_VERSION`), so a deploy retires nodes of the last one.

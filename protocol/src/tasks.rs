@@ -13,6 +13,7 @@ use crate::ids::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 use crate::limits::TASK_SUMMARY_HISTORY;
 use crate::node::FollowUp;
 use crate::permissions::PermissionSettings;
+use crate::webhooks::WebhookSettings;
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
@@ -207,6 +208,21 @@ pub struct CreateTaskRequest {
     pub base_branch: Option<String>,
 }
 
+/// `PATCH /api/projects/{projectId}/tasks/{taskId}`: a backlog task changed before it runs;
+/// each field present is changed (a blank title is made from the prompt again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTaskRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub vm_size: Option<VmSize>,
+    #[serde(default)]
+    pub base_branch: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectView {
@@ -224,6 +240,9 @@ pub struct ProjectView {
     /// What its agent may do without asking, and how long a question waits.
     #[serde(default)]
     pub permissions: PermissionSettings,
+    /// Where it posts an event when a task ends or a permission waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSettings>,
     /// The ACP agent command line its nodes run (`None`: the stack's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acp_command: Option<String>,
@@ -253,6 +272,9 @@ pub struct CreateProjectRequest {
     /// Per tool kind: ask, allow or deny (absent: ask for everything, 10 minutes).
     #[serde(default, deserialize_with = "crate::forge::object")]
     pub permissions: Option<PermissionSettings>,
+    /// Where to post an event when a task ends or a permission waits.
+    #[serde(default, deserialize_with = "crate::forge::object")]
+    pub webhook: Option<WebhookSettings>,
     /// The ACP agent command line (e.g. `claude-code-acp`, `codex-acp`, `gemini
     /// --experimental-acp`); the stack's default when absent.
     #[serde(default)]

@@ -60,6 +60,8 @@ impl Browser {
                     "--disable-component-update", "--disable-sync", "--window-size=1400,900",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                // The page's opt-in notifications are allowed, as a user who said yes.
+                "prefs": {"profile.default_content_setting_values.notifications": 1},
             }
         });
         let capabilities = match capabilities {
@@ -131,6 +133,24 @@ impl Browser {
              el.click(); return true;"
         ))
         .await;
+    }
+
+    /// Sends keys to whatever has the focus, as a keyboard would.
+    pub async fn press(&self, keys: &str) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .expect("a focused element");
+        focused.send_keys(keys).await.expect("keys");
+    }
+
+    /// Resizes the window (headless: the viewport) to `width` x `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resize");
     }
 
     /// Types into the element with this test id, as a user would (key events, input events).

@@ -270,7 +270,7 @@ impl IdempotencyStore for GatedStore {
 
 #[async_trait]
 impl PermissionStore for GatedStore {
-    async fn open_permission(&self, permission: &Permission) -> Result<()> {
+    async fn open_permission(&self, permission: &Permission) -> Result<bool> {
         self.inner.open_permission(permission).await
     }
     async fn get_permission(

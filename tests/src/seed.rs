@@ -28,6 +28,7 @@ impl TestStack {
                 forge: None,
                 agent: Default::default(),
                 permissions: PermissionSettings::allow_all(),
+                webhook: None,
                 owner: owner.clone(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),

@@ -5,7 +5,9 @@ use gloo_net::http::{Request, RequestBuilder};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::limits::TASKS_PAGE_MAX_LIMIT;
 use hangar_protocol::permissions::{AnswerPermissionRequest, PermissionView};
-use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView};
+use hangar_protocol::tasks::{
+    CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView, UpdateTaskRequest,
+};
 use hangar_protocol::{
     ErrorBody, MessagesPage, PermissionId, PostMessageRequest, PostedMessage, ProjectId, SessionId,
     TaskId, routes,
@@ -202,6 +204,25 @@ impl Api {
     ) -> Result<MessagesPage, Failure> {
         self.get(&routes::messages_page(project, session, after, PAGE_LIMIT))
             .await
+    }
+
+    /// One task, whole (listings carry no prompt).
+    pub async fn task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {
+        self.get(&routes::task(project, task)).await
+    }
+
+    pub async fn edit_task(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+        request: &UpdateTaskRequest,
+    ) -> Result<TaskView, Failure> {
+        let url = format!("{}{}", self.base, routes::task(project, task));
+        let request = self
+            .authorized(Request::patch(&url))
+            .json(request)
+            .map_err(Failure::network)?;
+        self.send(request).await
     }
 
     pub async fn stop_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {

@@ -8,6 +8,7 @@
 //! default to this origin (`/api`, `/ws`).
 
 mod api;
+mod notify;
 mod page_sink;
 mod socket;
 mod state;

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use hangar_protocol::live::LiveEvent;
 
+use crate::notify;
 use crate::socket::{LinkState, LiveSink};
 use crate::state::Ctx;
 
@@ -39,6 +40,13 @@ impl LiveSink for PageSink {
                 if ctx.page.selected.get_clone_untracked().as_ref() == Some(&session_id) {
                     ctx.merge_contiguous(&messages);
                 }
+                for message in &messages {
+                    if let Some(asked) = message.permission.as_ref().filter(|p| p.answer.is_none())
+                    {
+                        let key = format!("permission:{}", asked.permission_id);
+                        notify::once(key, "The agent asks for permission", &message.content);
+                    }
+                }
                 // The sidebar's count and last activity follow the frames.
                 let last_at = messages.iter().map(|m| m.created_at).max();
                 ctx.page.sessions.update(|sessions| {
@@ -60,6 +68,16 @@ impl LiveSink for PageSink {
             }
             LiveEvent::Task { task, cursor, .. } => {
                 let session = task.session_id.clone();
+                if task.status.is_terminal() {
+                    let key = format!("ended:{}:{}", task.id, task.history.len());
+                    let title = format!("Task {}: {}", task.status, task.title);
+                    let why = task
+                        .history
+                        .last()
+                        .map(|t| t.reason.clone())
+                        .unwrap_or_default();
+                    notify::once(key, &title, &why);
+                }
                 ctx.upsert_task(*task);
                 (session, cursor)
             }

@@ -12,3 +12,4 @@ pub mod scheduler;
 pub mod secrets;
 pub mod tokens;
 pub mod utc;
+pub mod webhooks;

@@ -17,6 +17,7 @@ pub mod projects;
 pub mod records;
 pub mod sweep;
 pub mod tasks;
+pub mod webhooks;
 
 pub use error::Error;
 

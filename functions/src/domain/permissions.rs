@@ -11,6 +11,7 @@ use hangar_protocol::permissions::{
 };
 use hangar_protocol::tasks::WorkspaceStatus;
 use hangar_protocol::time::now_ms;
+use hangar_protocol::webhooks::WebhookEvent;
 use hangar_protocol::{
     ChatMessage, ErrorCode, PermissionId, ProjectId, SessionId, UserId, WorkspaceId,
 };
@@ -53,7 +54,8 @@ impl From<Permission> for PermissionView {
 /// Answers the policy gave at once were never asked, so nothing is kept for them.
 pub async fn note_permissions(
     store: &dyn Store,
-    workspace: &WorkspaceId,
+    live: &Live,
+    (project, workspace): (&ProjectId, &WorkspaceId),
     session: &SessionId,
     messages: &[ChatMessage],
 ) -> std::result::Result<(), StoreError> {
@@ -73,7 +75,17 @@ pub async fn note_permissions(
                     answer: None,
                     asked_at: message.created_at,
                 };
-                store.open_permission(&permission).await?;
+                if store.open_permission(&permission).await? {
+                    let event = WebhookEvent::PermissionWaiting {
+                        project_id: project.clone(),
+                        session_id: session.clone(),
+                        permission_id: info.permission_id.clone(),
+                        asked: message.content.clone(),
+                        options: info.options.clone(),
+                        at: now_ms(),
+                    };
+                    live.notify(project, event).await;
+                }
             }
             Some(answer) if answer.by != AnsweredBy::Policy => {
                 store

@@ -18,6 +18,7 @@ use super::forge::{Forges, RepoOf, forge_settings};
 use super::pool::UPDATE_ATTEMPTS;
 use super::ports::{ProjectStore, Saved};
 use super::records::Project;
+use super::webhooks::webhook_settings;
 
 impl From<Project> for ProjectView {
     fn from(project: Project) -> Self {
@@ -30,6 +31,7 @@ impl From<Project> for ProjectView {
             forge: project.forge,
             agent: project.agent,
             permissions: project.permissions,
+            webhook: project.webhook,
             acp_command: project.acp_command,
             owner: project.owner,
             members: project.members,
@@ -184,6 +186,10 @@ pub async fn create_project(
             .map(permission_settings)
             .transpose()?
             .unwrap_or_default(),
+        webhook: request
+            .webhook
+            .map(|webhook| webhook_settings(webhook, repos))
+            .transpose()?,
         owner: user.clone(),
         members: vec![user.clone()],
         created_at: now_ms(),
@@ -265,6 +271,12 @@ async fn apply_update(
     }
     if let Some(settings) = &request.permissions {
         project.permissions = permission_settings(settings.clone())?;
+    }
+    if let Some(webhook) = &request.webhook {
+        project.webhook = webhook
+            .clone()
+            .map(|webhook| webhook_settings(webhook, repos))
+            .transpose()?;
     }
     exclusive(
         matches!(request.acp_command, Some(Some(_))),

@@ -9,6 +9,7 @@ use hangar_protocol::permissions::PermissionSettings;
 use hangar_protocol::tasks::{
     NodeStatus, SessionView, TaskStatus, TaskTransition, TaskView, VmSize, WorkspaceStatus,
 };
+use hangar_protocol::webhooks::WebhookSettings;
 use hangar_protocol::{NodeId, ProjectId, SessionId, TaskId, UserId, WorkspaceId};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,9 @@ pub struct Project {
     /// What its agent may do without asking (default: ask, timing out to deny).
     #[serde(default)]
     pub permissions: PermissionSettings,
+    /// Where it posts an event when a task ends or a permission waits.
+    #[serde(default)]
+    pub webhook: Option<WebhookSettings>,
     pub owner: UserId,
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,

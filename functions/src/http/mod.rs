@@ -26,7 +26,7 @@ use crate::domain::forge::Forges;
 use crate::domain::live::Live;
 use crate::domain::pool::Pool;
 use crate::domain::ports::{
-    CredentialVault, Forge, PortError, Provisioner, Push, Scheduler, Store, Tokens,
+    CredentialVault, Forge, PortError, Provisioner, Push, Scheduler, Store, Tokens, Webhooks,
 };
 use crate::domain::tasks::{ControlPlaneAddress, Tasks};
 
@@ -49,6 +49,7 @@ pub struct Ports {
     pub tokens: Arc<dyn Tokens>,
     pub vault: Arc<dyn CredentialVault>,
     pub forge: Arc<dyn Forge>,
+    pub webhooks: Arc<dyn Webhooks>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,7 @@ impl AppState {
             store: Arc::clone(&ports.store),
             push: ports.push,
             caps: config.connection_caps,
+            webhooks: ports.webhooks,
         });
         let pool = Arc::new(Pool {
             store: ports.store.clone(),

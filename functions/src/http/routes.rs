@@ -12,7 +12,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::tasks::{
     AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage,
-    TaskView,
+    TaskView, UpdateTaskRequest,
 };
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, routes};
 
@@ -98,6 +98,9 @@ pub const ROUTES: &[Route] = &[
         on(m, list_tasks)
     }),
     route("get-task", ("GET", routes::TASK), READ, |m| on(m, get_task)),
+    route("edit-task", ("PATCH", routes::TASK), RECORD_AND_PUSH, |m| {
+        on(m, edit_task)
+    }),
     route("run-task", ("POST", routes::TASK_RUN), TASK_STEPS, |m| {
         on(m, run_task)
     }),
@@ -324,6 +327,20 @@ async fn cancel_task(
     PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
 ) -> Answer<TaskView> {
     Ok(Json(state.tasks.cancel_task(&user, &project, &task).await?))
+}
+
+async fn edit_task(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    PathIds((project, task)): PathIds<(ProjectId, TaskId)>,
+    JsonBody(request): JsonBody<UpdateTaskRequest>,
+) -> Answer<TaskView> {
+    Ok(Json(
+        state
+            .tasks
+            .edit_task(&user, &project, &task, request)
+            .await?,
+    ))
 }
 
 async fn stop_task(

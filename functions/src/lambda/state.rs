@@ -12,6 +12,7 @@ use crate::adapters::github::GitHub;
 use crate::adapters::scheduler::EventBridgeScheduler;
 use crate::adapters::secrets::{SecretsVault, read_secret};
 use crate::adapters::tokens::TokenIssuer;
+use crate::adapters::webhooks::HttpWebhooks;
 use crate::config::{Config, SigningKey};
 use crate::domain::ports::{
     CredentialVault, Forge, PortError, Provisioner, Push, Scheduler, Tokens,
@@ -69,6 +70,7 @@ pub async fn from_env(lambda: &Lambda) -> Result<(AppState, Config), StartupErro
         tokens,
         vault,
         forge,
+        webhooks: Arc::new(HttpWebhooks::new().map_err(|err| PortError::Failed(err.to_string()))?),
     };
     Ok((AppState::new(&config, ports)?, config))
 }

@@ -100,6 +100,7 @@ async fn run() -> Result<(), String> {
             agent: Default::default(),
             // The demo's agent does what it asks (set "ask" in its settings to see prompts).
             permissions: PermissionSettings::allow_all(),
+            webhook: None,
             owner: owner.clone(),
             members: vec![owner],
             created_at: hangar_protocol::time::now_ms(),

@@ -4,6 +4,7 @@
 mod adapters;
 mod agent;
 mod agent_settings;
+mod backlog;
 mod batching;
 mod board;
 mod browser;
@@ -31,3 +32,4 @@ mod retry;
 mod shutdown;
 mod sweep;
 mod tasks;
+mod webhooks;

@@ -9,6 +9,9 @@ use sycamore::prelude::*;
 
 use crate::state::{Ctx, TaskAction};
 
+/// The drag data a dragged card carries: its task id.
+const DRAGGED_TASK: &str = "application/x-hangar-task";
+
 /// Kanban columns: id, heading, the statuses they hold.
 const COLUMNS: [(&str, &str, &[TaskStatus]); 5] = [
     ("backlog", "Backlog", &[TaskStatus::Backlog]),
@@ -67,8 +70,29 @@ fn column(
     };
     let count = move || tasks().len().to_string();
     let testid = format!("column-{id}");
+    let runs = id == "running";
+    let drop_ctx = Rc::clone(&ctx);
+    let on_drop = move |event: web_sys::DragEvent| {
+        let dragged = event
+            .data_transfer()
+            .and_then(|data| data.get_data(DRAGGED_TASK).ok())
+            .and_then(|id| TaskId::parse(id).ok());
+        if let (true, Some(task)) = (runs, dragged) {
+            event.prevent_default();
+            let ctx = Rc::clone(&drop_ctx);
+            wasm_bindgen_futures::spawn_local(async move {
+                ctx.act_on_task(task, TaskAction::Run).await
+            });
+        }
+    };
+    // Only Running takes a drop: elsewhere the browser refuses it.
+    let on_drag_over = move |event: web_sys::DragEvent| {
+        if runs {
+            event.prevent_default();
+        }
+    };
     view! {
-        div(class="column", data-testid=testid) {
+        div(class="column", data-testid=testid, on:dragover=on_drag_over, on:drop=on_drop) {
             h3 { (heading) " " span(class="count") { (count) } }
             Keyed(
                 list=tasks,
@@ -110,10 +134,13 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
     let status_text = status.as_str();
     let session = task.session_id.clone();
     let select_ctx = Rc::clone(&ctx);
-    let run = if status == TaskStatus::Backlog {
-        task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Run)
+    let (run, edit) = if status == TaskStatus::Backlog {
+        (
+            task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Run),
+            super::edit_task::editor(Rc::clone(&ctx), task.clone()),
+        )
     } else {
-        View::default()
+        (View::default(), View::default())
     };
     let cancel = if status.is_terminal() {
         View::default()
@@ -138,8 +165,23 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
         }
         None => View::default(),
     };
+    // A backlog card can be dragged onto Running to run it (its Run button does the same).
+    let draggable = (status == TaskStatus::Backlog).to_string();
+    let dragged_id = task_id.clone();
+    let on_drag = move |event: web_sys::DragEvent| {
+        if let Some(data) = event.data_transfer() {
+            let _ = data.set_data(DRAGGED_TASK, &dragged_id);
+        }
+    };
+    let (key_ctx, key_session) = (Rc::clone(&select_ctx), session.clone());
+    let on_key = move |event: web_sys::KeyboardEvent| {
+        if event.key() == "Enter" && event.target() == event.current_target() {
+            key_ctx.select(key_session.clone());
+        }
+    };
     view! {
         div(class=class, data-testid="task-card", data-task-id=task_id, data-status=status_text,
+            draggable=draggable, on:dragstart=on_drag, tabindex="0", on:keydown=on_key,
             on:click=move |_| select_ctx.select(session.clone())) {
             div(class="card-title") { (title) }
             div(class="card-status") {
@@ -151,6 +193,7 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
             (kept)
             div(class="card-actions") {
                 (run)
+                (edit)
                 (cancel)
                 (retry)
                 (discard)

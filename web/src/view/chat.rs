@@ -57,8 +57,17 @@ pub fn sidebar(ctx: Rc<Ctx>) -> View {
                         if count == 1 { "" } else { "s" },
                         activity.unwrap_or_default()
                     );
+                    let key_ctx = Rc::clone(&ctx);
+                    let key_id = id.clone();
+                    let on_key = move |event: web_sys::KeyboardEvent| {
+                        if event.key() == "Enter" || event.key() == " " {
+                            event.prevent_default();
+                            key_ctx.select(key_id.clone());
+                        }
+                    };
                     view! {
                         li(class=class, data-testid="session", data-session-id=id_text,
+                           tabindex="0", on:keydown=on_key,
                            on:click=move |_| ctx.select(id.clone())) {
                             span(class="session-title") { (title) }
                             span(class="badge") { (status) }

@@ -4,6 +4,7 @@
 mod board;
 mod chat;
 mod composer;
+mod edit_task;
 mod followup;
 mod output;
 mod permission;
@@ -125,6 +126,24 @@ pub fn project() -> View {
     let composer = composer::composer(Rc::clone(&ctx));
     let settings = settings::settings(Rc::clone(&ctx));
     let board = board::board(ctx);
+    // Which panel shows: on a phone one at a time; on a wide screen "Board" swaps the chat
+    // for a full-width board. Both stay mounted, so each keeps its state.
+    let panel = create_signal(Panel::Chat);
+    create_effect(move || {
+        if page.selected.with(Option::is_some) && panel.get_untracked() == Panel::Sessions {
+            panel.set(Panel::Chat);
+        }
+    });
+    let layout_class = move || format!("layout panel-{}", panel.get().name());
+    let switch = move |which: Panel, label: &'static str| {
+        let testid = format!("show-{}", which.name());
+        let class = format!("switch-{}", which.name());
+        view! {
+            button(class=class, data-testid=testid,
+                   aria-pressed=move || (panel.get() == which).to_string(),
+                   on:click=move |_| panel.set(which)) { (label) }
+        }
+    };
     view! {
         div(class="app") {
             header(class="topbar") {
@@ -133,11 +152,17 @@ pub fn project() -> View {
                 span(class="muted") { (repo) }
                 span(class="spacer")
                 span(class=link_class, data-testid="link-state") { (link_text) }
+                (notifications())
                 (settings)
                 button(class="link-button", on:click=|_| sign_out()) { "Sign out" }
             }
             (banner)
-            div(class="layout") {
+            nav(class="panel-switch", aria-label="Panels") {
+                (switch(Panel::Sessions, "Sessions"))
+                (switch(Panel::Chat, "Chat"))
+                (switch(Panel::Board, "Board"))
+            }
+            div(class=layout_class) {
                 aside(class="sidebar") { (sidebar) }
                 section(class="chat") {
                     (messages)
@@ -146,6 +171,52 @@ pub fn project() -> View {
                 }
                 section(class="board") { (board) }
             }
+        }
+    }
+}
+
+/// Sets `signal` unless its view is gone: a card drawn again (a newer frame of its task or
+/// message arrived while a request of it was on its way) disposes of its signals, and
+/// setting a disposed signal would stop the page.
+pub(crate) fn set_if_alive<T: 'static>(signal: Signal<T>, value: T) {
+    if signal.is_alive() {
+        signal.set(value);
+    }
+}
+
+/// The opt-in for browser notifications (a task ends, a permission waits).
+fn notifications() -> View {
+    let on = create_signal(crate::notify::enabled());
+    let toggle = move |_| {
+        if on.get_untracked() {
+            crate::notify::disable();
+            on.set(false);
+            return;
+        }
+        wasm_bindgen_futures::spawn_local(async move { on.set(crate::notify::enable().await) });
+    };
+    view! {
+        button(class="link-button", data-testid="notify-toggle", aria-pressed=move || on.get().to_string(),
+               on:click=toggle) {
+            (move || if on.get() { "Notifications on" } else { "Notify me" })
+        }
+    }
+}
+
+/// The panels a narrow screen shows one at a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Panel {
+    Sessions,
+    Chat,
+    Board,
+}
+
+impl Panel {
+    fn name(self) -> &'static str {
+        match self {
+            Panel::Sessions => "sessions",
+            Panel::Chat => "chat",
+            Panel::Board => "board",
         }
     }
 }

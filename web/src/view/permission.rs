@@ -7,6 +7,7 @@ use hangar_protocol::permissions::{AnsweredBy, PermissionInfo};
 use hangar_protocol::tasks::TaskStatus;
 use sycamore::prelude::*;
 
+use super::set_if_alive;
 use crate::state::Ctx;
 
 /// How a settled permission reads: `Allow once, by user-1`.
@@ -74,11 +75,11 @@ pub fn card(ctx: Rc<Ctx>, info: PermissionInfo, content: String) -> View {
                             .api
                             .answer_permission(&ctx.project_id, &session, &permission, option_id)
                             .await;
+                        set_if_alive(sending, false);
                         match answered {
-                            Ok(_) => sent.set(true),
+                            Ok(_) => set_if_alive(sent, true),
                             Err(failure) => ctx.fail(failure),
                         }
-                        sending.set(false);
                     });
                 };
                 let name = option.name.clone();

@@ -9,6 +9,7 @@ use hangar_protocol::agent::{AgentPreset, AgentRequest};
 use hangar_protocol::forge::{ForgeKind, ForgeRequest, UpdateProjectRequest};
 use hangar_protocol::permissions::{PermissionMode, PermissionSettings};
 use hangar_protocol::tasks::{ProjectView, VmSize};
+use hangar_protocol::webhooks::WebhookSettings;
 use sycamore::prelude::*;
 
 use crate::state::Ctx;
@@ -33,6 +34,8 @@ struct Form {
     ask_execute: Signal<String>,
     ask_edit: Signal<String>,
     ask_timeout: Signal<String>,
+    webhook: Signal<String>,
+    had_webhook: Signal<bool>,
 }
 
 fn mode_name(mode: PermissionMode) -> &'static str {
@@ -80,6 +83,8 @@ impl Form {
             ask_execute: create_signal(String::new()),
             ask_edit: create_signal(String::new()),
             ask_timeout: create_signal(String::new()),
+            webhook: create_signal(String::new()),
+            had_webhook: create_signal(false),
         }
     }
 
@@ -124,6 +129,19 @@ impl Form {
         self.ask_edit.set(kind("edit"));
         self.ask_timeout.set(permissions.timeout_secs.to_string());
         self.permissions.set(permissions.clone());
+        let webhook = project.webhook.as_ref().map(|w| w.url.clone());
+        self.had_webhook.set(webhook.is_some());
+        self.webhook.set(webhook.unwrap_or_default());
+    }
+
+    /// The webhook change: a URL sets it, an emptied field removes it.
+    fn webhook(&self) -> Option<Option<WebhookSettings>> {
+        let url = self.webhook.get_clone().trim().to_string();
+        match (url.is_empty(), self.had_webhook.get()) {
+            (false, _) => Some(Some(WebhookSettings { url })),
+            (true, true) => Some(None),
+            (true, false) => None,
+        }
     }
 
     /// The permission settings the form asks for (kinds it does not show are kept).
@@ -205,6 +223,7 @@ impl Form {
                 setup_script: Some((!setup.trim().is_empty()).then_some(setup)),
             }),
             permissions: Some(self.permissions()),
+            webhook: self.webhook(),
         }
     }
 }
@@ -301,6 +320,9 @@ pub fn settings(ctx: Rc<Ctx>) -> View {
                         label { "Seconds a question waits before it is denied"
                             input(data-testid="settings-ask-timeout", r#type="number", min="1", max="86400", bind:value=form.ask_timeout)
                         }
+                    }
+                    label { "Webhook (an https:// URL told when a task ends or a permission waits)"
+                        input(data-testid="settings-webhook", bind:value=form.webhook, placeholder="https://hooks.example.com/hangar")
                     }
                     button(data-testid="settings-save", on:click=save) { "Save" }
                 }

@@ -28,11 +28,10 @@ fn status(status: PermissionStatus) -> &'static str {
 
 #[async_trait]
 impl PermissionStore for DynamoStore {
-    async fn open_permission(&self, permission: &Permission) -> Result<(), StoreError> {
+    async fn open_permission(&self, permission: &Permission) -> Result<bool, StoreError> {
         let key = permission_key(&permission.session_id, &permission.id);
         // A resent prompt finds it kept: whatever happened to it since stays.
-        self.put_new(to_item(permission, key, ENTITY)?).await?;
-        Ok(())
+        Ok(self.put_new(to_item(permission, key, ENTITY)?).await? == Saved::Yes)
     }
 
     async fn get_permission(

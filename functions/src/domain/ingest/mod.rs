@@ -120,7 +120,8 @@ pub async fn ingest(
         .filter(|message| !conflicts.iter().any(|(seq, _)| *seq == message.seq))
         .cloned()
         .collect();
-    note_permissions(store, workspace_id, &batch.session_id, &stored).await?;
+    let asked_by = (&workspace.project_id, workspace_id);
+    note_permissions(store, live, asked_by, &batch.session_id, &stored).await?;
     for message in stored.iter().filter(|m| m.role == MessageRole::User) {
         store
             .follow_up_stored(&batch.session_id, &message.message_id)

@@ -27,7 +27,7 @@ pub use nodes::Sent;
 
 use super::access::member_project;
 use super::error::{Error, Result};
-use super::ports::{Delivery, Push, Store};
+use super::ports::{Delivery, Push, Store, Webhooks};
 use super::records::{Connection, Task};
 
 /// Posts in flight at once during one publish.
@@ -39,6 +39,8 @@ pub struct Live {
     pub store: Arc<dyn Store>,
     pub push: Arc<dyn Push>,
     pub caps: ConnectionCaps,
+    /// Projects' webhooks, told when a task ends or a permission waits.
+    pub webhooks: Arc<dyn Webhooks>,
 }
 
 /// How many live viewer connections may be held at once: by one user, and on one project
@@ -217,9 +219,18 @@ impl Live {
         }
     }
 
+    /// Publishes a task change, and tells the project's webhook when the change ended it.
+    pub async fn task_changed(&self, task: &Task) {
+        self.publish_task(task).await;
+        // After the viewers: a slow webhook delays nobody's page.
+        if let Some(event) = super::webhooks::ended(task) {
+            self.notify(&task.project_id, event).await;
+        }
+    }
+
     /// Publishes a task change with its session's cursor; the cursor is read only when
     /// somebody watches the project.
-    pub async fn task_changed(&self, task: &Task) {
+    async fn publish_task(&self, task: &Task) {
         let mut connections = self.watchers(&task.project_id).await;
         if connections.is_empty() {
             return;

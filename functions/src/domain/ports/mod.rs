@@ -199,8 +199,8 @@ pub trait MessageStore: Send + Sync {
 /// Permissions the agents asked the viewers of a session.
 #[async_trait]
 pub trait PermissionStore: Send + Sync {
-    /// Keeps a new pending permission; one kept already is left as it is.
-    async fn open_permission(&self, permission: &Permission) -> StoreResult<()>;
+    /// Keeps a new pending permission (true); one kept already is left as it is (false).
+    async fn open_permission(&self, permission: &Permission) -> StoreResult<bool>;
     async fn get_permission(
         &self,
         session: &SessionId,

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use hangar_protocol::forge::{ForgeView, GitHubApp};
 use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent};
+use hangar_protocol::webhooks::WebhookEvent;
 use hangar_protocol::{NodeId, ProjectId, WorkspaceId};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,4 +152,10 @@ pub trait Forge: Send + Sync {
         forge: &ForgeView,
         app: &GitHubApp,
     ) -> Result<String, ForgeError>;
+}
+
+/// Posts events to projects' webhooks.
+#[async_trait]
+pub trait Webhooks: Send + Sync {
+    async fn post(&self, url: &str, event: &WebhookEvent) -> Result<(), PortError>;
 }

@@ -4,6 +4,7 @@
 //! workspace, take its outcome), and this module what both share: updating a task, failing
 //! it and cleaning up after it.
 
+mod edit;
 mod followups;
 mod kept;
 mod lifecycle;

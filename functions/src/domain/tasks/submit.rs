@@ -36,7 +36,12 @@ pub struct Submitted {
 
 /// The task's title: the one given, or (when blank) the prompt's first line, shortened.
 fn title_for(request: &CreateTaskRequest, prompt: &str) -> Result<String> {
-    let given = request.title.as_deref().unwrap_or_default();
+    checked_title(request.title.as_deref(), prompt)
+}
+
+/// A title as given, or (when blank) made from the prompt's first line.
+pub(super) fn checked_title(given: Option<&str>, prompt: &str) -> Result<String> {
+    let given = given.unwrap_or_default();
     match given.trim().is_empty() {
         // A blank title is checked for length too: the OpenAPI document's maxLength.
         true if given.chars().count() > TITLE_MAX_CHARS => Err(Error::invalid(
@@ -57,7 +62,12 @@ fn title_for(request: &CreateTaskRequest, prompt: &str) -> Result<String> {
 
 /// The checked prompt.
 fn prompt_of(request: &CreateTaskRequest) -> Result<String> {
-    let prompt = request.prompt.trim().to_string();
+    checked_prompt(&request.prompt)
+}
+
+/// A prompt trimmed, not empty, within the limit.
+pub(super) fn checked_prompt(text: &str) -> Result<String> {
+    let prompt = text.trim().to_string();
     if prompt.is_empty() {
         return Err(Error::invalid(
             ErrorCode::InvalidPrompt,

@@ -2,6 +2,7 @@
 //! two choices, messages streaming in from a real agent, the kanban following the task,
 //! a killed socket restored without a gap, and the empty and error states.
 
+mod a11y;
 mod composer;
 mod followups;
 mod history;

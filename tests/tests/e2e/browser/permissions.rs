@@ -152,3 +152,49 @@ async fn a_permission_nobody_answers_says_it_timed_out_and_offers_no_button() {
     assert_eq!(cards[0]["options"], json!([]));
     browser.close().await;
 }
+
+#[tokio::test]
+async fn opted_in_notifications_tell_of_a_waiting_permission_and_of_the_task_ending() {
+    let steps = script(json!([{"permission": "Deploy", "kind": "execute"}, {"say": "Done."}]));
+    let stack = ui_stack(Some(&steps)).await;
+    let owner = UserId::parse(unique("user")).expect("id");
+    let repo = BareRepo::seeded();
+    let project = stack
+        .create_project(
+            &owner,
+            json!({"name": "Asks", "repo": repo.url(),
+                   "permissions": {"default": "ask", "timeoutSecs": 2}}),
+        )
+        .await;
+    let browser = Browser::start().await;
+    open_live(&browser, &page_url(&stack, project.as_str(), &owner)).await;
+    // The browser's own Notification, with a record of what the page raised.
+    let permission = browser
+        .js("window.raised = []; const Shown = window.Notification;
+             window.Notification = class extends Shown {
+               constructor(title, options) { super(title, options); window.raised.push(title); } };
+             return Shown.permission;")
+        .await;
+    assert_eq!(permission, "granted");
+    browser.click("notify-toggle").await;
+    browser
+        .wait_until("notifications are on", UI_WAIT,
+            "return document.querySelector('[data-testid=\"notify-toggle\"]').getAttribute('aria-pressed');",
+            |v| v == "true")
+        .await;
+    stack.submit_task(&owner, &project, "Ship it", "run").await;
+    let raised = browser
+        .wait_until(
+            "a notification for each",
+            RUN_WAIT,
+            "return window.raised;",
+            |raised| raised.as_array().is_some_and(|r| r.len() >= 2),
+        )
+        .await;
+    assert_eq!(
+        raised,
+        json!(["The agent asks for permission", "Task completed: Ship it"]),
+        "once each"
+    );
+    browser.close().await;
+}
