@@ -136,6 +136,20 @@ impl Recorder {
     }
 }
 
+/// Records one message from a handler of the ACP connection, closing the open one first;
+/// an outbox failure ends the connection as an internal error.
+async fn record_one(
+    recorder: &Mutex<Recorder>,
+    draft: Draft,
+) -> Result<(), agent_client_protocol::Error> {
+    recorder
+        .lock()
+        .await
+        .record_drafts(vec![draft])
+        .await
+        .map_err(agent_client_protocol::Error::into_internal_error)
+}
+
 /// The end of `text` a draft can carry, at a char boundary.
 fn draft_tail(text: &str) -> (&str, bool) {
     if text.len() <= DRAFT_CONTENT_MAX_BYTES {

@@ -23,8 +23,8 @@ use hangar_protocol::permissions::{
 use hangar_protocol::{MessageRole, PermissionId, UserId, WorkspaceId};
 use tokio::sync::{Mutex as AsyncMutex, oneshot};
 
-use super::Recorder;
 use super::updates::wire_name;
+use super::{Recorder, record_one};
 use crate::outbox::Draft;
 
 /// A member's answer on its way to the agent that asked.
@@ -205,7 +205,7 @@ pub(super) async fn handle(
                     answer: None,
                 },
             );
-            record(&recorder, prompt).await?;
+            record_one(&recorder, prompt).await?;
             let timeout = Duration::from_secs(u64::from(asking.settings.timeout_secs));
             let asking = asking.clone();
             return cx.spawn(async move {
@@ -245,7 +245,7 @@ pub(super) async fn handle(
                     options: Vec::new(),
                     answer: Some(answer),
                 };
-                record(&recorder, message(content, settled)).await?;
+                record_one(&recorder, message(content, settled)).await?;
                 responder.respond(RequestPermissionResponse::new(outcome(option.as_deref())))
             });
         }
@@ -264,15 +264,6 @@ pub(super) async fn handle(
             user_id: None,
         }),
     };
-    record(&recorder, message(content, info)).await?;
+    record_one(&recorder, message(content, info)).await?;
     responder.respond(RequestPermissionResponse::new(outcome(option.as_deref())))
-}
-
-async fn record(recorder: &AsyncMutex<Recorder>, draft: Draft) -> Result<(), Error> {
-    recorder
-        .lock()
-        .await
-        .record_drafts(vec![draft])
-        .await
-        .map_err(Error::into_internal_error)
 }

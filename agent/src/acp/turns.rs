@@ -14,9 +14,9 @@ use hangar_protocol::MessageRole;
 use hangar_protocol::node::FollowUp;
 use tokio::sync::Mutex;
 
-use super::Recorder;
 use super::inbox::{Inbox, Nudge};
 use super::updates::wire_name;
+use super::{Recorder, record_one};
 use crate::outbox::Draft;
 
 /// How the last turn ended.
@@ -51,13 +51,7 @@ pub fn follow_up_draft(follow_up: &FollowUp) -> Draft {
 }
 
 async fn record_follow_up(recorder: &Mutex<Recorder>, follow_up: &FollowUp) -> Result<(), Error> {
-    let draft = follow_up_draft(follow_up);
-    recorder
-        .lock()
-        .await
-        .record_drafts(vec![draft])
-        .await
-        .map_err(Error::into_internal_error)
+    record_one(recorder, follow_up_draft(follow_up)).await
 }
 
 /// Runs turns until the agent ends one with nothing left to prompt.

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hangar_protocol::live::LiveEvent;
-use hangar_protocol::routes;
 use hangar_protocol::tasks::TaskStatus;
 use hangar_protocol::time::now_ms;
 use hangar_tests::TestStack;
-use hangar_tests::agent::{scripted_command, shared_script};
 use hangar_tests::fixtures::user;
-use hangar_tests::git::BareRepo;
 use serde_json::{Value, json};
 
 use crate::table::{Row, Table};
@@ -30,21 +27,9 @@ fn stamps(text: &str) -> impl Iterator<Item = u64> + '_ {
 async fn seen_after(steps: Value) -> Vec<u64> {
     let stack = TestStack::start().await;
     let owner = user();
-    let (_script, path) = shared_script(steps);
-    let repo = BareRepo::seeded();
-    let project = stack
-        .create_project(
-            &owner,
-            json!({"name": "Bench", "repo": repo.url(), "acpCommand": scripted_command(&path)}),
-        )
-        .await;
-    let url = stack.stack.ws_url(&format!(
-        "{}?token={}&projectId={project}",
-        routes::LIVE_SOCKET,
-        stack.user_token(&owner)
-    ));
-    let (mut viewer, _) = tokio_tungstenite::connect_async(url).await.expect("viewer");
-    stack.submit_task(&owner, &project, "Bench", "run").await;
+    let project = stack.scripted_project(&owner, steps, json!({})).await;
+    let mut viewer = stack.viewer(&owner, &project.id).await;
+    stack.submit_task(&owner, &project.id, "Bench", "run").await;
     let mut first_seen: HashMap<u64, u64> = HashMap::new();
     let mut see = |text: &str| {
         let now = now_ms();

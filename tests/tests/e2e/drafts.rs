@@ -6,13 +6,11 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use hangar_protocol::MessageRole;
 use hangar_protocol::live::LiveEvent;
 use hangar_protocol::tasks::TaskStatus;
-use hangar_protocol::{MessageRole, routes};
 use hangar_tests::TestStack;
-use hangar_tests::agent::{scripted_command, shared_script};
 use hangar_tests::fixtures::user;
-use hangar_tests::git::BareRepo;
 use hangar_tests::store_proxy::StoreProxy;
 use serde_json::json;
 
@@ -35,21 +33,11 @@ async fn drafts_reach_a_viewer_while_a_message_grows_and_add_no_store_writes() {
     })
     .await;
     let owner = user();
-    let (_script, path) = shared_script(streaming_script());
-    let repo = BareRepo::seeded();
     let project = stack
-        .create_project(
-            &owner,
-            json!({"name": "Streams", "repo": repo.url(), "acpCommand": scripted_command(&path)}),
-        )
+        .scripted_project(&owner, streaming_script(), json!({}))
         .await;
-    let url = stack.stack.ws_url(&format!(
-        "{}?token={}&projectId={project}",
-        routes::LIVE_SOCKET,
-        stack.user_token(&owner)
-    ));
-    let (mut viewer, _) = tokio_tungstenite::connect_async(url).await.expect("viewer");
-    let task = stack.submit_task(&owner, &project, "Talk", "run").await;
+    let mut viewer = stack.viewer(&owner, &project.id).await;
+    let task = stack.submit_task(&owner, &project.id, "Talk", "run").await;
 
     // From the first draft to the stored message: every frame, and the writes meanwhile.
     let mut drafts: Vec<(u64, String, Instant)> = Vec::new();

@@ -121,12 +121,7 @@ async fn a_prompt_past_the_frame_limit_still_reaches_its_node_and_its_viewers() 
     let stack = TestStack::start().await;
     let owner = hangar_tests::fixtures::user();
     let project = stack.new_project(&owner).await;
-    let url = stack.stack.ws_url(&format!(
-        "{}?token={}&projectId={project}",
-        hangar_protocol::routes::LIVE_SOCKET,
-        stack.user_token(&owner)
-    ));
-    let (mut viewer, _) = tokio_tungstenite::connect_async(url).await.expect("viewer");
+    let mut viewer = stack.viewer(&owner, &project).await;
     let prompt = format!("go{}", "\u{1}".repeat(TASK_PROMPT_MAX_BYTES - 2));
     assert!(serde_json::to_string(&prompt).expect("json").len() > LIVE_FRAME_MAX_BYTES);
     let task = stack.submit_task(&owner, &project, &prompt, "run").await;

@@ -6,33 +6,20 @@
 
 use hangar_protocol::tasks::{TaskStatus, TaskView};
 use hangar_protocol::{ChatMessage, ErrorCode, MessageRole, PostedMessage, UserId, routes};
-use hangar_tests::agent::{scripted_command, shared_script};
 use hangar_tests::fixtures::user;
-use hangar_tests::git::BareRepo;
+use hangar_tests::scripted::ScriptedProject;
 use hangar_tests::{LIMIT, TestStack, eventually};
 use serde_json::{Value, json};
 
 struct Running {
     task: TaskView,
-    repo: BareRepo,
-    _script: tempfile::TempDir,
+    project: ScriptedProject,
 }
 
 async fn start(stack: &TestStack, owner: &UserId, steps: Value, mode: &str) -> Running {
-    let (script, path) = shared_script(steps);
-    let repo = BareRepo::seeded();
-    let project = stack
-        .create_project(
-            owner,
-            json!({"name": "Talks", "repo": repo.url(), "acpCommand": scripted_command(&path)}),
-        )
-        .await;
-    let task = stack.submit_task(owner, &project, "Do it", mode).await;
-    Running {
-        task,
-        repo,
-        _script: script,
-    }
+    let project = stack.scripted_project(owner, steps, json!({})).await;
+    let task = stack.submit_task(owner, &project.id, "Do it", mode).await;
+    Running { task, project }
 }
 
 async fn post(stack: &TestStack, user: &UserId, task: &TaskView, content: &str) -> (u16, Value) {
@@ -213,7 +200,7 @@ async fn a_follow_up_continues_a_completed_task_on_its_branch_with_the_conversat
     );
     // The second run continued the branch the first one pushed.
     let runs = hangar_tests::git::git(
-        &run.repo.dir,
+        &run.project.repo.dir,
         &["rev-list", "--count", &format!("main..{branch}")],
     );
     assert_eq!(runs.trim(), "2", "one commit per run on the task's branch");

@@ -6,37 +6,23 @@
 use hangar_protocol::permissions::{AnsweredBy, PermissionInfo, PermissionStatus, PermissionView};
 use hangar_protocol::tasks::{TaskStatus, TaskView};
 use hangar_protocol::{ChatMessage, ErrorCode, PermissionId, UserId, routes};
-use hangar_tests::agent::{scripted_command, shared_script};
 use hangar_tests::fixtures::user;
 use hangar_tests::git::BareRepo;
+use hangar_tests::scripted::ScriptedProject;
 use hangar_tests::{LIMIT, TestStack, eventually};
 use serde_json::{Value, json};
 
 /// A running task of a project whose agent plays `steps`, under `permissions`.
 struct Asked {
     task: TaskView,
-    _repo: BareRepo,
-    _script: tempfile::TempDir,
-    script_path: String,
+    project: ScriptedProject,
 }
 
 async fn run_task(stack: &TestStack, owner: &UserId, steps: Value, permissions: Value) -> Asked {
-    let (script, script_path) = shared_script(steps);
-    let repo = BareRepo::seeded();
-    let project = stack
-        .create_project(
-            owner,
-            json!({"name": "Asks", "repo": repo.url(), "acpCommand": scripted_command(&script_path),
-                   "permissions": permissions}),
-        )
-        .await;
-    let task = stack.submit_task(owner, &project, "Do it", "run").await;
-    Asked {
-        task,
-        _repo: repo,
-        _script: script,
-        script_path,
-    }
+    let fields = json!({"permissions": permissions});
+    let project = stack.scripted_project(owner, steps, fields).await;
+    let task = stack.submit_task(owner, &project.id, "Do it", "run").await;
+    Asked { task, project }
 }
 
 async fn transcript(stack: &TestStack, owner: &UserId, task: &TaskView) -> Vec<ChatMessage> {
@@ -317,7 +303,7 @@ async fn an_agent_killed_while_its_permission_waits_fails_the_task_and_closes_th
     let asked = run_task(&stack, &owner, steps, json!({"default": "ask"})).await;
     let task = &asked.task;
     let info = prompt(&stack, &owner, task).await;
-    let pid = acp_agent_pid(&asked.script_path).expect("the ACP agent runs");
+    let pid = acp_agent_pid(&asked.project.script_path).expect("the ACP agent runs");
     let killed = std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()

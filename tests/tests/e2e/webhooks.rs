@@ -7,9 +7,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use hangar_protocol::routes;
 use hangar_protocol::tasks::TaskStatus;
-use hangar_tests::agent::{scripted_command, shared_script};
 use hangar_tests::fixtures::user;
-use hangar_tests::git::BareRepo;
 use hangar_tests::{LIMIT, TestStack, eventually};
 use serde_json::{Value, json};
 
@@ -49,17 +47,11 @@ async fn the_webhook_hears_once_of_a_waiting_permission_and_of_the_task_ending()
     let stack = TestStack::start().await;
     let owner = user();
     let (url, received) = endpoint().await;
-    let (_script, path) =
-        shared_script(json!([{"permission": "Deploy", "kind": "execute"}, {"say": "done"}]));
-    let repo = BareRepo::seeded();
-    let project = stack
-        .create_project(
-            &owner,
-            json!({"name": "Hooked", "repo": repo.url(), "acpCommand": scripted_command(&path),
-                   "permissions": {"default": "ask", "timeoutSecs": 2}, "webhook": {"url": url}}),
-        )
-        .await;
-    let task = stack.submit_task(&owner, &project, "Ship", "run").await;
+    let steps = json!([{"permission": "Deploy", "kind": "execute"}, {"say": "done"}]);
+    let fields =
+        json!({"permissions": {"default": "ask", "timeoutSecs": 2}, "webhook": {"url": url}});
+    let project = stack.scripted_project(&owner, steps, fields).await;
+    let task = stack.submit_task(&owner, &project.id, "Ship", "run").await;
     eventually("the permission is announced", LIMIT, async || {
         received.lock().expect("lock").len() == 1
     })

@@ -7,7 +7,6 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
 use super::Tasks;
-use super::requests::task_not_found;
 use super::submit::{checked_prompt, checked_title};
 use crate::domain::access::member_project;
 use crate::domain::error::{Error, Result};
@@ -23,11 +22,7 @@ impl Tasks {
         request: UpdateTaskRequest,
     ) -> Result<TaskView> {
         member_project(self.store.as_ref(), user, project).await?;
-        let current = self
-            .store
-            .get_task(project, id)
-            .await?
-            .ok_or_else(|| task_not_found(project, id))?;
+        let current = self.stored_task(project, id).await?;
         let prompt = match &request.prompt {
             Some(prompt) => checked_prompt(prompt)?,
             None => current.prompt.clone(),

@@ -17,7 +17,6 @@ use hangar_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::Tasks;
-use super::requests::task_not_found;
 use crate::domain::access::member_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::records::{Task, Workspace};
@@ -123,11 +122,7 @@ impl Tasks {
         id: &TaskId,
     ) -> Result<TaskView> {
         member_project(self.store.as_ref(), user, project).await?;
-        let task = self
-            .store
-            .get_task(project, id)
-            .await?
-            .ok_or_else(|| task_not_found(project, id))?;
+        let task = self.stored_task(project, id).await?;
         let (TaskStatus::Running, Some(workspace), Some(node)) =
             (task.status, &task.workspace_id, &task.node_id)
         else {
@@ -163,10 +158,7 @@ impl Tasks {
                 format!("session {session} has no task to write to"),
             ));
         };
-        self.store
-            .get_task(project, &task_id)
-            .await?
-            .ok_or_else(|| task_not_found(project, &task_id))
+        self.stored_task(project, &task_id).await
     }
 
     async fn send_follow_up(&self, task: &Task, record: &FollowUpRecord) -> Result<()> {

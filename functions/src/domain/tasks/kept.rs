@@ -11,7 +11,6 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
 use super::Tasks;
-use super::requests::task_not_found;
 use crate::domain::access::member_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::records::{Node, Task, Workspace};
@@ -149,11 +148,7 @@ impl Tasks {
         id: &TaskId,
     ) -> Result<TaskView> {
         member_project(self.store.as_ref(), user, project).await?;
-        let task = self
-            .store
-            .get_task(project, id)
-            .await?
-            .ok_or_else(|| task_not_found(project, id))?;
+        let task = self.stored_task(project, id).await?;
         if task.kept_until.is_none() || !ended(task.status) {
             return Err(Error::conflict(
                 ErrorCode::NothingKept,

@@ -54,10 +54,14 @@ pub(super) fn task_not_found(project: &ProjectId, id: &TaskId) -> Error {
 
 impl Tasks {
     pub(super) async fn load_task(&self, project: &ProjectId, id: &TaskId) -> Result<TaskView> {
+        self.stored_task(project, id).await.map(Into::into)
+    }
+
+    /// The task as stored, or `task_not_found`.
+    pub(super) async fn stored_task(&self, project: &ProjectId, id: &TaskId) -> Result<Task> {
         self.store
             .get_task(project, id)
             .await?
-            .map(Into::into)
             .ok_or_else(|| task_not_found(project, id))
     }
 

@@ -7,19 +7,13 @@ use hangar_tests::browser::Browser;
 use hangar_tests::unique;
 use serde_json::{Value, json};
 
-use super::{CARDS, RUN_WAIT, UI_WAIT, card, open_live, page_url, ui_stack};
+use super::{CARDS, RUN_WAIT, UI_WAIT, card, open_live, page_url, script_file, ui_stack};
 
 const ENTER: &str = "\u{E007}";
 
 /// `[role, text]` of the shown messages, in page order.
 const SHOWN: &str = "return [...document.querySelectorAll('[data-testid=\"message\"]')]
     .map(m => [m.dataset.role, (m.querySelector('.msg-body') || {}).textContent || '']);";
-
-fn script(steps: Value) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().expect("script file");
-    std::fs::write(file.path(), steps.to_string()).expect("write script");
-    file
-}
 
 fn has(shown: &Value, role: &str, text: &str) -> bool {
     shown
@@ -30,7 +24,7 @@ fn has(shown: &Value, role: &str, text: &str) -> bool {
 #[tokio::test]
 async fn a_follow_up_reaches_the_running_agent_and_one_to_an_ended_task_continues_it() {
     // The thought ends the first text message, so it shows while the turn goes on.
-    let steps = script(
+    let steps = script_file(
         json!([{"say": "Working."}, {"think": "Hmm."}, {"sleepMs": 2500}, {"say": "Turn done."}]),
     );
     let stack = ui_stack(Some(&steps)).await;
@@ -123,7 +117,8 @@ async fn a_follow_up_reaches_the_running_agent_and_one_to_an_ended_task_continue
 
 #[tokio::test]
 async fn stop_ends_the_turn_under_way_from_the_page() {
-    let steps = script(json!([{"say": "Starting."}, {"sleepMs": 60000}, {"say": "Never said."}]));
+    let steps =
+        script_file(json!([{"say": "Starting."}, {"sleepMs": 60000}, {"say": "Never said."}]));
     let stack = ui_stack(Some(&steps)).await;
     let owner = UserId::parse(unique("user")).expect("id");
     let project = stack.new_project(&owner).await.to_string();

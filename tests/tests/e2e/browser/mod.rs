@@ -23,6 +23,13 @@ const UI_WAIT: Duration = Duration::from_secs(20);
 /// A whole task run by the real agent, from submit to completed.
 const RUN_WAIT: Duration = Duration::from_secs(45);
 
+/// A script for the nodes' scripted agent, in a file that lives as long as the value.
+fn script_file(steps: Value) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("script file");
+    std::fs::write(file.path(), steps.to_string()).expect("write script");
+    file
+}
+
 /// An agent that takes its time, so the page shows messages while the task is running.
 fn slow_script() -> tempfile::NamedTempFile {
     let script = json!([

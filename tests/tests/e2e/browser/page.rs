@@ -20,16 +20,14 @@ const HEADER: &str = "const h = document.querySelector('[data-testid=\"session-h
 #[tokio::test]
 async fn the_header_times_sidebar_and_options_follow_a_run() {
     let lines: String = (1..=10).map(|i| format!("line {i}\n")).collect();
-    let script = tempfile::NamedTempFile::new().expect("script file");
-    let steps = json!([
+    let script = script_file(json!([
         {"say": "Looking.", "chunks": 2}, {"sleepMs": 400},
         {"update": {"sessionUpdate": "tool_call", "toolCallId": "t1", "title": "Run the tests", "kind": "execute", "status": "pending"}},
         {"sleepMs": 400},
         {"update": {"sessionUpdate": "tool_call_update", "toolCallId": "t1", "status": "completed",
                     "content": [{"type": "content", "content": {"type": "text", "text": lines}}]}},
         {"say": "Done."}
-    ]);
-    std::fs::write(script.path(), steps.to_string()).expect("script");
+    ]));
     let stack = ui_stack(Some(&script)).await;
     let owner = UserId::parse(unique("user")).expect("id");
     let project = stack.new_project(&owner).await;

@@ -8,19 +8,13 @@ use hangar_tests::git::BareRepo;
 use hangar_tests::unique;
 use serde_json::{Value, json};
 
-use super::{CARDS, RUN_WAIT, UI_WAIT, card, open_live, page_url, ui_stack};
+use super::{CARDS, RUN_WAIT, UI_WAIT, card, open_live, page_url, script_file, ui_stack};
 
 /// The permission cards: `[{asked, options: [ids enabled], answer}]`.
 const PERMISSIONS: &str = "return [...document.querySelectorAll('[data-testid=\"permission\"]')].map(p => ({
     asked: p.querySelector('.permission-asked').textContent,
     options: [...p.querySelectorAll('[data-testid=\"permission-option\"]')].filter(b => !b.disabled).map(b => b.dataset.optionId),
     answer: (p.querySelector('[data-testid=\"permission-answer\"]') || {}).textContent || null }));";
-
-fn script(steps: Value) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().expect("script file");
-    std::fs::write(file.path(), steps.to_string()).expect("write script");
-    file
-}
 
 async fn click_option(browser: &Browser, option: &str) {
     browser
@@ -45,7 +39,7 @@ async fn answered(browser: &Browser, what: &str, count: usize) -> Value {
 
 #[tokio::test]
 async fn permissions_are_allowed_and_denied_from_the_page_and_the_agent_follows() {
-    let steps = script(json!([
+    let steps = script_file(json!([
         {"permission": "Run the tests", "kind": "execute"},
         {"permission": "Delete the cache", "kind": "delete"},
         {"say": "All done."}
@@ -123,7 +117,8 @@ async fn permissions_are_allowed_and_denied_from_the_page_and_the_agent_follows(
 
 #[tokio::test]
 async fn a_permission_nobody_answers_says_it_timed_out_and_offers_no_button() {
-    let steps = script(json!([{"permission": "Deploy", "kind": "execute"}, {"say": "Stopped."}]));
+    let steps =
+        script_file(json!([{"permission": "Deploy", "kind": "execute"}, {"say": "Stopped."}]));
     let stack = ui_stack(Some(&steps)).await;
     let owner = UserId::parse(unique("user")).expect("id");
     let repo = BareRepo::seeded();
@@ -155,7 +150,7 @@ async fn a_permission_nobody_answers_says_it_timed_out_and_offers_no_button() {
 
 #[tokio::test]
 async fn opted_in_notifications_tell_of_a_waiting_permission_and_of_the_task_ending() {
-    let steps = script(json!([{"permission": "Deploy", "kind": "execute"}, {"say": "Done."}]));
+    let steps = script_file(json!([{"permission": "Deploy", "kind": "execute"}, {"say": "Done."}]));
     let stack = ui_stack(Some(&steps)).await;
     let owner = UserId::parse(unique("user")).expect("id");
     let repo = BareRepo::seeded();
