@@ -3,12 +3,11 @@
 //! and the outcome the node reports. No step waits on a node: each records the desired state
 //! and sends a command; the node's callbacks move the task on.
 
-use hangar_protocol::git::{CheckoutSpec, TaskOutput, cut, work_branch};
+use hangar_protocol::git::{TaskOutput, cut};
 use hangar_protocol::limits::REASON_MAX_CHARS;
 use hangar_protocol::node::NodeCommand;
 use hangar_protocol::tasks::{
-    CreateWorkspaceRequest, NodeStatus, TaskStatus, WorkspaceOutcome, WorkspaceStatus,
-    WorkspaceStatusReport,
+    NodeStatus, TaskStatus, WorkspaceOutcome, WorkspaceStatus, WorkspaceStatusReport,
 };
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
@@ -250,57 +249,6 @@ impl Tasks {
             )
             .await?;
         Ok(())
-    }
-
-    /// What a node is told to run for `workspace`, with a fresh callback token.
-    pub(super) async fn workspace_request(
-        &self,
-        task: &Task,
-        workspace: &Workspace,
-    ) -> Result<CreateWorkspaceRequest> {
-        let (project, last_seq) = tokio::join!(
-            self.store.get_project(&task.project_id),
-            self.store.last_message_seq(&task.session_id)
-        );
-        let project = project?.ok_or_else(|| {
-            Error::not_found(
-                ErrorCode::ProjectNotFound,
-                format!("project {} is gone", task.project_id),
-            )
-        })?;
-        let acp_command = project.agent_command();
-        let follow_ups = self.pending_follow_ups(workspace).await?;
-        Ok(CreateWorkspaceRequest {
-            workspace_id: workspace.id.clone(),
-            project_id: task.project_id.clone(),
-            session_id: task.session_id.clone(),
-            checkout: CheckoutSpec {
-                repo: project.repo,
-                base_branch: task.base_branch.clone(),
-                branch: work_branch(task.id.as_str(), &task.title),
-                title: task.title.clone(),
-                submitted_by: task.created_by.clone(),
-                author: self.repos.author.clone(),
-            },
-            prompt: task.prompt.clone(),
-            callback_token: self.tokens.workspace_token(
-                &workspace.id,
-                (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
-            )?,
-            api_url: self.address.api_url.clone(),
-            acp_command,
-            first_seq: last_seq? + 1,
-            reuse: workspace.reuses.clone(),
-            agent_secrets: !project.agent.secret_names.is_empty(),
-            agent_env: project.agent.env,
-            setup_script: project.agent.setup_script,
-            permissions: Some(project.permissions),
-            context: match follow_ups.is_empty() {
-                true => None,
-                false => self.context(&task.session_id).await?,
-            },
-            follow_ups,
-        })
     }
 
     /// The node started the workspace's session: the task is running.

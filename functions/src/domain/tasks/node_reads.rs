@@ -1,17 +1,19 @@
-//! What a node fetches for its workspaces: its assignments (with fresh callback tokens), and
-//! a workspace's secrets just before they are used (the git credential before a clone or a
-//! push, the agent's secret variables before the agent starts).
+//! What a node fetches for its workspaces: what to run (a create command's request, and its
+//! assignments, with fresh callback tokens), and a workspace's secrets just before they are
+//! used (the git credential before a clone or a push, the agent's secret variables before
+//! the agent starts).
 
 use hangar_protocol::agent::AgentSecrets;
 use hangar_protocol::forge::GitCredential;
+use hangar_protocol::git::{CheckoutSpec, work_branch};
 use hangar_protocol::node::{Assignments, PermissionAnswered};
-use hangar_protocol::tasks::{TaskStatus, WorkspaceStatus};
+use hangar_protocol::tasks::{CreateWorkspaceRequest, TaskStatus, WorkspaceStatus};
 use hangar_protocol::{ErrorCode, NodeId, WorkspaceId};
 
 use super::Tasks;
 use crate::domain::agent::read_secrets;
 use crate::domain::error::{Error, Result};
-use crate::domain::records::Project;
+use crate::domain::records::{Project, Task, Workspace};
 
 impl Tasks {
     /// `GET /api/nodes/{id}/assignments`: the workspaces `node` should run now.
@@ -57,6 +59,59 @@ impl Tasks {
             workspaces,
             kept,
             answers,
+            follow_ups,
+        })
+    }
+
+    /// What a node is told to run for `workspace`, with a fresh callback token.
+    pub(super) async fn workspace_request(
+        &self,
+        task: &Task,
+        workspace: &Workspace,
+    ) -> Result<CreateWorkspaceRequest> {
+        // Three reads at once: they are on the path from submit to running.
+        let (project, last_seq, follow_ups) = tokio::join!(
+            self.store.get_project(&task.project_id),
+            self.store.last_message_seq(&task.session_id),
+            self.pending_follow_ups(workspace)
+        );
+        let project = project?.ok_or_else(|| {
+            Error::not_found(
+                ErrorCode::ProjectNotFound,
+                format!("project {} is gone", task.project_id),
+            )
+        })?;
+        let acp_command = project.agent_command();
+        let follow_ups = follow_ups?;
+        Ok(CreateWorkspaceRequest {
+            workspace_id: workspace.id.clone(),
+            project_id: task.project_id.clone(),
+            session_id: task.session_id.clone(),
+            checkout: CheckoutSpec {
+                repo: project.repo,
+                base_branch: task.base_branch.clone(),
+                branch: work_branch(task.id.as_str(), &task.title),
+                title: task.title.clone(),
+                submitted_by: task.created_by.clone(),
+                author: self.repos.author.clone(),
+            },
+            prompt: task.prompt.clone(),
+            callback_token: self.tokens.workspace_token(
+                &workspace.id,
+                (self.timeouts.run_ms + self.timeouts.start_ms) / 1000 + 3600,
+            )?,
+            api_url: self.address.api_url.clone(),
+            acp_command,
+            first_seq: last_seq? + 1,
+            reuse: workspace.reuses.clone(),
+            agent_secrets: !project.agent.secret_names.is_empty(),
+            agent_env: project.agent.env,
+            setup_script: project.agent.setup_script,
+            permissions: Some(project.permissions),
+            context: match follow_ups.is_empty() {
+                true => None,
+                false => self.context(&task.session_id).await?,
+            },
             follow_ups,
         })
     }
