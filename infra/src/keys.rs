@@ -7,13 +7,8 @@ use std::path::Path;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
-use hangar_protocol::auth::{USER_AUDIENCE, UserClaims};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
-
-/// The issuer the local stack trusts for user tokens.
-pub const DEV_USER_ISSUER: &str = "hangar-local-dev";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
@@ -31,7 +26,8 @@ pub enum KeyFileError {
     Encode(String),
 }
 
-/// PEM key pairs for workspace callback tokens and for user tokens.
+/// PEM key pairs for workspace callback tokens and for the local identity provider's user
+/// tokens.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DevKeys {
     pub callback_private_pem: String,
@@ -40,7 +36,7 @@ pub struct DevKeys {
     pub user_public_pem: String,
 }
 
-fn pem_pair() -> Result<(String, String), KeyFileError> {
+pub fn pem_pair() -> Result<(String, String), KeyFileError> {
     let key = SigningKey::generate(&mut OsRng);
     let private = key
         .to_pkcs8_pem(LineEnding::LF)
@@ -98,24 +94,5 @@ impl DevKeys {
                 source,
             }),
         }
-    }
-
-    /// A user token as the local stack's stand-in user auth issuer would mint it.
-    pub fn mint_user_token(
-        &self,
-        user: &str,
-        ttl_seconds: u64,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = hangar_protocol::time::now_ms() / 1000;
-        let claims = UserClaims {
-            iss: DEV_USER_ISSUER.into(),
-            aud: USER_AUDIENCE.into(),
-            sub: user.into(),
-            name: Some(user.into()),
-            iat: now,
-            exp: now + ttl_seconds,
-        };
-        let key = EncodingKey::from_ed_pem(self.user_private_pem.as_bytes())?;
-        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key)
     }
 }

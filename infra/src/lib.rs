@@ -4,11 +4,13 @@
 pub mod demo_repo;
 pub mod hub;
 pub mod keys;
+pub mod oidc;
 pub mod provisioner;
 pub mod stack;
 pub mod template;
 
 pub use hub::LocalHub;
 pub use keys::DevKeys;
+pub use oidc::DevIdentityProvider;
 pub use provisioner::{LocalNodeOptions, LocalProvisioner};
 pub use stack::{LocalStack, StackOptions};

@@ -14,7 +14,7 @@ use hangar_functions::adapters::secrets::SecretsVault;
 use hangar_functions::adapters::tokens::TokenIssuer;
 use hangar_functions::adapters::webhooks::HttpWebhooks;
 use hangar_functions::config::{
-    Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey, UserTokenAlgorithm,
+    Config, ForgeConfig, OidcConfig, SchedulerConfig, SigningConfig, SigningKey, TokenAlgorithm,
 };
 use hangar_functions::domain::live::ConnectionCaps;
 use hangar_functions::domain::ports::{PortError, Scheduler, StoreError};
@@ -29,7 +29,8 @@ use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
 
 use crate::hub::LocalHub;
-use crate::keys::{DEV_USER_ISSUER, DevKeys};
+use crate::keys::DevKeys;
+use crate::oidc::{self, DevIdentityProvider, ISSUER_PATH, LOCAL_CLIENT_ID};
 use crate::provisioner::{LocalNodeOptions, LocalProvisioner};
 
 #[derive(Debug, Clone)]
@@ -56,6 +57,8 @@ pub struct StackOptions {
     pub schedule_poll: Duration,
     /// How often the sweep runs; `None`: never on its own (tests run it by hand).
     pub sweep_every: Option<Duration>,
+    /// How long the local identity provider's access tokens last.
+    pub access_token_ttl: Duration,
 }
 
 impl StackOptions {
@@ -73,6 +76,8 @@ pub enum StackError {
     Table(#[from] StoreError),
     #[error("cannot create the schedule group: {0}")]
     Scheduler(#[from] PortError),
+    #[error(transparent)]
+    Identity(#[from] oidc::KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -88,6 +93,8 @@ pub struct LocalStack {
     pub provisioner: Arc<LocalProvisioner>,
     pub scheduler: Arc<EventBridgeScheduler>,
     pub hub: Arc<LocalHub>,
+    /// The stack's OpenID Connect provider.
+    pub identity: Arc<DevIdentityProvider>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -116,9 +123,22 @@ impl LocalStack {
             dynamodb_endpoint: Some(options.dynamodb_endpoint.clone()),
             callback_public_key_pem: options.keys.callback_public_pem.clone(),
             callback_issuer: "hangar-control-plane".into(),
-            user_public_key_pem: options.keys.user_public_pem.clone(),
-            user_token_algorithm: UserTokenAlgorithm::EdDsa,
-            user_issuer: DEV_USER_ISSUER.into(),
+            // The stack's own provider (see [`crate::oidc`]), under its origin.
+            oidc: OidcConfig {
+                issuer: format!("{api_url}{ISSUER_PATH}"),
+                client_id: LOCAL_CLIENT_ID.into(),
+                audiences: vec![LOCAL_CLIENT_ID.into()],
+                algorithms: vec![
+                    TokenAlgorithm::Rs256,
+                    TokenAlgorithm::Es256,
+                    TokenAlgorithm::EdDsa,
+                ],
+                jwks_url: None,
+                logout_url: None,
+                scopes: "openid email profile".into(),
+            },
+            // The page dials this origin's `/ws`.
+            public_ws_url: None,
             signing: Some(SigningConfig {
                 key: SigningKey::Pem(options.keys.callback_private_pem.clone()),
                 public_api_url: api_url.clone(),
@@ -200,8 +220,17 @@ impl LocalStack {
             },
         )?;
 
-        let mut app =
-            hangar_functions::http::router(state.clone()).merge(hub.router(state.clone()));
+        let identity = Arc::new(
+            DevIdentityProvider::new(
+                config.oidc.issuer.clone(),
+                &options.keys.user_private_pem,
+                options.access_token_ttl.as_secs().max(1),
+            )
+            .map_err(StackError::Identity)?,
+        );
+        let mut app = hangar_functions::http::router(state.clone())
+            .merge(hub.router(state.clone()))
+            .merge(oidc::router(identity.clone()));
         if let Some(root) = &options.web_root {
             app = app.fallback_service(ServeDir::new(root).append_index_html_on_directories(true));
         }
@@ -226,6 +255,7 @@ impl LocalStack {
             provisioner,
             scheduler,
             hub,
+            identity,
             tasks,
         })
     }

@@ -20,6 +20,7 @@ pub mod routes;
 pub mod tasks;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod time;
+pub mod users;
 pub mod webhooks;
 
 /// The release of this build: the node agent reports it, and the control plane expects its

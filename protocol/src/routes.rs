@@ -6,6 +6,12 @@ use crate::ids::{NodeId, PermissionId, ProjectId, SessionId, TaskId, WorkspaceId
 pub const PROJECTS: &str = "/api/projects";
 pub const PROJECT: &str = "/api/projects/{projectId}";
 pub const MEMBERS: &str = "/api/projects/{projectId}/members";
+/// A member by user id, or an invitation by email.
+pub const MEMBER: &str = "/api/projects/{projectId}/members/{member}";
+/// The signed-in user (`GET`), and the record of a sign-in (`POST`).
+pub const ME: &str = "/api/me";
+/// What the page needs before anyone signs in.
+pub const CONFIG: &str = "/api/config";
 pub const TASKS: &str = "/api/projects/{projectId}/tasks";
 pub const TASK: &str = "/api/projects/{projectId}/tasks/{taskId}";
 pub const TASK_RUN: &str = "/api/projects/{projectId}/tasks/{taskId}/run";

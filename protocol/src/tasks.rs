@@ -248,6 +248,9 @@ pub struct ProjectView {
     pub acp_command: Option<String>,
     pub owner: UserId,
     pub members: Vec<UserId>,
+    /// Emails added as members by people who have not signed in yet.
+    #[serde(default)]
+    pub invited: Vec<String>,
     pub created_at: u64,
 }
 
@@ -279,12 +282,6 @@ pub struct CreateProjectRequest {
     /// --experimental-acp`); the stack's default when absent.
     #[serde(default)]
     pub acp_command: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddMemberRequest {
-    pub user_id: UserId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,10 +10,10 @@ use hangar_functions::domain::permissions::Permission;
 use hangar_functions::domain::ports::{
     ConnectionStore, FirstUse, FollowUpStore, IdempotencyStore, IdempotentRequest, InsertOutcome,
     NodeLinkStore, NodeStore, PermissionStore, ProjectStore, Reserved, Saved, SessionStore, Store,
-    StoreError, TaskStore, WorkspaceStore,
+    StoreError, TaskStore, UserStore, WorkspaceStore,
 };
 use hangar_functions::domain::records::{
-    ChatSession, Connection, Node, NodeLink, Project, Task, Workspace,
+    ChatSession, Connection, Invitation, Node, NodeLink, Project, Task, UserRecord, Workspace,
 };
 use hangar_functions::domain::tasks::FollowUpRecord;
 use hangar_protocol::permissions::PermissionAnswer;
@@ -114,6 +114,31 @@ impl ProjectStore for GatedStore {
     }
     async fn list_projects_for(&self, user: &UserId) -> Result<Vec<Project>> {
         self.inner.list_projects_for(user).await
+    }
+}
+
+#[async_trait]
+impl UserStore for GatedStore {
+    async fn put_user(&self, user: &UserRecord) -> Result<()> {
+        self.inner.put_user(user).await
+    }
+    async fn get_user(&self, id: &UserId) -> Result<Option<UserRecord>> {
+        self.inner.get_user(id).await
+    }
+    async fn put_email_owner(&self, email: &str, user: &UserId) -> Result<()> {
+        self.inner.put_email_owner(email, user).await
+    }
+    async fn email_owner(&self, email: &str) -> Result<Option<UserId>> {
+        self.inner.email_owner(email).await
+    }
+    async fn put_invitation(&self, invitation: &Invitation) -> Result<()> {
+        self.inner.put_invitation(invitation).await
+    }
+    async fn invitations_for(&self, email: &str) -> Result<Vec<Invitation>> {
+        self.inner.invitations_for(email).await
+    }
+    async fn delete_invitation(&self, email: &str, project: &ProjectId) -> Result<()> {
+        self.inner.delete_invitation(email, project).await
     }
 }
 

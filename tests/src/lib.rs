@@ -120,6 +120,7 @@ impl TestStack {
             node_agent_version: Some(hangar_protocol::RELEASE.to_string()),
             schedule_poll: Duration::from_millis(100),
             sweep_every: None,
+            access_token_ttl: Duration::from_secs(3600),
         };
         adjust(&mut options);
         let stack = LocalStack::start(options)
@@ -152,8 +153,9 @@ impl TestStack {
     }
 
     pub fn user_token(&self, user: &UserId) -> String {
-        self.keys
-            .mint_user_token(user.as_str(), 3600)
+        self.stack
+            .identity
+            .access_token(user.as_str(), 3600)
             .expect("mint user token")
     }
 

@@ -30,6 +30,7 @@ impl TestStack {
                 permissions: PermissionSettings::allow_all(),
                 webhook: None,
                 owner: owner.clone(),
+                invited: Vec::new(),
                 members: vec![owner.clone()],
                 created_at: now_ms(),
                 revision: 0,

@@ -44,7 +44,6 @@ impl Failure {
 #[derive(Debug, Clone)]
 pub struct Api {
     base: String,
-    token: String,
 }
 
 /// Most tasks the board loads (the newest ones).
@@ -54,16 +53,39 @@ pub const BOARD_MAX_TASKS: usize = 1_000;
 pub const PAGE_LIMIT: u32 = hangar_protocol::limits::MESSAGES_PAGE_MAX_LIMIT;
 
 impl Api {
-    pub fn new(base: String, token: String) -> Api {
-        Api { base, token }
+    pub fn new(base: String) -> Api {
+        Api { base }
     }
 
-    pub fn token(&self) -> &str {
-        &self.token
+    /// Sends the request `make` builds with the current access token; a 401 makes one
+    /// refresh of the sign-in and one more try (a token expired between two refreshes).
+    async fn call<T: DeserializeOwned>(
+        &self,
+        make: impl Fn(RequestBuilder) -> Result<Request, gloo_net::Error>,
+        method: fn(&str) -> RequestBuilder,
+        path: &str,
+    ) -> Result<T, Failure> {
+        let url = format!("{}{path}", self.base);
+        let attempt = || {
+            let token = crate::auth::access_token().unwrap_or_default();
+            make(method(&url).header("Authorization", &format!("Bearer {token}")))
+                .map_err(Failure::network)
+        };
+        match self.send(attempt()?).await {
+            Err(failure) if failure.status == 401 && crate::auth::refresh().await => {
+                self.send(attempt()?).await
+            }
+            answer => answer,
+        }
     }
 
-    fn authorized(&self, builder: RequestBuilder) -> RequestBuilder {
-        builder.header("Authorization", &format!("Bearer {}", self.token))
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, Failure> {
+        self.call(|builder| builder.json(body), Request::patch, path)
+            .await
     }
 
     async fn send<T: DeserializeOwned>(&self, request: Request) -> Result<T, Failure> {
@@ -92,25 +114,23 @@ impl Api {
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
-        let request = self
-            .authorized(Request::get(&format!("{}{path}", self.base)))
-            .build()
-            .map_err(Failure::network)?;
-        self.send(request).await
+        self.call(RequestBuilder::build, Request::get, path).await
     }
 
-    async fn post<T: DeserializeOwned>(
+    pub async fn post<T: DeserializeOwned>(
         &self,
         path: &str,
         body: Option<&impl serde::Serialize>,
     ) -> Result<T, Failure> {
-        let builder = self.authorized(Request::post(&format!("{}{path}", self.base)));
-        let request = match body {
-            Some(body) => builder.json(body),
-            None => builder.build(),
-        }
-        .map_err(Failure::network)?;
-        self.send(request).await
+        self.call(
+            |builder| match body {
+                Some(body) => builder.json(body),
+                None => builder.build(),
+            },
+            Request::post,
+            path,
+        )
+        .await
     }
 
     pub async fn update_project(
@@ -118,15 +138,7 @@ impl Api {
         project: &ProjectId,
         request: &UpdateProjectRequest,
     ) -> Result<ProjectView, Failure> {
-        let request = self
-            .authorized(Request::patch(&format!(
-                "{}{}",
-                self.base,
-                routes::project(project)
-            )))
-            .json(request)
-            .map_err(Failure::network)?;
-        self.send(request).await
+        self.patch(&routes::project(project), request).await
     }
 
     pub async fn projects(&self) -> Result<Vec<ProjectView>, Failure> {
@@ -217,12 +229,7 @@ impl Api {
         task: &TaskId,
         request: &UpdateTaskRequest,
     ) -> Result<TaskView, Failure> {
-        let url = format!("{}{}", self.base, routes::task(project, task));
-        let request = self
-            .authorized(Request::patch(&url))
-            .json(request)
-            .map_err(Failure::network)?;
-        self.send(request).await
+        self.patch(&routes::task(project, task), request).await
     }
 
     pub async fn stop_task(&self, project: &ProjectId, task: &TaskId) -> Result<TaskView, Failure> {

@@ -2,12 +2,13 @@
 //! selected session (live over the WebSocket, history paged over HTTP), the task kanban
 //! board, and the composer with its split button "Run now / Save to backlog".
 //!
-//! The page needs a user token and a project: `?project=<id>` in the address, the token in
-//! the fragment (`#token=<jwt>`, moved to local storage at once) or pasted into the sign-in
-//! panel. The API base and the WebSocket URL come from `<meta>` tags of index.html and
-//! default to this origin (`/api`, `/ws`).
+//! The page needs a signed-in user and a project (`?project=<id>` in the address). "Sign in"
+//! runs the authorization code flow with PKCE against the stack's identity provider (see
+//! [`auth`]); the API base comes from a `<meta>` tag of index.html (default: this origin),
+//! the WebSocket URL from the stack's config document (default: this origin's `/ws`).
 
 mod api;
+mod auth;
 mod notify;
 mod page_sink;
 mod socket;
@@ -25,56 +26,69 @@ use crate::api::Api;
 use crate::page_sink::PageSink;
 use crate::state::Ctx;
 
-const TOKEN_KEY: &str = "hangar.token";
+/// What the page shows while it finds out who is signed in.
+#[derive(Clone)]
+enum Stage {
+    Loading,
+    SignIn(Option<hangar_protocol::users::StackConfig>),
+    Fatal(String),
+    Picker,
+    Project(ProjectId),
+}
 
 fn main() {
     let window = web_sys::window().expect("a browser window");
-    let location = window.location();
-    let search = location.search().unwrap_or_default();
+    let search = window.location().search().unwrap_or_default();
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
-    let project = params.as_ref().and_then(|p| p.get("project"));
-    let token = take_token(&window);
+    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
+    let (code, state) = (param("code"), param("state"));
+    let signed_in = auth::restore();
 
-    sycamore::render(move || match (token, project) {
-        (None, _) => view::sign_in(),
-        (Some(token), None) => view::project_picker(Rc::new(Api::new(api_base(), token))),
-        (Some(token), Some(project)) => match ProjectId::parse(project) {
-            Ok(project) => project_page(Api::new(api_base(), token), project),
-            Err(err) => view::fatal(format!("The project id in the address is not valid: {err}")),
-        },
+    sycamore::render(move || {
+        let stage = create_signal(Stage::Loading);
+        wasm_bindgen_futures::spawn_local(async move {
+            stage.set(decide(code, state, signed_in).await);
+        });
+        view! {
+            (match stage.get_clone() {
+                Stage::Loading => view! { main(class="centered") { p(class="muted") { "Loading…" } } },
+                Stage::SignIn(config) => view::sign_in(config),
+                Stage::Fatal(message) => view::fatal(message),
+                Stage::Picker => view::project_picker(Rc::new(Api::new(api_base()))),
+                Stage::Project(project) => project_page(Api::new(api_base()), project),
+            })
+        }
     });
 }
 
-/// The token from `#token=` (then removed from the address and kept) or from storage.
-fn take_token(window: &web_sys::Window) -> Option<String> {
-    let storage = window.local_storage().ok().flatten();
-    let hash = window.location().hash().unwrap_or_default();
-    if let Some(token) = hash.strip_prefix("#token=").filter(|t| !t.is_empty()) {
-        if let Some(storage) = &storage {
-            let _ = storage.set_item(TOKEN_KEY, token);
+/// Finishes a sign-in the provider sent back, or picks up an earlier one; then the project
+/// of the address (or the picker).
+async fn decide(code: Option<String>, state: Option<String>, signed_in: bool) -> Stage {
+    let api = Api::new(api_base());
+    let config = auth::config(&api_base()).await;
+    if let (Some(code), Some(state)) = (code, state) {
+        let Ok(config) = &config else {
+            return Stage::Fatal("The stack's sign-in settings cannot be read.".into());
+        };
+        if let Err(failure) = auth::complete(&api, config, &code, &state).await {
+            return Stage::Fatal(format!("Signing in failed: {}", failure.describe()));
         }
-        if let Ok(history) = window.history() {
-            let url = format!(
-                "{}{}",
-                window.location().pathname().unwrap_or_default(),
-                window.location().search().unwrap_or_default()
-            );
-            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    } else if !signed_in {
+        return Stage::SignIn(config.ok());
+    }
+    auth::keep_fresh();
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    let project = web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()
+        .and_then(|p| p.get("project"));
+    match project.map(ProjectId::parse) {
+        None => Stage::Picker,
+        Some(Ok(project)) => Stage::Project(project),
+        Some(Err(err)) => {
+            Stage::Fatal(format!("The project id in the address is not valid: {err}"))
         }
-        return Some(token.to_string());
-    }
-    storage.and_then(|s| s.get_item(TOKEN_KEY).ok().flatten())
-}
-
-pub fn store_token(token: &str) {
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let _ = storage.set_item(TOKEN_KEY, token.trim());
-    }
-}
-
-pub fn forget_token() {
-    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let _ = storage.remove_item(TOKEN_KEY);
     }
 }
 
@@ -86,12 +100,19 @@ fn meta(name: &str) -> Option<String> {
     element.get_attribute("content").filter(|c| !c.is_empty())
 }
 
+/// The WebSocket API the stack's config document names, else the `<meta>` tag's.
+fn auth_ws_url() -> Option<String> {
+    auth::cached_config()
+        .and_then(|config| config.ws_url)
+        .or_else(|| meta("hangar-ws-url"))
+}
+
 fn api_base() -> String {
     meta("hangar-api-base").unwrap_or_default()
 }
 
 fn ws_base() -> String {
-    meta("hangar-ws-url").unwrap_or_else(|| {
+    auth_ws_url().unwrap_or_else(|| {
         let location = web_sys::window().expect("window").location();
         let scheme = if location.protocol().unwrap_or_default() == "https:" {
             "wss"
@@ -109,19 +130,25 @@ fn ws_base() -> String {
 /// Opens the project page: its state in context, the project loaded, then the live socket,
 /// whose every (re)open loads tasks, sessions and messages.
 fn project_page(api: Api, project_id: ProjectId) -> View {
-    let ws_url = format!(
-        "{}?{CONNECT_TOKEN_PARAM}={}&{CONNECT_PROJECT_PARAM}={}",
-        ws_base(),
-        js_sys::encode_uri_component(api.token()),
-        js_sys::encode_uri_component(project_id.as_str()),
-    );
+    // Made at every (re)open: the access token may have been refreshed since the last.
+    let ws_url = {
+        let project = project_id.clone();
+        move || {
+            format!(
+                "{}?{CONNECT_TOKEN_PARAM}={}&{CONNECT_PROJECT_PARAM}={}",
+                ws_base(),
+                js_sys::encode_uri_component(&auth::access_token().unwrap_or_default()),
+                js_sys::encode_uri_component(project.as_str()),
+            )
+        }
+    };
     let ctx = Ctx::new(api, project_id);
     provide_context(Rc::clone(&ctx));
     wasm_bindgen_futures::spawn_local(async move {
         // Tasks, sessions and messages load when the socket opens, so nothing falls between
         // a first load and the first frame.
         if ctx.load_project().await {
-            socket::keep_open(ws_url, Rc::new(PageSink(ctx)));
+            socket::keep_open(Rc::new(ws_url), Rc::new(PageSink(ctx)));
         }
     });
     view::project()

@@ -30,15 +30,18 @@ pub trait LiveSink: 'static {
     fn event(&self, event: LiveEvent);
 }
 
-/// Opens `url` and keeps it open for the life of the page.
-pub fn keep_open(url: String, sink: Rc<dyn LiveSink>) {
+/// The address to open, made anew at every (re)open.
+pub type SocketUrl = Rc<dyn Fn() -> String>;
+
+/// Opens the socket and keeps it open for the life of the page.
+pub fn keep_open(url: SocketUrl, sink: Rc<dyn LiveSink>) {
     let delay = Rc::new(Cell::new(RECONNECT_FIRST_MS));
-    open(Rc::new(url), sink, delay);
+    open(url, sink, delay);
 }
 
-fn open(url: Rc<String>, sink: Rc<dyn LiveSink>, delay: Rc<Cell<u32>>) {
+fn open(url: SocketUrl, sink: Rc<dyn LiveSink>, delay: Rc<Cell<u32>>) {
     sink.state(LinkState::Connecting);
-    let socket = match WebSocket::new(&url) {
+    let socket = match WebSocket::new(&url()) {
         Ok(socket) => socket,
         Err(_) => {
             schedule_reopen(url, sink, delay);
@@ -90,7 +93,7 @@ fn open(url: Rc<String>, sink: Rc<dyn LiveSink>, delay: Rc<Cell<u32>>) {
     on_close.forget();
 }
 
-fn schedule_reopen(url: Rc<String>, sink: Rc<dyn LiveSink>, delay: Rc<Cell<u32>>) {
+fn schedule_reopen(url: SocketUrl, sink: Rc<dyn LiveSink>, delay: Rc<Cell<u32>>) {
     sink.state(LinkState::Reconnecting);
     let wait = delay.get();
     delay.set((wait * 2).min(RECONNECT_MAX_MS));

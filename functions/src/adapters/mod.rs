@@ -8,6 +8,7 @@ pub mod aws;
 pub mod dynamo;
 pub mod ec2;
 pub mod github;
+pub mod oidc;
 pub mod scheduler;
 pub mod secrets;
 pub mod tokens;

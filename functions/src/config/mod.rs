@@ -3,6 +3,7 @@
 //! variable instead of failing a request later. A function reads only the sections its
 //! needs name (see `lambda::catalog`): one that never signs is never given the key.
 
+mod oidc;
 mod sections;
 
 use std::collections::HashMap;
@@ -11,19 +12,13 @@ pub use hangar_protocol::config::FromEnv;
 pub use hangar_protocol::config::{ConfigError, Vars};
 use hangar_protocol::limits;
 
+pub use self::oidc::{OidcConfig, TokenAlgorithm};
 pub use self::sections::{Ec2Config, ForgeConfig, SchedulerConfig, SigningConfig, SigningKey};
 use crate::domain::live::ConnectionCaps;
 use crate::domain::projects::RepoPolicy;
 use crate::domain::{NodeQuotas, Timeouts};
 use crate::lambda::catalog::Need;
 use hangar_protocol::git::GitIdentity;
-
-/// Which signature algorithm user tokens are checked with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserTokenAlgorithm {
-    EdDsa,
-    Es256,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -34,10 +29,10 @@ pub struct Config {
     pub callback_public_key_pem: String,
     /// `iss` of workspace and node tokens.
     pub callback_issuer: String,
-    /// PEM (SPKI) key that verifies user tokens, with its algorithm and expected `iss`.
-    pub user_public_key_pem: String,
-    pub user_token_algorithm: UserTokenAlgorithm,
-    pub user_issuer: String,
+    /// The identity provider user tokens come from.
+    pub oidc: OidcConfig,
+    /// `HANGAR_PUBLIC_WS_URL`: the WebSocket API the page dials (unset: the page's origin).
+    pub public_ws_url: Option<String>,
     pub timeouts: Timeouts,
     pub quotas: NodeQuotas,
     /// `HANGAR_MAX_CONNECTIONS_PER_USER` and `HANGAR_MAX_CONNECTIONS_PER_PROJECT`: live viewer
@@ -223,21 +218,11 @@ impl Config {
             callback_issuer: vars
                 .get_or("HANGAR_CALLBACK_ISSUER", "hangar-control-plane")
                 .to_string(),
-            user_public_key_pem: vars.pem(
-                "HANGAR_USER_JWT_PUBLIC_KEY",
-                "the PEM public key of the user auth issuer",
-            )?,
-            user_token_algorithm: vars.choice(
-                "HANGAR_USER_JWT_ALG",
-                UserTokenAlgorithm::EdDsa,
-                &[
-                    ("EdDSA", UserTokenAlgorithm::EdDsa),
-                    ("ES256", UserTokenAlgorithm::Es256),
-                ],
-            )?,
-            user_issuer: vars
-                .required("HANGAR_USER_JWT_ISSUER", "the iss of user tokens")?
-                .to_string(),
+            oidc: oidc::oidc(vars)?,
+            public_ws_url: vars
+                .get("HANGAR_PUBLIC_WS_URL")
+                .map(|url| sections::socket_url("HANGAR_PUBLIC_WS_URL", url))
+                .transpose()?,
             timeouts: timeouts(vars)?,
             quotas: quotas(vars)?,
             connection_caps: connection_caps(vars)?,

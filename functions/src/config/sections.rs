@@ -57,7 +57,7 @@ pub struct Ec2Config {
 }
 
 /// A `ws://` or `wss://` URL, without a trailing slash.
-fn socket_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
+pub(super) fn socket_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
     if value.starts_with("ws://") || value.starts_with("wss://") {
         Ok(value.trim_end_matches('/').to_string())
     } else {

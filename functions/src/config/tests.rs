@@ -8,11 +8,8 @@ fn base() -> HashMap<String, String> {
             "HANGAR_CALLBACK_PUBLIC_KEY",
             "-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----",
         ),
-        (
-            "HANGAR_USER_JWT_PUBLIC_KEY",
-            "-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----",
-        ),
-        ("HANGAR_USER_JWT_ISSUER", "https://auth.example"),
+        ("HANGAR_OIDC_ISSUER", "https://auth.example/"),
+        ("HANGAR_OIDC_CLIENT_ID", "web-client"),
         (
             "HANGAR_CALLBACK_PRIVATE_KEY",
             "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
@@ -54,7 +51,9 @@ fn defaults_apply_and_escaped_newlines_are_restored() {
     assert_eq!(ec2.acp_command, "claude-code-acp");
     assert_eq!(config.scheduler.expect("scheduler").group, "hangar");
     assert!(config.callback_public_key_pem.contains("KEY-----\nabc\n"));
-    assert_eq!(config.user_token_algorithm, UserTokenAlgorithm::EdDsa);
+    assert_eq!(config.oidc.issuer, "https://auth.example/");
+    assert_eq!(config.oidc.audiences, ["web-client"]);
+    assert_eq!(config.oidc.algorithms.len(), 3);
 }
 
 #[test]
@@ -122,7 +121,11 @@ fn each_bad_variable_is_named() {
     );
     for (name, value, invalid) in [
         ("MAX_AUTO_NODE_LIFETIME_MS", Some("0"), true),
-        ("HANGAR_USER_JWT_ALG", Some("HS256"), true),
+        ("HANGAR_OIDC_ALGORITHMS", Some("RS256,HS256"), true),
+        ("HANGAR_OIDC_ALGORITHMS", Some(" , "), true),
+        ("HANGAR_OIDC_ISSUER", Some("auth.example"), true),
+        ("HANGAR_OIDC_ISSUER", None, false),
+        ("HANGAR_OIDC_CLIENT_ID", None, false),
         ("HANGAR_CALLBACK_PUBLIC_KEY", Some("not a pem"), true),
         (
             "HANGAR_EC2_INSTANCE_TYPES",

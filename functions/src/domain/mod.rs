@@ -10,6 +10,7 @@ pub mod history;
 pub mod idempotency;
 pub mod ingest;
 pub mod live;
+pub mod members;
 pub mod permissions;
 pub mod pool;
 pub mod ports;
@@ -17,6 +18,7 @@ pub mod projects;
 pub mod records;
 pub mod sweep;
 pub mod tasks;
+pub mod users;
 pub mod webhooks;
 
 pub use error::Error;

@@ -1,13 +1,11 @@
-//! Projects as their members see them: create one, list mine, read one, add a member.
+//! Projects as their members see them: create one, list mine, read one, change one.
 
 use hangar_protocol::agent::{AgentRequest, AgentSettings};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::git::{GitIdentity, RepoScheme, is_branch_name, repo_scheme};
-use hangar_protocol::limits::{
-    ACP_COMMAND_MAX_CHARS, PROJECT_MAX_MEMBERS, REPO_MAX_CHARS, TITLE_MAX_CHARS,
-};
+use hangar_protocol::limits::{ACP_COMMAND_MAX_CHARS, REPO_MAX_CHARS, TITLE_MAX_CHARS};
 use hangar_protocol::permissions::PermissionSettings;
-use hangar_protocol::tasks::{AddMemberRequest, CreateProjectRequest, ProjectView, VmSize};
+use hangar_protocol::tasks::{CreateProjectRequest, ProjectView, VmSize};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, UserId};
 
@@ -35,6 +33,7 @@ impl From<Project> for ProjectView {
             acp_command: project.acp_command,
             owner: project.owner,
             members: project.members,
+            invited: project.invited,
             created_at: project.created_at,
         }
     }
@@ -192,6 +191,7 @@ pub async fn create_project(
             .transpose()?,
         owner: user.clone(),
         members: vec![user.clone()],
+        invited: Vec::new(),
         created_at: now_ms(),
         revision: 0,
     };
@@ -318,7 +318,7 @@ async fn apply_update(
 
 /// Applies `change` to the owner's project, read afresh for each attempt, until the save
 /// wins over concurrent changes; `change` returns false when nothing is to be written.
-async fn change_project(
+pub(super) async fn change_project(
     store: &dyn ProjectStore,
     user: &UserId,
     id: &ProjectId,
@@ -335,12 +335,16 @@ async fn change_project(
 }
 
 /// Saves `project` over the revision it was read at; false when another change won.
-async fn save_over(store: &dyn ProjectStore, project: &mut Project, read: u64) -> Result<bool> {
+pub(super) async fn save_over(
+    store: &dyn ProjectStore,
+    project: &mut Project,
+    read: u64,
+) -> Result<bool> {
     project.revision = read + 1;
     Ok(store.save_project(project, read).await? == Saved::Yes)
 }
 
-fn kept_changing(id: &ProjectId) -> Error {
+pub(super) fn kept_changing(id: &ProjectId) -> Error {
     Error::Internal(format!("project {id} kept changing under an update"))
 }
 
@@ -359,29 +363,6 @@ pub async fn get_project(
     project: &ProjectId,
 ) -> Result<ProjectView> {
     Ok(member_project(store, user, project).await?.into())
-}
-
-pub async fn add_member(
-    store: &dyn ProjectStore,
-    user: &UserId,
-    project: &ProjectId,
-    request: AddMemberRequest,
-) -> Result<ProjectView> {
-    let project = change_project(store, user, project, |project| {
-        if project.members.contains(&request.user_id) {
-            return Ok(false);
-        }
-        if project.members.len() >= PROJECT_MAX_MEMBERS {
-            return Err(Error::conflict(
-                ErrorCode::TooManyMembers,
-                format!("a project has at most {PROJECT_MAX_MEMBERS} members"),
-            ));
-        }
-        project.members.push(request.user_id.clone());
-        Ok(true)
-    })
-    .await?;
-    Ok(project.into())
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub struct Project {
     pub owner: UserId,
     /// Users who may see and act on the project; the owner is always one of them.
     pub members: Vec<UserId>,
+    /// Emails added as members before their owners ever signed in: each becomes a member at
+    /// that first sign-in (an `Invitation` item per email finds them).
+    #[serde(default)]
+    pub invited: Vec<String>,
     pub created_at: u64,
     /// Bumped on every save; each save expects the revision it read, so two owners'
     /// concurrent changes (two members added at once) both land.
@@ -388,4 +392,25 @@ pub struct Connection {
     /// Unix epoch seconds after which the item is dead even without a `$disconnect` (the
     /// table's TTL attribute removes it eventually; readers skip it at once).
     pub ttl: u64,
+}
+
+/// A user as the identity provider described them at their latest sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub first_seen_at: u64,
+    pub last_seen_at: u64,
+}
+
+/// A project's membership waiting for whoever signs in with `email`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub email: String,
+    pub project_id: ProjectId,
+    pub invited_by: UserId,
+    pub invited_at: u64,
 }

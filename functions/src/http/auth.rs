@@ -1,13 +1,15 @@
 //! Token checks at the boundary. Three kinds of token arrive, all asymmetric JWTs whose
 //! audience tells them apart: workspace callback tokens and node callback tokens (minted by
-//! the control plane, see [`crate::adapters::tokens`]) and user tokens (minted by the user
-//! auth issuer). The control plane verifies them with public keys only.
+//! the control plane, see [`crate::adapters::tokens`]), checked here with the control plane's
+//! public key, and user tokens (issued by the OpenID Connect provider), checked in
+//! [`super::user_tokens`] against its JWKS.
 
 use std::fmt::Display;
 
+use std::sync::Arc;
+
 use hangar_protocol::auth::{
-    CALLBACK_AUDIENCE, CallbackClaims, NODE_CALLBACK_AUDIENCE, NodeClaims, USER_AUDIENCE,
-    UserClaims,
+    CALLBACK_AUDIENCE, CallbackClaims, NODE_CALLBACK_AUDIENCE, NodeClaims, UserClaims,
 };
 use hangar_protocol::{ErrorCode, NodeId, UserId, WorkspaceId};
 use jsonwebtoken::errors::ErrorKind;
@@ -16,19 +18,19 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::user_tokens::{TokenUse, UserTokens};
+use crate::adapters::oidc::OidcIssuer;
 use crate::adapters::tokens::KeyError;
-use crate::config::{Config, UserTokenAlgorithm};
+use crate::config::Config;
 
 /// Seconds of clock skew tolerated on `exp`/`nbf`.
 const LEEWAY_SECONDS: u64 = 30;
 
-#[derive(Clone)]
 pub struct Authenticator {
     callback_key: DecodingKey,
     callback_validation: Validation,
     node_validation: Validation,
-    user_key: DecodingKey,
-    user_validation: Validation,
+    users: UserTokens,
 }
 
 impl Authenticator {
@@ -39,31 +41,26 @@ impl Authenticator {
                 algorithm: "Ed25519",
                 reason: err.to_string(),
             })?;
-        let (user_key, user_algorithm, curve) = match config.user_token_algorithm {
-            UserTokenAlgorithm::EdDsa => (
-                DecodingKey::from_ed_pem(config.user_public_key_pem.as_bytes()),
-                Algorithm::EdDSA,
-                "Ed25519",
-            ),
-            UserTokenAlgorithm::Es256 => (
-                DecodingKey::from_ec_pem(config.user_public_key_pem.as_bytes()),
-                Algorithm::ES256,
-                "P-256",
-            ),
-        };
-        let user_key = user_key.map_err(|err| KeyError {
-            name: "HANGAR_USER_JWT_PUBLIC_KEY",
-            algorithm: curve,
-            reason: err.to_string(),
-        })?;
-        let issuer = &config.callback_issuer;
+        let issuer =
+            OidcIssuer::new(&config.oidc.issuer, config.oidc.jwks_url.clone()).map_err(|err| {
+                KeyError {
+                    name: "HANGAR_OIDC_ISSUER",
+                    algorithm: "JWKS",
+                    reason: err.to_string(),
+                }
+            })?;
+        let callback_issuer = &config.callback_issuer;
         Ok(Authenticator {
             callback_key,
-            callback_validation: validation(Algorithm::EdDSA, CALLBACK_AUDIENCE, issuer),
-            node_validation: validation(Algorithm::EdDSA, NODE_CALLBACK_AUDIENCE, issuer),
-            user_key,
-            user_validation: validation(user_algorithm, USER_AUDIENCE, &config.user_issuer),
+            callback_validation: validation(Algorithm::EdDSA, CALLBACK_AUDIENCE, callback_issuer),
+            node_validation: validation(Algorithm::EdDSA, NODE_CALLBACK_AUDIENCE, callback_issuer),
+            users: UserTokens::new(&config.oidc, Arc::new(issuer)),
         })
+    }
+
+    /// The identity provider user tokens come from.
+    pub fn issuer(&self) -> &OidcIssuer {
+        self.users.issuer()
     }
 
     /// Checks a callback token and that it was minted for `workspace`.
@@ -96,7 +93,7 @@ impl Authenticator {
 
     /// Checks the token a WebSocket `$connect` carries: a user token opens a viewer's
     /// connection, a node token a node's socket. The token's audience tells which.
-    pub fn verify_connect(&self, token: Option<&str>) -> Result<Peer, ApiError> {
+    pub async fn verify_connect(&self, token: Option<&str>) -> Result<Peer, ApiError> {
         let token = token
             .map(str::trim)
             .filter(|t| !t.is_empty())
@@ -114,28 +111,42 @@ impl Authenticator {
             }
             return Ok(Peer::Node(claims.node_id));
         }
-        self.verify_user_token(Some(token)).map(Peer::User)
+        self.verify_user_token(token).await.map(Peer::User)
     }
 
-    /// Checks a user token; returns the user it names.
-    pub fn verify_user(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
-        self.verify_user_token(Some(bearer(authorization)?))
+    /// Checks the user access token of an `Authorization: Bearer <jwt>` header.
+    pub async fn verify_user(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
+        self.verify_user_token(bearer(authorization)?).await
     }
 
-    /// Checks a bare user token (the WebSocket `$connect` gets it in the query string, since
-    /// browsers cannot set headers on a WebSocket).
-    pub fn verify_user_token(&self, token: Option<&str>) -> Result<UserId, ApiError> {
-        let token = token
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(ErrorCode::MissingToken, "connect with ?token=<user jwt>")
-            })?;
-        let claims: UserClaims = decode_token(token, &self.user_key, &self.user_validation)?;
-        user_of_subject(&claims.iss, &claims.sub).ok_or_else(|| {
-            ApiError::unauthorized(ErrorCode::InvalidToken, "the token's subject is empty")
-        })
+    /// Checks a bare user access token (the WebSocket `$connect` gets it in the query string,
+    /// since browsers cannot set headers on a WebSocket).
+    pub async fn verify_user_token(&self, token: &str) -> Result<UserId, ApiError> {
+        let claims = self.users.verify(token, TokenUse::Access).await?;
+        user_of_claims(&claims)
     }
+
+    /// Checks an ID token (what the provider says of who signed in) and that it names `user`.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        user: &UserId,
+    ) -> Result<UserClaims, ApiError> {
+        let claims = self.users.verify(token, TokenUse::Id).await?;
+        if &user_of_claims(&claims)? != user {
+            return Err(ApiError::forbidden(
+                ErrorCode::InvalidToken,
+                "the ID token names another user than the access token",
+            ));
+        }
+        Ok(claims)
+    }
+}
+
+fn user_of_claims(claims: &UserClaims) -> Result<UserId, ApiError> {
+    user_of_subject(&claims.iss, &claims.sub).ok_or_else(|| {
+        ApiError::unauthorized(ErrorCode::InvalidToken, "the token's subject is empty")
+    })
 }
 
 /// The user an identity provider's subject names. A subject that is an id already is itself
@@ -298,7 +309,7 @@ fn decode_token<T: DeserializeOwned>(
                     (ErrorCode::TokenExpired, "the token has expired".into())
                 }
                 ErrorKind::ImmatureSignature => (
-                    ErrorCode::InvalidToken,
+                    ErrorCode::TokenNotYetValid,
                     "the token is not valid yet (nbf)".into(),
                 ),
                 ErrorKind::InvalidSignature => (

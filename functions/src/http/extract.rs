@@ -113,7 +113,11 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        state.auth.verify_user(authorization(parts)).map(AuthUser)
+        state
+            .auth
+            .verify_user(authorization(parts))
+            .await
+            .map(AuthUser)
     }
 }
 

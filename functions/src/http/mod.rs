@@ -8,6 +8,8 @@ pub mod error;
 pub mod extract;
 pub mod routes;
 mod sessions;
+mod user_tokens;
+mod users;
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use self::auth::{Authenticator, Peer};
 pub use self::error::ApiError;
 use self::routes::{ROUTES, Route};
 use crate::adapters::tokens::KeyError;
-use crate::config::Config;
+use crate::config::{Config, OidcConfig};
 use crate::domain::NodeRelease;
 use crate::domain::forge::Forges;
 use crate::domain::live::Live;
@@ -37,6 +39,14 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub tasks: Arc<Tasks>,
     pub live: Arc<Live>,
+    /// What the page is told before anyone signs in.
+    pub site: Arc<Site>,
+}
+
+/// The sign-in settings and WebSocket URL the page reads from `GET /api/config`.
+pub struct Site {
+    pub oidc: OidcConfig,
+    pub ws_url: Option<String>,
 }
 
 /// The outside world a control plane runs against (a function lacking a need gets an
@@ -113,6 +123,10 @@ impl AppState {
             auth: Arc::new(Authenticator::from_config(config)?),
             tasks: Arc::new(tasks),
             live,
+            site: Arc::new(Site {
+                oidc: config.oidc.clone(),
+                ws_url: config.public_ws_url.clone(),
+            }),
         })
     }
 }
@@ -125,7 +139,7 @@ pub async fn connect(
     token: Option<&str>,
     project: Option<&str>,
 ) -> Result<(), ApiError> {
-    match state.auth.verify_connect(token)? {
+    match state.auth.verify_connect(token).await? {
         Peer::User(user) => {
             state.live.connect(connection_id, &user, project).await?;
         }

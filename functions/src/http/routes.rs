@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::tasks::{
-    AddMemberRequest, CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage,
-    TaskView, UpdateTaskRequest,
+    CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView,
+    UpdateTaskRequest,
 };
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, routes};
 
@@ -24,6 +24,7 @@ use super::callbacks::{
 use super::error::ApiError;
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody, PathIds};
 use super::sessions::{answer_permission, list_messages, post_message};
+use super::users;
 use crate::domain::projects;
 use crate::domain::tasks::TaskPageRequest;
 use crate::lambda::catalog::{
@@ -89,7 +90,19 @@ pub const ROUTES: &[Route] = &[
         |m| on(m, update_project),
     ),
     route("add-member", ("POST", routes::MEMBERS), RECORD, |m| {
-        on(m, add_member)
+        on(m, users::add_member)
+    }),
+    route("remove-member", ("DELETE", routes::MEMBER), RECORD, |m| {
+        on(m, users::remove_member)
+    }),
+    route("get-me", ("GET", routes::ME), READ, |m| {
+        on(m, users::get_me)
+    }),
+    route("sign-in", ("POST", routes::ME), RECORD, |m| {
+        on(m, users::sign_in)
+    }),
+    route("get-config", ("GET", routes::CONFIG), READ, |m| {
+        on(m, users::get_config)
     }),
     route("create-task", ("POST", routes::TASKS), TASK_STEPS, |m| {
         on(m, create_task)
@@ -251,17 +264,6 @@ async fn update_project(
     Ok(Json(
         projects::update_project(store, &tasks.forges, &tasks.repos, &user, &project, request)
             .await?,
-    ))
-}
-
-async fn add_member(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    PathIds(project): PathIds<ProjectId>,
-    JsonBody(request): JsonBody<AddMemberRequest>,
-) -> Answer<ProjectView> {
-    Ok(Json(
-        projects::add_member(state.store.as_ref(), &user, &project, request).await?,
     ))
 }
 

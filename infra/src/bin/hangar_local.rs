@@ -69,6 +69,7 @@ async fn run() -> Result<(), String> {
         node_agent_version: config::node_agent_version(vars),
         schedule_poll: Duration::from_secs(1),
         sweep_every: Some(Duration::from_secs(60)),
+        access_token_ttl: Duration::from_secs(3600),
     })
     .await
     .map_err(|err| err.to_string())?;
@@ -103,6 +104,7 @@ async fn run() -> Result<(), String> {
             webhook: None,
             owner: owner.clone(),
             members: vec![owner],
+            invited: Vec::new(),
             created_at: hangar_protocol::time::now_ms(),
             revision: stored.as_ref().map_or(0, |project| project.revision + 1),
         };
@@ -113,13 +115,19 @@ async fn run() -> Result<(), String> {
         }
         .map_err(|err| err.to_string())?;
     }
-    let token = keys
-        .mint_user_token(DEV_USER, 7 * 24 * 3600)
+    // For scripts and `#token=` (development only); the page signs in through the provider.
+    let token = stack
+        .identity
+        .access_token(DEV_USER, 7 * 24 * 3600)
         .map_err(|err| err.to_string())?;
     std::fs::write(state_dir.join("dev-user.jwt"), &token).map_err(|err| err.to_string())?;
     println!("Hangar local stack on {}", stack.url("/"));
     println!(
-        "  open the demo project signed in as {DEV_USER}: {}",
+        "  open the demo project and sign in as Dev User (the stack's own OpenID provider): {}",
+        stack.url(&format!("/?project={DEMO_PROJECT}"))
+    );
+    println!(
+        "  or skip signing in (development only): {}",
         stack.url(&format!("/?project={DEMO_PROJECT}#token={token}"))
     );
     println!(

@@ -1,5 +1,5 @@
-//! The parts of the template every function shares: parameters, the globals, the table, the
-//! APIs, the schedule group, the signing key's secret, the nodes' security group, the alarm
+//! The parts of the template every function shares: parameters, the globals, the user pool,
+//! the table, the APIs, the schedule group, the signing key's secret, the nodes' security group, the alarm
 //! topic, and the outputs.
 
 use hangar_functions::lambda::catalog::{Lambda, Trigger};
@@ -32,16 +32,27 @@ pub const PARAMETERS: &str = r#"Parameters:
     Description: >
       PEM (PKCS#8) Ed25519 private key signing workspace and node tokens (newlines as \n). It
       is kept in Secrets Manager; only the functions that sign can read it.
-  UserJwtPublicKey:
+  OidcIssuer:
     Type: String
-    Description: PEM public key of the user auth issuer (newlines as \n).
-  UserJwtIssuer:
+    Default: ""
+    Description: >
+      An external OpenID Connect issuer users sign in with (Auth0, Okta, Google, ...), its
+      `iss` exactly; empty for the stack's own Cognito user pool (the default).
+  OidcClientId:
     Type: String
-    Description: iss claim of user tokens.
-  UserJwtAlgorithm:
+    Default: ""
+    Description: The UI's public client (code flow with PKCE) at OidcIssuer; only with OidcIssuer.
+  SelfSignUp:
     Type: String
-    AllowedValues: [EdDSA, ES256]
-    Default: EdDSA
+    AllowedValues: ["true", "false"]
+    Default: "false"
+    Description: >
+      Whether anyone may create an account in the stack's user pool; otherwise only people
+      an administrator (or AdminEmail) adds.
+  AdminEmail:
+    Type: String
+    Default: ""
+    Description: A first user of the user pool, mailed a temporary password (empty for none).
   UiOrigin:
     Type: String
     AllowedPattern: "^https?://[^*/]+$"
@@ -111,6 +122,9 @@ pub const PARAMETERS: &str = r#"Parameters:
 
 pub const GLOBALS: &str = r#"Conditions:
   HasAlarmEmail: !Not [!Equals [!Ref AlarmEmail, ""]]
+  UseCognito: !Equals [!Ref OidcIssuer, ""]
+  HasAdminEmail: !And [!Condition UseCognito, !Not [!Equals [!Ref AdminEmail, ""]]]
+  AdminCreatesUsers: !Equals [!Ref SelfSignUp, "false"]
   HasAgentEnvSecret: !Not [!Equals [!Ref NodeAgentEnvSecretArn, ""]]
 
 Globals:
@@ -125,9 +139,18 @@ Globals:
       Variables:
         HANGAR_TABLE_NAME: !Ref Table
         HANGAR_CALLBACK_PUBLIC_KEY: !Ref SigningPublicKey
-        HANGAR_USER_JWT_PUBLIC_KEY: !Ref UserJwtPublicKey
-        HANGAR_USER_JWT_ISSUER: !Ref UserJwtIssuer
-        HANGAR_USER_JWT_ALG: !Ref UserJwtAlgorithm
+        # User tokens: the stack's user pool, or the external issuer named.
+        HANGAR_OIDC_ISSUER: !If
+          - UseCognito
+          - !Sub "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"
+          - !Ref OidcIssuer
+        HANGAR_OIDC_CLIENT_ID: !If [UseCognito, !Ref UserPoolClient, !Ref OidcClientId]
+        # Cognito's discovery document names no end-session endpoint; its hosted /logout is it.
+        HANGAR_OIDC_LOGOUT_URL: !If
+          - UseCognito
+          - !Sub "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/logout"
+          - ""
+        HANGAR_PUBLIC_WS_URL: !Sub "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/live"
         NODE_WARM_TIMEOUT_MS: !Ref NodeWarmTimeoutMs
         MAX_AUTO_NODE_LIFETIME_MS: !Ref MaxAutoNodeLifetimeMs
         HANGAR_MAX_NODES: !Ref MaxNodes
@@ -169,6 +192,67 @@ pub const RESOURCES: &str = r#"Table:
     PointInTimeRecoverySpecification:
       PointInTimeRecoveryEnabled: true
 
+# Who signs in: the stack's own user pool unless OidcIssuer names another provider. The UI
+# is a public client (no secret) of the authorization code flow, which it runs with PKCE.
+# Federating Google or any OIDC provider into the pool: README, "Sign-in".
+UserPool:
+  Type: AWS::Cognito::UserPool
+  Condition: UseCognito
+  DeletionPolicy: Retain
+  UpdateReplacePolicy: Retain
+  Properties:
+    UserPoolName: !Sub "${AWS::StackName}-users"
+    UsernameAttributes: [email]
+    AutoVerifiedAttributes: [email]
+    AdminCreateUserConfig:
+      AllowAdminCreateUserOnly: !If [AdminCreatesUsers, true, false]
+    Schema:
+      - { Name: email, AttributeDataType: String, Required: true, Mutable: true }
+      - { Name: name, AttributeDataType: String, Required: false, Mutable: true }
+    Policies:
+      PasswordPolicy:
+        MinimumLength: 12
+
+# The hosted sign-in pages: a prefix unique to this stack (its id's UUID).
+UserPoolDomain:
+  Type: AWS::Cognito::UserPoolDomain
+  Condition: UseCognito
+  Properties:
+    UserPoolId: !Ref UserPool
+    Domain: !Join ["-", ["hangar", !Select [2, !Split ["/", !Ref AWS::StackId]]]]
+
+UserPoolClient:
+  Type: AWS::Cognito::UserPoolClient
+  Condition: UseCognito
+  Properties:
+    UserPoolId: !Ref UserPool
+    ClientName: hangar-web
+    GenerateSecret: false
+    AllowedOAuthFlowsUserPoolClient: true
+    AllowedOAuthFlows: [code]
+    AllowedOAuthScopes: [openid, email, profile]
+    SupportedIdentityProviders: [COGNITO]
+    CallbackURLs: [!Sub "${UiOrigin}/"]
+    LogoutURLs: [!Sub "${UiOrigin}/"]
+    ExplicitAuthFlows: [ALLOW_REFRESH_TOKEN_AUTH]
+    EnableTokenRevocation: true
+    PreventUserExistenceErrors: ENABLED
+    AccessTokenValidity: 60
+    IdTokenValidity: 60
+    RefreshTokenValidity: 30
+    TokenValidityUnits: { AccessToken: minutes, IdToken: minutes, RefreshToken: days }
+
+AdminUser:
+  Type: AWS::Cognito::UserPoolUser
+  Condition: HasAdminEmail
+  Properties:
+    UserPoolId: !Ref UserPool
+    Username: !Ref AdminEmail
+    DesiredDeliveryMediums: [EMAIL]
+    UserAttributes:
+      - { Name: email, Value: !Ref AdminEmail }
+      - { Name: email_verified, Value: "true" }
+
 # The key that signs workspace and node tokens; read only by the functions that sign.
 SigningKeySecret:
   Type: AWS::SecretsManager::Secret
@@ -184,7 +268,7 @@ HttpApi:
       AllowOrigins: [!Ref UiOrigin]
       AllowHeaders: [authorization, content-type, idempotency-key]
       ExposeHeaders: [idempotent-replayed]
-      AllowMethods: [GET, POST]
+      AllowMethods: [GET, POST, PATCH, DELETE]
       MaxAge: 600
     DefaultRouteSettings:
       ThrottlingBurstLimit: !Ref ApiBurstLimit
@@ -362,4 +446,11 @@ pub const OUTPUTS: &str = r#"Outputs:
   NodeSecurityGroupId:
     Value: !Ref NodeSecurityGroup
   AlarmTopicArn:
-    Value: !Ref AlarmTopic"#;
+    Value: !Ref AlarmTopic
+  UserPoolId:
+    Condition: UseCognito
+    Value: !Ref UserPool
+  SignInDomain:
+    Condition: UseCognito
+    Description: The user pool's hosted sign-in pages.
+    Value: !Sub "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com""#;

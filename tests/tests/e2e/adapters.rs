@@ -242,10 +242,10 @@ async fn a_signing_function_reads_its_key_from_secrets_manager_at_cold_start() {
             stack.keys.callback_public_pem.clone(),
         ),
         (
-            "HANGAR_USER_JWT_PUBLIC_KEY",
-            stack.keys.user_public_pem.clone(),
+            "HANGAR_OIDC_ISSUER",
+            stack.stack.identity.issuer().to_string(),
         ),
-        ("HANGAR_USER_JWT_ISSUER", "hangar-local-dev".to_string()),
+        ("HANGAR_OIDC_CLIENT_ID", "hangar-web".to_string()),
         ("HANGAR_SIGNING_KEY_SECRET_ARN", arn),
         ("HANGAR_SECRETS_ENDPOINT", aws.clone()),
         ("HANGAR_PUBLIC_API_URL", "https://api.example".to_string()),

@@ -122,52 +122,6 @@ async fn callback_auth_failures_are_refused() {
     assert_eq!(ingest_ok(&stack, &seeded, body()).await.persisted, 1);
 }
 
-/// A user token whose `nbf` lies an hour ahead (past any leeway) is refused until then.
-#[tokio::test]
-async fn a_user_token_not_valid_yet_is_refused() {
-    let stack = TestStack::start().await;
-    let now = hangar_protocol::time::now_ms() / 1000;
-    let claims = serde_json::json!({
-        "iss": hangar_infra::keys::DEV_USER_ISSUER, "aud": hangar_protocol::auth::USER_AUDIENCE,
-        "sub": "early-user", "iat": now, "nbf": now + 3600, "exp": now + 7200,
-    });
-    let key = jsonwebtoken::EncodingKey::from_ed_pem(stack.keys.user_private_pem.as_bytes())
-        .expect("key");
-    let early = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &claims,
-        &key,
-    )
-    .expect("token");
-    let (status, body) = stack
-        .call("GET", hangar_protocol::routes::PROJECTS, Some(&early), None)
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("not valid yet")),
-        "{body}"
-    );
-    // The same claims valid now are taken: only the nbf was wrong.
-    let mut now_claims = claims.clone();
-    now_claims["nbf"] = serde_json::json!(now);
-    let valid = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
-        &now_claims,
-        &key,
-    )
-    .expect("token");
-    let (status, body) = stack
-        .call("GET", hangar_protocol::routes::PROJECTS, Some(&valid), None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
 /// A node's status report carries a reason of any length; the task keeps its last 2000
 /// characters' worth (cut and marked), so a record and its frame stay small.
 #[tokio::test]

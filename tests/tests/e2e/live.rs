@@ -22,7 +22,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const FRAME_WAIT: Duration = Duration::from_secs(10);
 
-fn ws_path(token: Option<&str>, project: Option<&str>) -> String {
+pub(crate) fn ws_path(token: Option<&str>, project: Option<&str>) -> String {
     let mut query = Vec::new();
     if let Some(token) = token {
         query.push(format!("token={token}"));
@@ -44,7 +44,7 @@ async fn open(stack: &TestStack, seeded: &Seeded) -> Socket {
 }
 
 /// The refusal of a `$connect`: its status and `{code,message}`.
-async fn refused(stack: &TestStack, path: &str) -> (u16, ErrorBody) {
+pub(crate) async fn refused(stack: &TestStack, path: &str) -> (u16, ErrorBody) {
     match connect_async(stack.stack.ws_url(path)).await {
         Ok(_) => panic!("{path} was accepted"),
         Err(tungstenite::Error::Http(response)) => {

@@ -231,7 +231,13 @@ async fn bodies_are_objects_all_the_way_down_and_a_forge_needs_a_repository_it_c
 #[tokio::test]
 async fn a_subject_that_is_no_id_signs_in_as_a_stable_user_of_its_own() {
     let stack = TestStack::start().await;
-    let token = |subject: &str| stack.keys.mint_user_token(subject, 600).expect("token");
+    let token = |subject: &str| {
+        stack
+            .stack
+            .identity
+            .access_token(subject, 600)
+            .expect("token")
+    };
     let create = json!({"name": "Shop", "repo": "https://github.com/acme/shop.git"});
     let (status, created) = stack
         .call(

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use hangar_functions::domain::projects;
+use hangar_functions::domain::members;
 use hangar_functions::domain::records::Task;
 use hangar_functions::domain::tasks::Tasks;
-use hangar_protocol::tasks::{AddMemberRequest, NodeStatus, TaskStatus, VmSize, WorkspaceStatus};
+use hangar_protocol::tasks::{NodeStatus, TaskStatus, VmSize, WorkspaceStatus};
+use hangar_protocol::users::AddMemberRequest;
 use hangar_protocol::{RELEASE, UserId};
 use hangar_tests::TestStack;
 use hangar_tests::fixtures::{fake_task, user, warm_node};
@@ -135,15 +136,19 @@ async fn two_members_added_at_once_are_both_members() {
     let adding_first = tokio::spawn({
         let (owner, project, member) = (owner.clone(), project.clone(), first.clone());
         async move {
-            let request = AddMemberRequest { user_id: member };
-            projects::add_member(gated.as_ref(), &owner, &project, request).await
+            let request = AddMemberRequest {
+                user_id: Some(member),
+                ..AddMemberRequest::default()
+            };
+            members::add_member(gated.as_ref(), &owner, &project, request).await
         }
     });
     paused.reached().await;
     let request = AddMemberRequest {
-        user_id: second.clone(),
+        user_id: Some(second.clone()),
+        ..AddMemberRequest::default()
     };
-    projects::add_member(store.as_ref(), &owner, &project, request)
+    members::add_member(store.as_ref(), &owner, &project, request)
         .await
         .expect("second member");
     paused.release();

@@ -28,8 +28,7 @@ fn reload() {
 }
 
 fn sign_out() {
-    crate::forget_token();
-    reload();
+    crate::auth::sign_out();
 }
 
 pub fn fatal(message: String) -> View {
@@ -41,20 +40,41 @@ pub fn fatal(message: String) -> View {
     }
 }
 
-pub fn sign_in() -> View {
+/// "Sign in" through the stack's identity provider; pasting a token stays for development.
+pub fn sign_in(config: Option<hangar_protocol::users::StackConfig>) -> View {
     let token = create_signal(String::new());
+    let provider = match config {
+        Some(config) => {
+            let config = Rc::new(config);
+            view! {
+                button(class="primary", data-testid="sign-in", on:click=move |_| {
+                    let config = Rc::clone(&config);
+                    wasm_bindgen_futures::spawn_local(async move { crate::auth::begin(&config).await });
+                }) { "Sign in" }
+            }
+        }
+        None => view! {
+            p(class="error-text", data-testid="error") {
+                "The stack's sign-in settings cannot be read; try again shortly."
+            }
+        },
+    };
     view! {
         main(class="centered") {
             h1 { "Hangar" }
-            p { "Paste your access token to continue." }
-            textarea(data-testid="token-input", bind:value=token, rows="4", placeholder="eyJhbGciOi…")
-            button(class="primary", data-testid="token-save", on:click=move |_| {
-                let value = token.get_clone();
-                if !value.trim().is_empty() {
-                    crate::store_token(&value);
-                    reload();
-                }
-            }) { "Continue" }
+            (provider)
+            details(class="dev-token") {
+                summary { "Development: use an access token" }
+                label(r#for="token-input") { "Access token" }
+                textarea(id="token-input", data-testid="token-input", bind:value=token, rows="4", placeholder="eyJhbGciOi…")
+                button(data-testid="token-save", on:click=move |_| {
+                    let value = token.get_clone();
+                    if !value.trim().is_empty() {
+                        crate::auth::use_token(&value);
+                        reload();
+                    }
+                }) { "Continue" }
+            }
         }
     }
 }
@@ -154,7 +174,10 @@ pub fn project() -> View {
                 span(class=link_class, data-testid="link-state") { (link_text) }
                 (notifications())
                 (settings)
-                button(class="link-button", on:click=|_| sign_out()) { "Sign out" }
+                span(class="user-name", data-testid="user-name") {
+                    (crate::auth::user_name().unwrap_or_default())
+                }
+                button(class="link-button", data-testid="sign-out", on:click=|_| sign_out()) { "Sign out" }
             }
             (banner)
             nav(class="panel-switch", aria-label="Panels") {

@@ -5,6 +5,9 @@
 //! |---|---|---|---|
 //! | project | `PROJECT#{id}` | `META` | |
 //! | membership | `USER#{user}` | `PROJECT#{id}` | |
+//! | user | `USER#{user}` | `PROFILE` | |
+//! | verified email | `EMAIL#{email}` | `USER` | |
+//! | invitation | `EMAIL#{email}` | `INVITE#{project}` | |
 //! | session | `PROJECT#{id}` | `SESSION#{id}` | |
 //! | task | `PROJECT#{id}` | `TASK#{id}` | gsi2 `ACTIVE_TASK` while transient |
 //! | message | `SESSION#{id}` | `MSG#{seq:020}` | |

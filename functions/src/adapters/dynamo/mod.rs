@@ -13,6 +13,7 @@ mod nodes;
 mod permissions;
 mod records;
 pub mod table;
+mod users;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};

@@ -15,7 +15,9 @@ mod services;
 pub use self::services::*;
 use super::NodeQuotas;
 use super::permissions::Permission;
-use super::records::{ChatSession, Connection, Node, NodeLink, Project, Task, Workspace};
+use super::records::{
+    ChatSession, Connection, Invitation, Node, NodeLink, Project, Task, UserRecord, Workspace,
+};
 use super::tasks::FollowUpRecord;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,19 @@ pub trait ProjectStore: Send + Sync {
     async fn save_project(&self, project: &Project, read: u64) -> StoreResult<Saved>;
     async fn get_project(&self, id: &ProjectId) -> StoreResult<Option<Project>>;
     async fn list_projects_for(&self, user: &UserId) -> StoreResult<Vec<Project>>;
+}
+
+/// Users as they signed in, who owns which email, and the invitations waiting on an email.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn put_user(&self, user: &UserRecord) -> StoreResult<()>;
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
+    /// Records that `user` signed in with the verified `email`.
+    async fn put_email_owner(&self, email: &str, user: &UserId) -> StoreResult<()>;
+    async fn email_owner(&self, email: &str) -> StoreResult<Option<UserId>>;
+    async fn put_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
+    async fn invitations_for(&self, email: &str) -> StoreResult<Vec<Invitation>>;
+    async fn delete_invitation(&self, email: &str, project: &ProjectId) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -292,6 +307,7 @@ pub trait ConnectionStore: Send + Sync {
 /// The whole table, for the services that touch several aggregates.
 pub trait Store:
     ProjectStore
+    + UserStore
     + SessionStore
     + TaskStore
     + NodeStore

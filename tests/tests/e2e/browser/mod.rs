@@ -10,6 +10,7 @@ mod page;
 mod permissions;
 mod retry;
 mod settings;
+mod sign_in;
 
 use std::time::Duration;
 

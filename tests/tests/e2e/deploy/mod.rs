@@ -4,6 +4,7 @@
 
 mod grants;
 mod openapi;
+mod sign_in;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
