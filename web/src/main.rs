@@ -100,11 +100,9 @@ fn meta(name: &str) -> Option<String> {
     element.get_attribute("content").filter(|c| !c.is_empty())
 }
 
-/// The WebSocket API the stack's config document names, else the `<meta>` tag's.
+/// The WebSocket API the stack's config document names.
 fn auth_ws_url() -> Option<String> {
-    auth::cached_config()
-        .and_then(|config| config.ws_url)
-        .or_else(|| meta("hangar-ws-url"))
+    auth::cached_config().and_then(|config| config.ws_url)
 }
 
 fn api_base() -> String {

@@ -9,7 +9,7 @@ use hangar_protocol::permissions::{
     AnswerPermissionRequest, AnsweredBy, PermissionAnswer, PermissionChoice, PermissionStatus,
     PermissionView,
 };
-use hangar_protocol::tasks::WorkspaceStatus;
+use hangar_protocol::tasks::{TaskStatus, WorkspaceStatus};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::webhooks::WebhookEvent;
 use hangar_protocol::{
@@ -116,7 +116,7 @@ pub async fn answer_permission(
             format!("session {session} of project {project} has no permission {id}"),
         )
     };
-    store
+    let chat = store
         .get_session(project, session)
         .await?
         .ok_or_else(not_found)?;
@@ -146,9 +146,20 @@ pub async fn answer_permission(
             ),
         ));
     }
+    // The task's status is written before its workspace's: a task that ended takes no
+    // answer even while its workspace still reads as running.
+    let task_runs = match &chat.task_id {
+        Some(task) => store
+            .get_task(project, task)
+            .await?
+            .is_some_and(|task| task.status == TaskStatus::Running),
+        None => true,
+    };
     let workspace = store.get_workspace(&permission.workspace_id).await?;
     let node = match workspace {
-        Some(workspace) if workspace.status == WorkspaceStatus::Running => workspace.node_id,
+        Some(workspace) if task_runs && workspace.status == WorkspaceStatus::Running => {
+            workspace.node_id
+        }
         _ => {
             return Err(Error::conflict(
                 ErrorCode::PermissionClosed,

@@ -74,6 +74,9 @@ pub enum Trigger {
     Schedule,
     /// An EventBridge Scheduler rate.
     Rate { expression: &'static str },
+    /// CloudFormation, for the stack's own custom resources (the signing key, the nodes'
+    /// cleanup at deletion); it needs no table and no token checks.
+    CustomResource,
 }
 
 /// One Lambda of the stack.
@@ -98,6 +101,7 @@ pub const WS_DISCONNECT: &str = "ws-disconnect";
 pub const WS_HEARTBEAT: &str = "ws-heartbeat";
 pub const WARM_TIMEOUT: &str = "warm-timeout";
 pub const RECONCILE: &str = "reconcile";
+pub const STACK_RESOURCES: &str = "stack-resources";
 
 /// The Lambdas that are not HTTP routes.
 const OTHERS: &[Lambda] = &[
@@ -139,6 +143,15 @@ const OTHERS: &[Lambda] = &[
         },
         needs: TASK_STEPS,
         timeout_secs: 300,
+    },
+    Lambda {
+        name: STACK_RESOURCES,
+        trigger: Trigger::CustomResource,
+        // Its grants are its own (the signing key's secret, terminating the stack's nodes):
+        // see the template.
+        needs: READ,
+        // A stack's deletion waits for its nodes to be terminated.
+        timeout_secs: 900,
     },
 ];
 

@@ -3,6 +3,7 @@
 //! runtime loop of its trigger runs (HTTP, WebSocket route, schedule).
 
 pub mod catalog;
+pub mod custom_resources;
 pub mod metrics;
 pub mod state;
 
@@ -31,6 +32,9 @@ pub async fn run() -> Result<(), Error> {
         .map_err(|_| format!("{LAMBDA_VAR} is required but not set: which Lambda this is"))?;
     let lambda = catalog::lambda(&name)
         .ok_or_else(|| format!("{LAMBDA_VAR} is {name:?}: no Lambda of that name"))?;
+    if lambda.trigger == Trigger::CustomResource {
+        return custom_resources::serve().await;
+    }
     let (state, config) = state::from_env(&lambda).await?;
     match lambda.trigger {
         Trigger::Http { .. } => {
@@ -42,6 +46,7 @@ pub async fn run() -> Result<(), Error> {
             let stack = config.ec2.map(|ec2| ec2.stack).unwrap_or_default();
             serve_reconcile(state, stack).await
         }
+        Trigger::CustomResource => Ok(()),
     }
 }
 

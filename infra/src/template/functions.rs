@@ -4,7 +4,7 @@
 
 use hangar_functions::lambda::catalog::{Lambda, Need, Trigger, WARM_TIMEOUT};
 
-use super::{Yaml, function_id, pascal};
+use super::{Yaml, function_id};
 
 const TABLE_READ: &str = r#"- Effect: Allow
   Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query]
@@ -71,6 +71,20 @@ const FORGE: &str = r#"- Effect: Allow
   Action: [secretsmanager:CreateSecret, secretsmanager:PutSecretValue, secretsmanager:GetSecretValue, secretsmanager:DeleteSecret]
   Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:hangar/${AWS::StackName}/forge/*""#;
 
+/// The stack's custom resources: the signing key's secret, and this stack's instances.
+const STACK_RESOURCES: &str = r#"- Effect: Allow
+  Action: [secretsmanager:GetSecretValue, secretsmanager:PutSecretValue]
+  Resource: !Ref SigningKeySecret
+- Effect: Allow
+  Action: ec2:TerminateInstances
+  Resource: "*"
+  Condition:
+    StringEquals:
+      aws:ResourceTag/hangar:stack: !Ref AWS::StackName
+- Effect: Allow
+  Action: ec2:DescribeInstances
+  Resource: "*""#;
+
 /// The variables a need brings.
 fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
     match need {
@@ -81,7 +95,10 @@ fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
         )],
         Need::Sign => &[
             ("HANGAR_SIGNING_KEY_SECRET_ARN", "!Ref SigningKeySecret"),
-            ("HANGAR_PUBLIC_API_URL", "!Ref PublicApiUrl"),
+            (
+                "HANGAR_PUBLIC_API_URL",
+                r#"!Sub "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com""#,
+            ),
             (
                 "HANGAR_NODE_SOCKET_URL",
                 r#"!Sub "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/live""#,
@@ -100,7 +117,10 @@ fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
                 "HANGAR_FORGE_SECRET_PREFIX",
                 r#"!Sub "hangar/${AWS::StackName}/forge/""#,
             ),
-            ("HANGAR_UI_ORIGIN", "!Ref UiOrigin"),
+            (
+                "HANGAR_UI_ORIGIN",
+                r#"!Sub "https://${UiDistribution.DomainName}""#,
+            ),
         ],
         Need::Provision | Need::Terminate => &[
             ("HANGAR_STACK_NAME", "!Ref AWS::StackName"),
@@ -147,6 +167,18 @@ pub fn function(yaml: &mut Yaml, lambda: &Lambda) {
     yaml.line(3, "Environment:");
     yaml.line(4, "Variables:");
     yaml.line(5, format!("HANGAR_LAMBDA: {}", lambda.name));
+    if lambda.trigger == Trigger::CustomResource {
+        // It makes the signing key the others verify with; it checks no token itself.
+        yaml.line(3, "Policies:");
+        yaml.line(4, r#"- Version: "2012-10-17""#);
+        yaml.line(5, "Statement:");
+        yaml.block(6, STACK_RESOURCES);
+        return;
+    }
+    yaml.line(
+        5,
+        "HANGAR_CALLBACK_PUBLIC_KEY: !GetAtt SigningKey.PublicKeyPem",
+    );
     let mut written: Vec<&str> = Vec::new();
     for need in lambda.needs {
         for (name, value) in variables(*need) {
@@ -168,15 +200,6 @@ pub fn function(yaml: &mut Yaml, lambda: &Lambda) {
 
 fn events(yaml: &mut Yaml, lambda: &Lambda) {
     match lambda.trigger {
-        Trigger::Http { method, path } => {
-            yaml.line(3, "Events:");
-            yaml.line(4, format!("{}:", pascal(lambda.name)));
-            yaml.line(5, "Type: HttpApi");
-            yaml.line(5, "Properties:");
-            yaml.line(6, "ApiId: !Ref HttpApi");
-            yaml.line(6, format!("Method: {method}"));
-            yaml.line(6, format!("Path: {path}"));
-        }
         Trigger::Rate { expression } => {
             yaml.line(3, "Events:");
             yaml.line(4, "Sweep:");
@@ -185,8 +208,12 @@ fn events(yaml: &mut Yaml, lambda: &Lambda) {
             yaml.line(6, format!("ScheduleExpression: {expression}"));
             yaml.line(6, "Description: Hangar reconciliation sweep");
         }
-        // Invoked by the WebSocket API's integrations and by its own schedules.
-        Trigger::WebSocket { .. } | Trigger::Schedule => {}
+        // Invoked by the APIs' integrations (see `routes`), by its own schedules, and by
+        // CloudFormation.
+        Trigger::Http { .. }
+        | Trigger::WebSocket { .. }
+        | Trigger::Schedule
+        | Trigger::CustomResource => {}
     }
 }
 

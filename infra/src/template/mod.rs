@@ -5,6 +5,7 @@
 //! the rendering, so the template cannot drift from the code.
 
 mod functions;
+mod routes;
 mod shared;
 
 use std::fmt::Write;
@@ -76,7 +77,8 @@ pub fn render() -> String {
     yaml.block(0, shared::GLOBALS).blank();
     yaml.line(0, "Resources:");
     yaml.block(1, shared::RESOURCES);
-    shared::websocket_routes(&mut yaml, &lambdas);
+    routes::websocket_routes(&mut yaml, &lambdas);
+    routes::http_routes(&mut yaml, &lambdas);
     for lambda in &lambdas {
         yaml.blank();
         functions::function(&mut yaml, lambda);

@@ -2,10 +2,6 @@
 //! the table, the APIs, the schedule group, the signing key's secret, the nodes' security group, the alarm
 //! topic, and the outputs.
 
-use hangar_functions::lambda::catalog::{Lambda, Trigger};
-
-use super::{Yaml, function_id, pascal};
-
 pub const HEADER: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Description: >
@@ -17,21 +13,6 @@ Description: >
   Rendered from the code by scripts/render-template; do not edit by hand."#;
 
 pub const PARAMETERS: &str = r#"Parameters:
-  PublicApiUrl:
-    Type: String
-    AllowedPattern: "^https://.+"
-    Description: >
-      Base URL nodes call back to (a custom domain of the HTTP API, or its execute-api URL
-      after a first deploy).
-  SigningPublicKey:
-    Type: String
-    Description: PEM (SPKI) Ed25519 public key verifying workspace and node tokens (newlines as \n).
-  SigningPrivateKey:
-    Type: String
-    NoEcho: true
-    Description: >
-      PEM (PKCS#8) Ed25519 private key signing workspace and node tokens (newlines as \n). It
-      is kept in Secrets Manager; only the functions that sign can read it.
   OidcIssuer:
     Type: String
     Default: ""
@@ -53,11 +34,6 @@ pub const PARAMETERS: &str = r#"Parameters:
     Type: String
     Default: ""
     Description: A first user of the user pool, mailed a temporary password (empty for none).
-  UiOrigin:
-    Type: String
-    AllowedPattern: "^https?://[^*/]+$"
-    ConstraintDescription: one origin (scheme and host), no wildcard
-    Description: Origin the static UI is served from (CORS of the HTTP API), e.g. https://hangar.example.com.
   NodeAmiId:
     Type: AWS::EC2::Image::Id
     Description: Node image (infra/node-image) with hangar-agent and its service installed.
@@ -138,7 +114,6 @@ Globals:
       # What every function reads; a need's variables are on the functions that have it.
       Variables:
         HANGAR_TABLE_NAME: !Ref Table
-        HANGAR_CALLBACK_PUBLIC_KEY: !Ref SigningPublicKey
         # User tokens: the stack's user pool, or the external issuer named.
         HANGAR_OIDC_ISSUER: !If
           - UseCognito
@@ -198,8 +173,6 @@ pub const RESOURCES: &str = r#"Table:
 UserPool:
   Type: AWS::Cognito::UserPool
   Condition: UseCognito
-  DeletionPolicy: Retain
-  UpdateReplacePolicy: Retain
   Properties:
     UserPoolName: !Sub "${AWS::StackName}-users"
     UsernameAttributes: [email]
@@ -232,8 +205,8 @@ UserPoolClient:
     AllowedOAuthFlows: [code]
     AllowedOAuthScopes: [openid, email, profile]
     SupportedIdentityProviders: [COGNITO]
-    CallbackURLs: [!Sub "${UiOrigin}/"]
-    LogoutURLs: [!Sub "${UiOrigin}/"]
+    CallbackURLs: [!Sub "https://${UiDistribution.DomainName}/"]
+    LogoutURLs: [!Sub "https://${UiDistribution.DomainName}/"]
     ExplicitAuthFlows: [ALLOW_REFRESH_TOKEN_AUTH]
     EnableTokenRevocation: true
     PreventUserExistenceErrors: ENABLED
@@ -253,26 +226,124 @@ AdminUser:
       - { Name: email, Value: !Ref AdminEmail }
       - { Name: email_verified, Value: "true" }
 
-# The key that signs workspace and node tokens; read only by the functions that sign.
+# The key that signs workspace and node tokens: made by the SigningKey resource into this
+# secret (a placeholder until then), read only by the functions that sign. Its public half
+# comes back from the resource and is every function's HANGAR_CALLBACK_PUBLIC_KEY, so the
+# functions that only verify never read the secret.
 SigningKeySecret:
   Type: AWS::SecretsManager::Secret
   Properties:
-    Description: Hangar's token-signing key (PEM)
-    SecretString: !Ref SigningPrivateKey
+    Description: Hangar's token-signing key (PEM), made by the stack
+    GenerateSecretString:
+      PasswordLength: 32
 
-HttpApi:
-  Type: AWS::Serverless::HttpApi
+SigningKey:
+  Type: Custom::SigningKey
   Properties:
-    # The static UI may be served from another origin (a bucket behind a CDN).
-    CorsConfiguration:
-      AllowOrigins: [!Ref UiOrigin]
-      AllowHeaders: [authorization, content-type, idempotency-key]
-      ExposeHeaders: [idempotent-replayed]
-      AllowMethods: [GET, POST, PATCH, DELETE]
-      MaxAge: 600
+    ServiceToken: !GetAtt StackResourcesFunction.Arn
+    SecretArn: !Ref SigningKeySecret
+
+# At the stack's deletion, terminates its node instances (they are not the stack's
+# resources) and waits for them, before their security group and profile go.
+NodeCleanup:
+  Type: Custom::NodeCleanup
+  DependsOn: [NodeSecurityGroup, NodeInstanceProfile, NodeRole]
+  Properties:
+    ServiceToken: !GetAtt StackResourcesFunction.Arn
+    StackName: !Ref AWS::StackName
+
+# The HTTP API, declared apart from its routes: its URL is known to every function (nodes
+# call back to it, CloudFront forwards /api/* to it) without a cycle through the routes.
+HttpApi:
+  Type: AWS::ApiGatewayV2::Api
+  Properties:
+    Name: !Sub "${AWS::StackName}-http"
+    ProtocolType: HTTP
+    # No CORS: the page is served from the distribution, which forwards /api/* here, so
+    # the page and the API share an origin.
+
+HttpApiStage:
+  Type: AWS::ApiGatewayV2::Stage
+  Properties:
+    ApiId: !Ref HttpApi
+    StageName: $default
+    AutoDeploy: true
     DefaultRouteSettings:
       ThrottlingBurstLimit: !Ref ApiBurstLimit
       ThrottlingRateLimit: !Ref ApiRateLimit
+
+# The UI: a private bucket (scripts/deploy uploads web/dist) behind CloudFront with origin
+# access control; /api/* goes to the HTTP API, so the page and the API share an origin.
+# scripts/teardown empties it before the stack is deleted.
+UiBucket:
+  Type: AWS::S3::Bucket
+  Properties:
+    PublicAccessBlockConfiguration:
+      BlockPublicAcls: true
+      BlockPublicPolicy: true
+      IgnorePublicAcls: true
+      RestrictPublicBuckets: true
+    OwnershipControls:
+      Rules: [{ ObjectOwnership: BucketOwnerEnforced }]
+    BucketEncryption:
+      ServerSideEncryptionConfiguration:
+        - ServerSideEncryptionByDefault: { SSEAlgorithm: AES256 }
+
+UiOriginAccessControl:
+  Type: AWS::CloudFront::OriginAccessControl
+  Properties:
+    OriginAccessControlConfig:
+      Name: !Sub "${AWS::StackName}-ui"
+      OriginAccessControlOriginType: s3
+      SigningBehavior: always
+      SigningProtocol: sigv4
+
+UiDistribution:
+  Type: AWS::CloudFront::Distribution
+  Properties:
+    DistributionConfig:
+      Enabled: true
+      Comment: !Sub "Hangar ${AWS::StackName}"
+      DefaultRootObject: index.html
+      HttpVersion: http2and3
+      PriceClass: PriceClass_100
+      Origins:
+        - Id: ui
+          DomainName: !GetAtt UiBucket.RegionalDomainName
+          OriginAccessControlId: !GetAtt UiOriginAccessControl.Id
+          S3OriginConfig: { OriginAccessIdentity: "" }
+        - Id: api
+          DomainName: !Sub "${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"
+          CustomOriginConfig: { OriginProtocolPolicy: https-only, OriginSSLProtocols: [TLSv1.2] }
+      DefaultCacheBehavior:
+        TargetOriginId: ui
+        ViewerProtocolPolicy: redirect-to-https
+        Compress: true
+        # Managed policy CachingOptimized.
+        CachePolicyId: 658327ea-f89d-4fab-a63d-7e88639e58f6
+      CacheBehaviors:
+        - PathPattern: /api/*
+          TargetOriginId: api
+          ViewerProtocolPolicy: https-only
+          AllowedMethods: [GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE]
+          # Managed policies CachingDisabled and AllViewerExceptHostHeader.
+          CachePolicyId: 4135ea2d-6df8-44a3-9df3-4b5a84be39ad
+          OriginRequestPolicyId: b689b0a8-53d0-40ab-baf2-68738e2966ac
+
+UiBucketPolicy:
+  Type: AWS::S3::BucketPolicy
+  Properties:
+    Bucket: !Ref UiBucket
+    PolicyDocument:
+      Version: "2012-10-17"
+      Statement:
+        - Effect: Allow
+          Principal: { Service: cloudfront.amazonaws.com }
+          Action: s3:GetObject
+          Resource: !Sub "${UiBucket.Arn}/*"
+          Condition:
+            StringEquals:
+              AWS:SourceArn: !Sub "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${UiDistribution}"
 
 WarmScheduleGroup:
   Type: AWS::Scheduler::ScheduleGroup
@@ -376,64 +447,14 @@ SweepFailuresAlarm:
     TreatMissingData: notBreaching
     AlarmActions: [!Ref AlarmTopic]"#;
 
-/// The WebSocket API's stage and, for each WebSocket Lambda, its route, integration and
-/// permission.
-pub fn websocket_routes(yaml: &mut Yaml, lambdas: &[Lambda]) {
-    let routes: Vec<(&str, &str)> = lambdas
-        .iter()
-        .filter_map(|lambda| match lambda.trigger {
-            Trigger::WebSocket { route_key } => Some((route_key, lambda.name)),
-            _ => None,
-        })
-        .collect();
-    yaml.blank().line(1, "WebSocketStage:");
-    yaml.line(2, "Type: AWS::ApiGatewayV2::Stage");
-    let depends: Vec<String> = routes
-        .iter()
-        .map(|(key, _)| format!("Ws{}Route", pascal(key)))
-        .collect();
-    yaml.line(2, format!("DependsOn: [{}]", depends.join(", ")));
-    yaml.block(
-        2,
-        "Properties:\n  ApiId: !Ref WebSocketApi\n  StageName: live\n  AutoDeploy: true\n  \
-         DefaultRouteSettings:\n    ThrottlingBurstLimit: !Ref ApiBurstLimit\n    \
-         ThrottlingRateLimit: !Ref ApiRateLimit",
-    );
-    for (key, lambda) in routes {
-        let id = pascal(key);
-        let function = function_id(lambda);
-        yaml.blank().line(1, format!("Ws{id}Integration:"));
-        yaml.block(
-            2,
-            &format!(
-                "Type: AWS::ApiGatewayV2::Integration\nProperties:\n  ApiId: !Ref WebSocketApi\n  \
-                 IntegrationType: AWS_PROXY\n  IntegrationUri: !Sub \"arn:${{AWS::Partition}}:apigateway:\
-                 ${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{function}.Arn}}/invocations\""
-            ),
-        );
-        yaml.blank().line(1, format!("Ws{id}Route:"));
-        yaml.block(
-            2,
-            &format!(
-                "Type: AWS::ApiGatewayV2::Route\nProperties:\n  ApiId: !Ref WebSocketApi\n  \
-                 RouteKey: {key}\n  AuthorizationType: NONE\n  \
-                 Target: !Sub \"integrations/${{Ws{id}Integration}}\""
-            ),
-        );
-        yaml.blank().line(1, format!("Ws{id}Permission:"));
-        yaml.block(
-            2,
-            &format!(
-                "Type: AWS::Lambda::Permission\nProperties:\n  Action: lambda:InvokeFunction\n  \
-                 FunctionName: !Ref {function}\n  Principal: apigateway.amazonaws.com\n  \
-                 SourceArn: !Sub \"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:\
-                 ${{AWS::AccountId}}:${{WebSocketApi}}/*/{key}\""
-            ),
-        );
-    }
-}
-
 pub const OUTPUTS: &str = r#"Outputs:
+  UiUrl:
+    Description: The page, and the API under /api.
+    Value: !Sub "https://${UiDistribution.DomainName}/"
+  UiBucketName:
+    Value: !Ref UiBucket
+  UiDistributionId:
+    Value: !Ref UiDistribution
   HttpApiUrl:
     Value: !Sub "https://${HttpApi}.execute-api.${AWS::Region}.amazonaws.com"
   WebSocketUrl:

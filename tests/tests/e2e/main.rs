@@ -32,6 +32,7 @@ mod races;
 mod repos;
 mod retry;
 mod shutdown;
+mod stack_resources;
 mod sweep;
 mod tasks;
 mod webhooks;

@@ -16,6 +16,15 @@ fn axe_source() -> String {
 }
 
 /// A project page with one finished task, its session open; the page's address.
+/// What axe-core's WCAG 2 A and AA rules find on the page the browser shows.
+pub(super) async fn axe_violations(browser: &Browser) -> serde_json::Value {
+    browser.js(&format!("{}\nreturn true;", axe_source())).await;
+    browser
+        .js("return axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})
+               .then(r => r.violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))})));")
+        .await
+}
+
 async fn finished_task(browser: &Browser, stack: &TestStack, owner: &UserId) -> String {
     let project = stack.new_project(owner).await.to_string();
     let url = page_url(stack, &project, owner);
@@ -37,11 +46,7 @@ async fn the_page_passes_axe_wcag_a_and_aa_and_works_by_keyboard() {
     let browser = Browser::start().await;
     let url = finished_task(&browser, &stack, &owner).await;
 
-    browser.js(&format!("{}\nreturn true;", axe_source())).await;
-    let violations = browser
-        .js("return axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})
-               .then(r => r.violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))})));")
-        .await;
+    let violations = axe_violations(&browser).await;
     assert_eq!(violations, json!([]), "axe-core: {violations:#}");
 
     // By keyboard alone, on a fresh page: Tab reaches the session in the sidebar, Enter

@@ -50,6 +50,12 @@ async fn a_person_signs_in_with_pkce_and_stays_signed_in_across_token_expiry() {
             v == "Sign in"
         })
         .await;
+    let violations = super::a11y::axe_violations(&browser).await;
+    assert_eq!(
+        violations,
+        json!([]),
+        "the sign-in page, axe-core: {violations:#}"
+    );
     browser.click("sign-in").await;
     browser
         .wait_until(

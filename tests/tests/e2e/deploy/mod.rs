@@ -162,16 +162,20 @@ fn every_lambda_is_a_function_of_the_one_bootstrap_and_every_route_its_event() {
             functions_seen.insert(lambda.clone()),
             "{lambda} deployed twice"
         );
-        for (_, event) in entries(&function["Properties"]["Events"]) {
-            if event["Type"].as_str() == Some("HttpApi") {
-                let properties = &event["Properties"];
-                template_routes.insert((
-                    lambda.clone(),
-                    text(&properties["Method"]),
-                    text(&properties["Path"]),
-                ));
-            }
-        }
+    }
+    // Each HTTP route is a route of the HTTP API whose integration invokes its function.
+    let resources = &template["Resources"];
+    for (_, route) in api_routes(&template, "HttpApi") {
+        let properties = &route["Properties"];
+        let key = text(&properties["RouteKey"]);
+        let (method, path) = key.split_once(' ').expect("METHOD /path");
+        let integration = referenced_resource(&properties["Target"]);
+        let function =
+            referenced_resource(&resources[integration.as_str()]["Properties"]["IntegrationUri"]);
+        let lambda = text(
+            &resources[function.as_str()]["Properties"]["Environment"]["Variables"]["HANGAR_LAMBDA"],
+        );
+        template_routes.insert((lambda, method.to_string(), path.to_string()));
     }
     let catalog: BTreeSet<String> = catalog::lambdas()
         .iter()
@@ -202,10 +206,7 @@ fn the_websocket_routes_of_the_template_are_the_live_lambdas() {
         "WEBSOCKET"
     );
     let mut routes = BTreeSet::new();
-    for (logical, route) in entries(resources) {
-        if route["Type"].as_str() != Some("AWS::ApiGatewayV2::Route") {
-            continue;
-        }
+    for (logical, route) in api_routes(&template, "WebSocketApi") {
         let properties = &route["Properties"];
         let integration = referenced_resource(&properties["Target"]);
         let function =
@@ -341,6 +342,17 @@ fn the_template_schedules_the_sweep_and_gives_scheduler_a_role() {
     assert!(text(&sweep["Properties"]["ScheduleExpression"]).starts_with("rate("));
     // The warm-timeout function's name is fixed, so schedules can target it without a cycle.
     assert!(!resources["WarmTimeoutFunction"]["Properties"]["FunctionName"].is_badvalue());
+}
+
+/// The `AWS::ApiGatewayV2::Route`s of the API `api` names.
+fn api_routes(template: &Yaml, api: &str) -> Vec<(String, Yaml)> {
+    entries(&template["Resources"])
+        .into_iter()
+        .filter(|(_, route)| {
+            route["Type"].as_str() == Some("AWS::ApiGatewayV2::Route")
+                && route["Properties"]["ApiId"].as_str() == Some(api)
+        })
+        .collect()
 }
 
 /// The logical id a `!Sub "...${X}..."` names (pseudo parameters like `${AWS::Region}` aside).
