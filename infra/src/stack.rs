@@ -59,6 +59,9 @@ pub struct StackOptions {
     pub sweep_every: Option<Duration>,
     /// How long the local identity provider's access tokens last.
     pub access_token_ttl: Duration,
+    /// Whether the page takes a bare access token (`#token=`, pasted), as a development
+    /// stack does.
+    pub dev_token_sign_in: bool,
 }
 
 impl StackOptions {
@@ -139,6 +142,7 @@ impl LocalStack {
             },
             // The page dials this origin's `/ws`.
             public_ws_url: None,
+            dev_token_sign_in: options.dev_token_sign_in,
             signing: Some(SigningConfig {
                 key: SigningKey::Pem(options.keys.callback_private_pem.clone()),
                 public_api_url: api_url.clone(),

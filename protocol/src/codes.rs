@@ -55,6 +55,17 @@ error_codes! {
     InvalidEmail = "invalid_email",
     OwnerStays = "owner_stays",
     MemberNotFound = "member_not_found",
+    // Archives.
+    TaskActive = "task_active",
+    TaskArchived = "task_archived",
+    ProjectArchived = "project_archived",
+    ProjectBusy = "project_busy",
+    // Personal API tokens.
+    InvalidTokenName = "invalid_token_name",
+    InvalidExpiry = "invalid_expiry",
+    TooManyTokens = "too_many_tokens",
+    ApiTokenNotFound = "api_token_not_found",
+    SignInNeeded = "sign_in_needed",
     InvalidName = "invalid_name",
     InvalidRepo = "invalid_repo",
     InvalidBranch = "invalid_branch",

@@ -136,6 +136,11 @@ id_type!(
     PermissionId,
     "permission id"
 );
+id_type!(
+    /// A personal API token (its id; the secret is never stored).
+    ApiTokenId,
+    "API token id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,8 @@ pub const RELEASE: &str = env!("CARGO_PKG_VERSION");
 pub use codes::ErrorCode;
 pub use error::ErrorBody;
 pub use ids::{
-    IdError, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+    ApiTokenId, IdError, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId,
+    WorkspaceId,
 };
 pub use messages::{
     ChatMessage, DraftRequest, FollowUpDelivery, IngestBatch, IngestResponse, MessageDraft,

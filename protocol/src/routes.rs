@@ -10,6 +10,9 @@ pub const MEMBERS: &str = "/api/projects/{projectId}/members";
 pub const MEMBER: &str = "/api/projects/{projectId}/members/{member}";
 /// The signed-in user (`GET`), and the record of a sign-in (`POST`).
 pub const ME: &str = "/api/me";
+/// The signed-in user's personal API tokens, and one of them.
+pub const API_TOKENS: &str = "/api/me/tokens";
+pub const API_TOKEN: &str = "/api/me/tokens/{tokenId}";
 /// What the page needs before anyone signs in.
 pub const CONFIG: &str = "/api/config";
 pub const TASKS: &str = "/api/projects/{projectId}/tasks";
@@ -19,6 +22,12 @@ pub const TASK_CANCEL: &str = "/api/projects/{projectId}/tasks/{taskId}/cancel";
 pub const TASK_RETRY: &str = "/api/projects/{projectId}/tasks/{taskId}/retry";
 pub const TASK_DISCARD: &str = "/api/projects/{projectId}/tasks/{taskId}/discard";
 pub const TASK_STOP: &str = "/api/projects/{projectId}/tasks/{taskId}/stop";
+/// Hides an ended or backlog task and its session, read-only (`unarchive` shows it again).
+pub const TASK_ARCHIVE: &str = "/api/projects/{projectId}/tasks/{taskId}/archive";
+pub const TASK_UNARCHIVE: &str = "/api/projects/{projectId}/tasks/{taskId}/unarchive";
+/// Hides a project, read-only (owner only).
+pub const PROJECT_ARCHIVE: &str = "/api/projects/{projectId}/archive";
+pub const PROJECT_UNARCHIVE: &str = "/api/projects/{projectId}/unarchive";
 pub const SESSIONS: &str = "/api/projects/{projectId}/sessions";
 pub const SESSION_MESSAGES: &str = "/api/projects/{projectId}/sessions/{sessionId}/messages";
 pub const SESSION_PERMISSION: &str =

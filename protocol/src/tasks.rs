@@ -171,6 +171,9 @@ pub struct TaskView {
     /// Until when its workspace is kept for a retry (failed and cancelled tasks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_until: Option<u64>,
+    /// When it was archived (hidden, read-only), with its session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<u64>,
 }
 
 impl TaskView {
@@ -252,6 +255,9 @@ pub struct ProjectView {
     #[serde(default)]
     pub invited: Vec<String>,
     pub created_at: u64,
+    /// When it was archived (hidden, read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,6 +301,9 @@ pub struct SessionView {
     pub message_count: u64,
     pub last_message_at: Option<u64>,
     pub created_at: u64,
+    /// When its task was archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<u64>,
 }
 
 /// `POST /api/nodes/{nodeId}/ready`: the node agent is up (and dials its socket next).

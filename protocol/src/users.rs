@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ProjectId, UserId};
+use crate::ids::{ApiTokenId, ProjectId, UserId};
 
 /// The longest email address accepted (RFC 5321's path limit).
 pub const EMAIL_MAX_BYTES: usize = 254;
@@ -49,6 +49,10 @@ pub struct StackConfig {
     /// The WebSocket API (`None`: this origin's `/ws`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ws_url: Option<String>,
+    /// Whether the page takes a bare access token (`#token=`, pasted): development stacks
+    /// only; a deployed stack signs people in through its provider alone.
+    #[serde(default)]
+    pub dev_token_sign_in: bool,
 }
 
 /// An OpenID Connect provider and the UI's public client (authorization code with PKCE).
@@ -63,6 +67,43 @@ pub struct SignInConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_session_endpoint: Option<String>,
     pub scopes: String,
+}
+
+/// Personal API tokens start with this, then the token's id, `_`, and its secret.
+pub const API_TOKEN_PREFIX: &str = "hgr_";
+/// Tokens one user may hold at once.
+pub const API_TOKENS_PER_USER: usize = 20;
+pub const API_TOKEN_NAME_MAX_CHARS: usize = 100;
+/// How long a token lasts: 90 days unless asked, at most a year.
+pub const API_TOKEN_DEFAULT_DAYS: u32 = 90;
+pub const API_TOKEN_MAX_DAYS: u32 = 365;
+
+/// `POST /api/me/tokens`: a personal API token for scripts and a command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateApiTokenRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A personal API token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiTokenView {
+    pub id: ApiTokenId,
+    pub name: String,
+    pub created_at: u64,
+    pub expires_at: u64,
+}
+
+/// The answer to creating a token: the token itself, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiToken {
+    #[serde(flatten)]
+    pub view: ApiTokenView,
+    pub token: String,
 }
 
 /// An email address as members are matched by it: trimmed, lower case, one `@` between a

@@ -61,5 +61,6 @@ pub fn fake_task(size: VmSize) -> Task {
         kept_until: None,
         deadline: None,
         version: 0,
+        archived_at: None,
     }
 }

@@ -6,20 +6,24 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use hangar_functions::domain::NodeQuotas;
+use hangar_functions::domain::api_tokens::ApiTokenRecord;
 use hangar_functions::domain::permissions::Permission;
 use hangar_functions::domain::ports::{
-    ConnectionStore, FirstUse, FollowUpStore, IdempotencyStore, IdempotentRequest, InsertOutcome,
-    NodeLinkStore, NodeStore, PermissionStore, ProjectStore, Reserved, Saved, SessionStore, Store,
-    StoreError, TaskStore, UserStore, WorkspaceStore,
+    ApiTokenStore, ConnectionStore, DeletionStore, Expiring, FirstUse, FollowUpStore,
+    IdempotencyStore, IdempotentRequest, InsertOutcome, NodeLinkStore, NodeStore, PermissionStore,
+    ProjectStore, Reserved, Saved, SessionStore, Store, StoreError, TaskStore, UserStore,
+    WorkspaceStore,
 };
 use hangar_functions::domain::records::{
-    ChatSession, Connection, Invitation, Node, NodeLink, Project, Task, UserRecord, Workspace,
+    ChatSession, Connection, Node, NodeLink, Project, Task, Workspace,
 };
 use hangar_functions::domain::tasks::FollowUpRecord;
+use hangar_functions::domain::users::{Invitation, UserRecord};
 use hangar_protocol::permissions::PermissionAnswer;
 use hangar_protocol::tasks::{VmSize, WorkspaceStatus};
 use hangar_protocol::{
-    ChatMessage, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+    ApiTokenId, ChatMessage, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId,
+    WorkspaceId,
 };
 use tokio::sync::oneshot;
 
@@ -114,6 +118,44 @@ impl ProjectStore for GatedStore {
     }
     async fn list_projects_for(&self, user: &UserId) -> Result<Vec<Project>> {
         self.inner.list_projects_for(user).await
+    }
+}
+
+#[async_trait]
+impl DeletionStore for GatedStore {
+    async fn delete_task_records(&self, task: &Task) -> Result<()> {
+        self.inner.delete_task_records(task).await
+    }
+    async fn delete_project_record(&self, project: &ProjectId) -> Result<()> {
+        self.inner.delete_project_record(project).await
+    }
+    async fn put_expiring(&self, what: &Expiring) -> Result<()> {
+        self.inner.put_expiring(what).await
+    }
+    async fn list_expiring(&self) -> Result<Vec<Expiring>> {
+        self.inner.list_expiring().await
+    }
+    async fn expire_some(&self, what: &Expiring, limit: usize, now_secs: u64) -> Result<usize> {
+        self.inner.expire_some(what, limit, now_secs).await
+    }
+    async fn delete_expiring(&self, what: &Expiring) -> Result<()> {
+        self.inner.delete_expiring(what).await
+    }
+}
+
+#[async_trait]
+impl ApiTokenStore for GatedStore {
+    async fn put_api_token(&self, token: &ApiTokenRecord) -> Result<()> {
+        self.inner.put_api_token(token).await
+    }
+    async fn get_api_token(&self, id: &ApiTokenId) -> Result<Option<ApiTokenRecord>> {
+        self.inner.get_api_token(id).await
+    }
+    async fn list_api_tokens(&self, user: &UserId) -> Result<Vec<ApiTokenRecord>> {
+        self.inner.list_api_tokens(user).await
+    }
+    async fn delete_api_token(&self, id: &ApiTokenId) -> Result<()> {
+        self.inner.delete_api_token(id).await
     }
 }
 

@@ -121,6 +121,7 @@ impl TestStack {
             schedule_poll: Duration::from_millis(100),
             sweep_every: None,
             access_token_ttl: Duration::from_secs(3600),
+            dev_token_sign_in: true,
         };
         adjust(&mut options);
         let stack = LocalStack::start(options)

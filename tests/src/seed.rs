@@ -31,6 +31,7 @@ impl TestStack {
                 webhook: None,
                 owner: owner.clone(),
                 invited: Vec::new(),
+                archived_at: None,
                 members: vec![owner.clone()],
                 created_at: now_ms(),
                 revision: 0,
@@ -47,6 +48,7 @@ impl TestStack {
                 message_count: 0,
                 last_message_at: None,
                 created_at: now_ms(),
+                archived_at: None,
             })
             .await
             .expect("put session");

@@ -91,6 +91,14 @@ impl Api {
     async fn send<T: DeserializeOwned>(&self, request: Request) -> Result<T, Failure> {
         let response = request.send().await.map_err(Failure::network)?;
         let status = response.status();
+        if status == 204 {
+            // No content (a deletion): only `()` reads from it.
+            return serde_json::from_str("null").map_err(|err| Failure {
+                status,
+                code: "bad_response".into(),
+                message: format!("unexpected answer: {err}"),
+            });
+        }
         if (200..300).contains(&status) {
             return response.json::<T>().await.map_err(|err| Failure {
                 status,
@@ -197,6 +205,24 @@ impl Api {
     ) -> Result<TaskView, Failure> {
         self.post(&routes::task_retry(project, task), None::<&()>)
             .await
+    }
+
+    pub async fn delete_task(&self, project: &ProjectId, task: &TaskId) -> Result<(), Failure> {
+        self.call(
+            RequestBuilder::build,
+            Request::delete,
+            &routes::task(project, task),
+        )
+        .await
+    }
+
+    pub async fn archive_task(
+        &self,
+        project: &ProjectId,
+        task: &TaskId,
+    ) -> Result<TaskView, Failure> {
+        let path = routes::fill(routes::TASK_ARCHIVE, &[project.as_str(), task.as_str()]);
+        self.post(&path, None::<&()>).await
     }
 
     pub async fn discard_task(

@@ -7,6 +7,7 @@
 //! [`auth`]); the API base comes from a `<meta>` tag of index.html (default: this origin),
 //! the WebSocket URL from the stack's config document (default: this origin's `/ws`).
 
+mod actions;
 mod api;
 mod auth;
 mod notify;
@@ -42,12 +43,12 @@ fn main() {
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
     let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
     let (code, state) = (param("code"), param("state"));
-    let signed_in = auth::restore();
+    let restored = auth::restore();
 
     sycamore::render(move || {
         let stage = create_signal(Stage::Loading);
         wasm_bindgen_futures::spawn_local(async move {
-            stage.set(decide(code, state, signed_in).await);
+            stage.set(decide(code, state, restored).await);
         });
         view! {
             (match stage.get_clone() {
@@ -63,9 +64,20 @@ fn main() {
 
 /// Finishes a sign-in the provider sent back, or picks up an earlier one; then the project
 /// of the address (or the picker).
-async fn decide(code: Option<String>, state: Option<String>, signed_in: bool) -> Stage {
+async fn decide(code: Option<String>, state: Option<String>, restored: auth::Restored) -> Stage {
     let api = Api::new(api_base());
     let config = auth::config(&api_base()).await;
+    let bare_tokens = config.as_ref().is_ok_and(|c| c.dev_token_sign_in);
+    let signed_in = match restored {
+        auth::Restored::Session => true,
+        auth::Restored::BareToken if bare_tokens => true,
+        auth::Restored::BareToken => {
+            // A deployed stack signs people in through its provider only.
+            auth::forget();
+            false
+        }
+        auth::Restored::Nobody => false,
+    };
     if let (Some(code), Some(state)) = (code, state) {
         let Ok(config) = &config else {
             return Stage::Fatal("The stack's sign-in settings cannot be read.".into());

@@ -12,6 +12,7 @@ use hangar_protocol::tasks::{CreateTaskRequest, ProjectView, SessionView, TaskVi
 use hangar_protocol::{ChatMessage, MessageDraft, ProjectId, SessionId, TaskId};
 use sycamore::prelude::*;
 
+pub use crate::actions::TaskAction;
 use crate::api::{Api, Failure};
 use crate::socket::LinkState;
 
@@ -52,17 +53,6 @@ impl Page {
             draft: create_signal(None),
         }
     }
-}
-
-/// What a task card's button asks for.
-#[derive(Clone, Copy)]
-pub enum TaskAction {
-    Run,
-    Cancel,
-    Retry,
-    Discard,
-    /// End the agent's current turn.
-    Stop,
 }
 
 /// The page's state and what it needs to act.
@@ -302,7 +292,29 @@ impl Ctx {
     }
 
     /// A task as the server last described it: newer versions replace older ones.
+    /// Takes a task and its session off the page (archived or deleted).
+    pub fn drop_task(&self, task: &TaskId, session: &SessionId) {
+        self.page
+            .tasks
+            .update(|tasks| tasks.retain(|t| &t.id != task));
+        self.page
+            .sessions
+            .update(|sessions| sessions.retain(|s| &s.id != session));
+        let shown = self
+            .page
+            .selected
+            .with_untracked(|selected| selected.as_ref() == Some(session));
+        if shown {
+            self.page.selected.set(None);
+        }
+    }
+
     pub fn upsert_task(self: &Rc<Self>, task: TaskView) {
+        if task.archived_at.is_some() {
+            // Archived: off the board and the sidebar (here and for every viewer).
+            self.drop_task(&task.id, &task.session_id);
+            return;
+        }
         let known_session = self
             .page
             .sessions
@@ -334,21 +346,6 @@ impl Ctx {
                 self.fail(failure);
                 false
             }
-        }
-    }
-
-    /// Runs or cancels a task and shows the answer.
-    pub async fn act_on_task(self: &Rc<Self>, id: TaskId, action: TaskAction) {
-        let answer = match action {
-            TaskAction::Run => self.api.run_task(&self.project_id, &id).await,
-            TaskAction::Cancel => self.api.cancel_task(&self.project_id, &id).await,
-            TaskAction::Retry => self.api.retry_task(&self.project_id, &id).await,
-            TaskAction::Discard => self.api.discard_task(&self.project_id, &id).await,
-            TaskAction::Stop => self.api.stop_task(&self.project_id, &id).await,
-        };
-        match answer {
-            Ok(task) => self.upsert_task(task),
-            Err(failure) => self.fail(failure),
         }
     }
 }

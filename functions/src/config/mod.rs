@@ -33,6 +33,9 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// `HANGAR_PUBLIC_WS_URL`: the WebSocket API the page dials (unset: the page's origin).
     pub public_ws_url: Option<String>,
+    /// `HANGAR_DEV_TOKEN_SIGN_IN` (`false`; the local stack: `true`): whether the page takes
+    /// a bare access token (`#token=`, or pasted) instead of signing in with the provider.
+    pub dev_token_sign_in: bool,
     pub timeouts: Timeouts,
     pub quotas: NodeQuotas,
     /// `HANGAR_MAX_CONNECTIONS_PER_USER` and `HANGAR_MAX_CONNECTIONS_PER_PROJECT`: live viewer
@@ -219,6 +222,11 @@ impl Config {
                 .get_or("HANGAR_CALLBACK_ISSUER", "hangar-control-plane")
                 .to_string(),
             oidc: oidc::oidc(vars)?,
+            dev_token_sign_in: vars.choice(
+                "HANGAR_DEV_TOKEN_SIGN_IN",
+                false,
+                &[("true", true), ("false", false)],
+            )?,
             public_ws_url: vars
                 .get("HANGAR_PUBLIC_WS_URL")
                 .map(|url| sections::socket_url("HANGAR_PUBLIC_WS_URL", url))

@@ -54,6 +54,10 @@ fn defaults_apply_and_escaped_newlines_are_restored() {
     assert_eq!(config.oidc.issuer, "https://auth.example/");
     assert_eq!(config.oidc.audiences, ["web-client"]);
     assert_eq!(config.oidc.algorithms.len(), 3);
+    assert!(
+        !config.dev_token_sign_in,
+        "a deployed stack takes no bare token"
+    );
 }
 
 #[test]
@@ -122,6 +126,8 @@ fn each_bad_variable_is_named() {
     for (name, value, invalid) in [
         ("MAX_AUTO_NODE_LIFETIME_MS", Some("0"), true),
         ("HANGAR_OIDC_ALGORITHMS", Some("RS256,HS256"), true),
+        ("HANGAR_DEV_TOKEN_SIGN_IN", Some("yes"), true),
+        ("HANGAR_PUBLIC_WS_URL", Some("https://not-a-socket"), true),
         ("HANGAR_OIDC_ALGORITHMS", Some(" , "), true),
         ("HANGAR_OIDC_ISSUER", Some("auth.example"), true),
         ("HANGAR_OIDC_ISSUER", None, false),

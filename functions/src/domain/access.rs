@@ -29,8 +29,33 @@ pub async fn member_project(
     Ok(project)
 }
 
-/// Loads the project and checks that `user` owns it.
-pub async fn owned_project(
+/// Loads the project and checks that `user` may change what is in it: a member, and the
+/// project not archived (an archived project is read-only).
+pub async fn writable_project(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    project_id: &ProjectId,
+) -> Result<Project> {
+    let project = member_project(store, user, project_id).await?;
+    not_archived(&project)?;
+    Ok(project)
+}
+
+fn not_archived(project: &Project) -> Result<()> {
+    if project.archived_at.is_some() {
+        return Err(Error::conflict(
+            ErrorCode::ProjectArchived,
+            format!(
+                "project {} is archived and read-only; unarchive it first",
+                project.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Loads the project and checks that `user` owns it, archived or not.
+pub async fn owner_of(
     store: &dyn ProjectStore,
     user: &UserId,
     project_id: &ProjectId,
@@ -39,9 +64,20 @@ pub async fn owned_project(
     if &project.owner != user {
         return Err(Error::forbidden(
             ErrorCode::NotTheOwner,
-            "only the project's owner can add members",
+            "only the project's owner can change it",
         ));
     }
+    Ok(project)
+}
+
+/// Loads the project and checks that `user` owns it and it is not archived.
+pub async fn owned_project(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    project_id: &ProjectId,
+) -> Result<Project> {
+    let project = owner_of(store, user, project_id).await?;
+    not_archived(&project)?;
     Ok(project)
 }
 

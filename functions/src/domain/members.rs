@@ -13,7 +13,8 @@ use super::error::{Error, Result};
 use super::pool::UPDATE_ATTEMPTS;
 use super::ports::{ProjectStore, Store};
 use super::projects::{change_project, kept_changing, save_over};
-use super::records::{Invitation, Project};
+use super::records::Project;
+use super::users::Invitation;
 
 /// Whom an add-member request names, once checked.
 enum Newcomer {

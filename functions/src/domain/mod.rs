@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod agent;
+pub mod api_tokens;
 pub mod error;
 pub mod forge;
 pub mod history;

@@ -35,6 +35,7 @@ impl From<Project> for ProjectView {
             members: project.members,
             invited: project.invited,
             created_at: project.created_at,
+            archived_at: project.archived_at,
         }
     }
 }
@@ -192,6 +193,7 @@ pub async fn create_project(
         owner: user.clone(),
         members: vec![user.clone()],
         invited: Vec::new(),
+        archived_at: None,
         created_at: now_ms(),
         revision: 0,
     };
@@ -348,11 +350,17 @@ pub(super) fn kept_changing(id: &ProjectId) -> Error {
     Error::Internal(format!("project {id} kept changing under an update"))
 }
 
-pub async fn list_projects(store: &dyn ProjectStore, user: &UserId) -> Result<Vec<ProjectView>> {
+/// The user's projects: the archived ones (`archived`) or the others.
+pub async fn list_projects(
+    store: &dyn ProjectStore,
+    user: &UserId,
+    archived: bool,
+) -> Result<Vec<ProjectView>> {
     Ok(store
         .list_projects_for(user)
         .await?
         .into_iter()
+        .filter(|project| project.archived_at.is_some() == archived)
         .map(Into::into)
         .collect())
 }

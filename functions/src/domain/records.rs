@@ -54,6 +54,9 @@ pub struct Project {
     /// concurrent changes (two members added at once) both land.
     #[serde(default)]
     pub revision: u64,
+    /// When its owner archived it (hidden, read-only).
+    #[serde(default)]
+    pub archived_at: Option<u64>,
 }
 
 impl Project {
@@ -81,6 +84,9 @@ pub struct ChatSession {
     pub message_count: u64,
     pub last_message_at: Option<u64>,
     pub created_at: u64,
+    /// When its task was archived.
+    #[serde(default)]
+    pub archived_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +117,9 @@ pub struct Task {
     pub deadline: Option<u64>,
     /// Optimistic concurrency: every save expects the version it read.
     pub version: u64,
+    /// When a member archived it (hidden, read-only).
+    #[serde(default)]
+    pub archived_at: Option<u64>,
 }
 
 impl Task {
@@ -158,6 +167,7 @@ impl From<Task> for TaskView {
             base_branch: task.base_branch,
             output: task.output,
             kept_until: task.kept_until,
+            archived_at: task.archived_at,
         }
     }
 }
@@ -173,6 +183,7 @@ impl From<ChatSession> for SessionView {
             message_count: session.message_count,
             last_message_at: session.last_message_at,
             created_at: session.created_at,
+            archived_at: session.archived_at,
         }
     }
 }
@@ -392,25 +403,4 @@ pub struct Connection {
     /// Unix epoch seconds after which the item is dead even without a `$disconnect` (the
     /// table's TTL attribute removes it eventually; readers skip it at once).
     pub ttl: u64,
-}
-
-/// A user as the identity provider described them at their latest sign-in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub id: UserId,
-    pub issuer: String,
-    pub subject: String,
-    pub email: Option<String>,
-    pub name: Option<String>,
-    pub first_seen_at: u64,
-    pub last_seen_at: u64,
-}
-
-/// A project's membership waiting for whoever signs in with `email`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Invitation {
-    pub email: String,
-    pub project_id: ProjectId,
-    pub invited_by: UserId,
-    pub invited_at: u64,
 }

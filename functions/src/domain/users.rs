@@ -2,14 +2,14 @@
 //! of them (subject, email, name), refreshed at each, and matched then with the invitations
 //! waiting on their verified email.
 
-use hangar_protocol::UserId;
 use hangar_protocol::time::now_ms;
 use hangar_protocol::users::{MeView, normalize_email};
+use hangar_protocol::{ProjectId, UserId};
+use serde::{Deserialize, Serialize};
 
 use super::error::Result;
 use super::members::accept_invitations;
 use super::ports::{Store, UserStore};
-use super::records::UserRecord;
 
 /// What the provider's ID token says of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,4 +65,25 @@ pub async fn me(store: &dyn UserStore, user: &UserId) -> Result<MeView> {
         name: known.and_then(|known| known.name),
         joined: Vec::new(),
     })
+}
+
+/// A user as the identity provider described them at their latest sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub first_seen_at: u64,
+    pub last_seen_at: u64,
+}
+
+/// A project's membership waiting for whoever signs in with `email`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub email: String,
+    pub project_id: ProjectId,
+    pub invited_by: UserId,
+    pub invited_at: u64,
 }

@@ -276,7 +276,7 @@ fn validation(algorithm: Algorithm, audience: &str, issuer: &str) -> Validation 
 }
 
 /// The token of an `Authorization: Bearer <jwt>` header.
-fn bearer(authorization: Option<&str>) -> Result<&str, ApiError> {
+pub fn bearer(authorization: Option<&str>) -> Result<&str, ApiError> {
     let Some(header) = authorization else {
         return Err(ApiError::unauthorized(
             ErrorCode::MissingToken,

@@ -8,12 +8,14 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use hangar_protocol::{
-    ErrorCode, IdError, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+    ApiTokenId, ErrorCode, IdError, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId,
+    WorkspaceId,
 };
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::domain::api_tokens;
 use crate::domain::idempotency::IdempotencyKey;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -60,6 +62,7 @@ path_id!(
     WorkspaceId = "workspaceId",
     NodeId = "nodeId",
     PermissionId = "permissionId",
+    ApiTokenId = "tokenId",
 );
 
 fn param<T: PathId>(params: &[(String, String)]) -> Result<T, ApiError> {
@@ -106,18 +109,35 @@ impl<A: PathId, B: PathId, C: PathId> FromRequestParts<AppState> for PathIds<(A,
     }
 }
 
-/// The user a user token names (`Authorization: Bearer <jwt>`).
+/// The user a request is from: an access token of the identity provider, or one of the
+/// user's personal API tokens (`Authorization: Bearer <token>`).
 pub struct AuthUser(pub UserId);
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        state
-            .auth
-            .verify_user(authorization(parts))
-            .await
-            .map(AuthUser)
+        let token = super::auth::bearer(authorization(parts))?;
+        super::user_of_token(state, token).await.map(AuthUser)
+    }
+}
+
+/// A user signed in through the identity provider, not with an API token: what makes and
+/// revokes API tokens.
+pub struct SignedInUser(pub UserId);
+
+impl FromRequestParts<AppState> for SignedInUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = super::auth::bearer(authorization(parts))?;
+        if api_tokens::is_api_token(token) {
+            return Err(ApiError::forbidden(
+                ErrorCode::SignInNeeded,
+                "API tokens are made and revoked by a signed-in person, not by another token",
+            ));
+        }
+        state.auth.verify_user_token(token).await.map(SignedInUser)
     }
 }
 

@@ -2,10 +2,12 @@
 //! checks ([`auth`]) and the one error map ([`error`]). The local stack mounts every route in
 //! one router; each Lambda mounts its own.
 
+mod archive;
 pub mod auth;
 mod callbacks;
 pub mod error;
 pub mod extract;
+mod projects;
 pub mod routes;
 mod sessions;
 mod user_tokens;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::MethodRouter;
-use hangar_protocol::ErrorCode;
+use hangar_protocol::{ErrorCode, UserId};
 
 use self::auth::{Authenticator, Peer};
 pub use self::error::ApiError;
@@ -24,6 +26,7 @@ use self::routes::{ROUTES, Route};
 use crate::adapters::tokens::KeyError;
 use crate::config::{Config, OidcConfig};
 use crate::domain::NodeRelease;
+use crate::domain::api_tokens;
 use crate::domain::forge::Forges;
 use crate::domain::live::Live;
 use crate::domain::pool::Pool;
@@ -47,6 +50,7 @@ pub struct AppState {
 pub struct Site {
     pub oidc: OidcConfig,
     pub ws_url: Option<String>,
+    pub dev_token_sign_in: bool,
 }
 
 /// The outside world a control plane runs against (a function lacking a need gets an
@@ -126,6 +130,7 @@ impl AppState {
             site: Arc::new(Site {
                 oidc: config.oidc.clone(),
                 ws_url: config.public_ws_url.clone(),
+                dev_token_sign_in: config.dev_token_sign_in,
             }),
         })
     }
@@ -139,6 +144,12 @@ pub async fn connect(
     token: Option<&str>,
     project: Option<&str>,
 ) -> Result<(), ApiError> {
+    // A personal API token (a command line following a project) opens a viewer's socket.
+    if let Some(token) = token.map(str::trim).filter(|t| api_tokens::is_api_token(t)) {
+        let user = user_of_token(state, token).await?;
+        state.live.connect(connection_id, &user, project).await?;
+        return Ok(());
+    }
     match state.auth.verify_connect(token).await? {
         Peer::User(user) => {
             state.live.connect(connection_id, &user, project).await?;
@@ -148,6 +159,25 @@ pub async fn connect(
         }
     }
     Ok(())
+}
+
+/// The user a bearer token names: a personal API token (looked up in the store) or an
+/// access token of the identity provider (checked against its keys).
+pub async fn user_of_token(state: &AppState, token: &str) -> Result<UserId, ApiError> {
+    if !api_tokens::is_api_token(token) {
+        return state.auth.verify_user_token(token).await;
+    }
+    match api_tokens::authenticate(state.store.as_ref(), token).await? {
+        Ok(user) => Ok(user),
+        Err(api_tokens::Refusal::Expired) => Err(ApiError::unauthorized(
+            ErrorCode::TokenExpired,
+            "the API token has expired; make a new one",
+        )),
+        Err(api_tokens::Refusal::Unknown) => Err(ApiError::unauthorized(
+            ErrorCode::InvalidToken,
+            "the API token is not known (revoked, or mistyped)",
+        )),
+    }
 }
 
 /// Bodies above this are refused before they are read; batch limits are checked after, with

@@ -9,12 +9,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
-use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::tasks::{
-    CreateProjectRequest, CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView,
-    UpdateTaskRequest,
+    CreateTaskRequest, SessionView, TaskPage, TaskView, UpdateTaskRequest,
 };
-use hangar_protocol::{ErrorCode, ProjectId, TaskId, routes};
+use hangar_protocol::{ProjectId, TaskId, routes};
 
 use super::AppState;
 use super::callbacks::{
@@ -24,8 +22,7 @@ use super::callbacks::{
 use super::error::ApiError;
 use super::extract::{AuthUser, IdempotencyHeader, JsonBody, PathIds};
 use super::sessions::{answer_permission, list_messages, post_message};
-use super::users;
-use crate::domain::projects;
+use super::{archive, projects, users};
 use crate::domain::tasks::TaskPageRequest;
 use crate::lambda::catalog::{
     CREDENTIALS, FINISH, NODE_READS, Need, READ, RECORD, RECORD_AND_PUSH, RECORD_SETTINGS,
@@ -75,19 +72,19 @@ pub const ROUTES: &[Route] = &[
         "create-project",
         ("POST", routes::PROJECTS),
         RECORD_SETTINGS,
-        |m| on(m, create_project),
+        |m| on(m, projects::create_project),
     ),
     route("list-projects", ("GET", routes::PROJECTS), READ, |m| {
-        on(m, list_projects)
+        on(m, projects::list_projects)
     }),
     route("get-project", ("GET", routes::PROJECT), READ, |m| {
-        on(m, get_project)
+        on(m, projects::get_project)
     }),
     route(
         "update-project",
         ("PATCH", routes::PROJECT),
         RECORD_SETTINGS,
-        |m| on(m, update_project),
+        |m| on(m, projects::update_project),
     ),
     route("add-member", ("POST", routes::MEMBERS), RECORD, |m| {
         on(m, users::add_member)
@@ -104,6 +101,21 @@ pub const ROUTES: &[Route] = &[
     route("get-config", ("GET", routes::CONFIG), READ, |m| {
         on(m, users::get_config)
     }),
+    route(
+        "create-api-token",
+        ("POST", routes::API_TOKENS),
+        RECORD,
+        |m| on(m, users::create_api_token),
+    ),
+    route("list-api-tokens", ("GET", routes::API_TOKENS), READ, |m| {
+        on(m, users::list_api_tokens)
+    }),
+    route(
+        "revoke-api-token",
+        ("DELETE", routes::API_TOKEN),
+        RECORD,
+        |m| on(m, users::revoke_api_token),
+    ),
     route("create-task", ("POST", routes::TASKS), TASK_STEPS, |m| {
         on(m, create_task)
     }),
@@ -128,6 +140,36 @@ pub const ROUTES: &[Route] = &[
         ("POST", routes::TASK_DISCARD),
         TASK_STEPS,
         |m| on(m, discard_task),
+    ),
+    route(
+        "archive-task",
+        ("POST", routes::TASK_ARCHIVE),
+        RECORD,
+        |m| on(m, archive::archive_task),
+    ),
+    route(
+        "unarchive-task",
+        ("POST", routes::TASK_UNARCHIVE),
+        RECORD,
+        |m| on(m, archive::unarchive_task),
+    ),
+    route("delete-task", ("DELETE", routes::TASK), TASK_STEPS, |m| {
+        on(m, archive::delete_task)
+    }),
+    route("delete-project", ("DELETE", routes::PROJECT), RECORD, |m| {
+        on(m, archive::delete_project)
+    }),
+    route(
+        "archive-project",
+        ("POST", routes::PROJECT_ARCHIVE),
+        RECORD,
+        |m| on(m, archive::archive_project),
+    ),
+    route(
+        "unarchive-project",
+        ("POST", routes::PROJECT_UNARCHIVE),
+        RECORD,
+        |m| on(m, archive::unarchive_project),
     ),
     route(
         "stop-task",
@@ -217,56 +259,6 @@ type Answer<T> = Result<Json<T>, ApiError>;
 /// Says whether a `POST /tasks` answer is a replay of an earlier submission's.
 const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
-async fn create_project(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    JsonBody(request): JsonBody<CreateProjectRequest>,
-) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    let tasks = &state.tasks;
-    let project = projects::create_project(
-        state.store.as_ref(),
-        &tasks.forges,
-        &tasks.repos,
-        &user,
-        request,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(project)))
-}
-
-async fn list_projects(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> Answer<Vec<ProjectView>> {
-    Ok(Json(
-        projects::list_projects(state.store.as_ref(), &user).await?,
-    ))
-}
-
-async fn get_project(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    PathIds(project): PathIds<ProjectId>,
-) -> Answer<ProjectView> {
-    Ok(Json(
-        projects::get_project(state.store.as_ref(), &user, &project).await?,
-    ))
-}
-
-async fn update_project(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    PathIds(project): PathIds<ProjectId>,
-    JsonBody(request): JsonBody<UpdateProjectRequest>,
-) -> Answer<ProjectView> {
-    let tasks = &state.tasks;
-    let store = state.store.as_ref();
-    Ok(Json(
-        projects::update_project(store, &tasks.forges, &tasks.repos, &user, &project, request)
-            .await?,
-    ))
-}
-
 async fn create_task(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -300,10 +292,7 @@ async fn list_tasks(
     PathIds(project): PathIds<ProjectId>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Answer<TaskPage> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
-    })?;
-    let page = TaskPageRequest::from_query(&query)?;
+    let page = TaskPageRequest::from_query(&archive::query_map(query)?)?;
     Ok(Json(state.tasks.list_tasks(&user, &project, page).await?))
 }
 
@@ -375,6 +364,10 @@ async fn list_sessions(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     PathIds(project): PathIds<ProjectId>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Answer<Vec<SessionView>> {
-    Ok(Json(state.tasks.list_sessions(&user, &project).await?))
+    let archived = archive::archived_query(query)?;
+    Ok(Json(
+        state.tasks.list_sessions(&user, &project, archived).await?,
+    ))
 }

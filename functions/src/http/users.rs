@@ -2,15 +2,19 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use hangar_protocol::tasks::ProjectView;
-use hangar_protocol::users::{AddMemberRequest, MeView, SignInConfig, SignInRequest, StackConfig};
-use hangar_protocol::{ErrorCode, IdError, ProjectId};
+use hangar_protocol::users::{
+    AddMemberRequest, ApiTokenView, CreateApiTokenRequest, CreatedApiToken, MeView, SignInConfig,
+    SignInRequest, StackConfig,
+};
+use hangar_protocol::{ApiTokenId, ErrorCode, IdError, ProjectId};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{AuthUser, JsonBody, PathId, PathIds};
+use super::extract::{AuthUser, JsonBody, PathId, PathIds, SignedInUser};
 use crate::adapters::oidc::IssuerError;
-use crate::domain::{members, users};
+use crate::domain::{api_tokens, members, users};
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
@@ -50,6 +54,7 @@ pub async fn get_config(State(state): State<AppState>) -> Answer<StackConfig> {
             scopes: oidc.scopes.clone(),
         },
         ws_url: state.site.ws_url.clone(),
+        dev_token_sign_in: state.site.dev_token_sign_in,
     }))
 }
 
@@ -96,4 +101,30 @@ pub async fn remove_member(
     Ok(Json(
         members::remove_member(state.store.as_ref(), &user, &project, &member).await?,
     ))
+}
+
+/// Makes a personal API token; its secret is in this answer and nowhere else.
+pub async fn create_api_token(
+    State(state): State<AppState>,
+    SignedInUser(user): SignedInUser,
+    JsonBody(request): JsonBody<CreateApiTokenRequest>,
+) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    let created = api_tokens::create(state.store.as_ref(), &user, request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn list_api_tokens(
+    State(state): State<AppState>,
+    SignedInUser(user): SignedInUser,
+) -> Answer<Vec<ApiTokenView>> {
+    Ok(Json(api_tokens::list(state.store.as_ref(), &user).await?))
+}
+
+pub async fn revoke_api_token(
+    State(state): State<AppState>,
+    SignedInUser(user): SignedInUser,
+    PathIds(id): PathIds<ApiTokenId>,
+) -> Result<StatusCode, ApiError> {
+    api_tokens::revoke(state.store.as_ref(), &user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

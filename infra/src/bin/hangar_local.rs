@@ -70,6 +70,8 @@ async fn run() -> Result<(), String> {
         schedule_poll: Duration::from_secs(1),
         sweep_every: Some(Duration::from_secs(60)),
         access_token_ttl: Duration::from_secs(3600),
+        // Development: `#token=` and a pasted token sign in too.
+        dev_token_sign_in: true,
     })
     .await
     .map_err(|err| err.to_string())?;
@@ -105,6 +107,7 @@ async fn run() -> Result<(), String> {
             owner: owner.clone(),
             members: vec![owner],
             invited: Vec::new(),
+            archived_at: None,
             created_at: hangar_protocol::time::now_ms(),
             revision: stored.as_ref().map_or(0, |project| project.revision + 1),
         };

@@ -4,6 +4,8 @@
 mod adapters;
 mod agent;
 mod agent_settings;
+mod api_tokens;
+mod archive;
 mod backlog;
 mod batching;
 mod board;
@@ -11,6 +13,7 @@ mod browser;
 mod callbacks;
 mod checkout_fs;
 mod crowd;
+mod deletion;
 mod deploy;
 mod drafts;
 mod faults;

@@ -158,6 +158,14 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
     } else {
         View::default()
     };
+    let (archive, delete) = if status.is_terminal() || status == TaskStatus::Backlog {
+        (
+            task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Archive),
+            task_action(Rc::clone(&ctx), task.id.clone(), TaskAction::Delete),
+        )
+    } else {
+        (View::default(), View::default())
+    };
     let kept = match task.kept_until.filter(|_| ended) {
         Some(until) => {
             let text = format!("Workspace kept until {}", clock(until));
@@ -197,6 +205,8 @@ fn card(ctx: Rc<Ctx>, task: TaskView) -> View {
                 (cancel)
                 (retry)
                 (discard)
+                (archive)
+                (delete)
             }
         }
     }
@@ -210,6 +220,8 @@ fn task_action(ctx: Rc<Ctx>, id: TaskId, action: TaskAction) -> View {
         TaskAction::Retry => ("task-retry", "Retry"),
         TaskAction::Discard => ("task-discard", "Discard"),
         TaskAction::Stop => ("task-stop", "Stop"),
+        TaskAction::Archive => ("task-archive", "Archive"),
+        TaskAction::Delete => ("task-delete", "Delete"),
     };
     view! {
         button(data-testid=testid, on:click=move |event: web_sys::MouseEvent| {

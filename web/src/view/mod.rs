@@ -43,6 +43,7 @@ pub fn fatal(message: String) -> View {
 /// "Sign in" through the stack's identity provider; pasting a token stays for development.
 pub fn sign_in(config: Option<hangar_protocol::users::StackConfig>) -> View {
     let token = create_signal(String::new());
+    let bare_tokens = config.as_ref().is_some_and(|c| c.dev_token_sign_in);
     let provider = match config {
         Some(config) => {
             let config = Rc::new(config);
@@ -59,10 +60,8 @@ pub fn sign_in(config: Option<hangar_protocol::users::StackConfig>) -> View {
             }
         },
     };
-    view! {
-        main(class="centered") {
-            h1 { "Hangar" }
-            (provider)
+    let paste = if bare_tokens {
+        view! {
             details(class="dev-token") {
                 summary { "Development: use an access token" }
                 label(r#for="token-input") { "Access token" }
@@ -75,6 +74,15 @@ pub fn sign_in(config: Option<hangar_protocol::users::StackConfig>) -> View {
                     }
                 }) { "Continue" }
             }
+        }
+    } else {
+        view! {}
+    };
+    view! {
+        main(class="centered") {
+            h1 { "Hangar" }
+            (provider)
+            (paste)
         }
     }
 }

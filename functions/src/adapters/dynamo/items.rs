@@ -8,6 +8,8 @@
 //! | user | `USER#{user}` | `PROFILE` | |
 //! | verified email | `EMAIL#{email}` | `USER` | |
 //! | invitation | `EMAIL#{email}` | `INVITE#{project}` | |
+//! | API token | `APITOKEN#{id}` | `META` | gsi1 `TOKENS#{user}` |
+//! | what a deletion left to expire | `EXPIRING` | `SESSION#{id}` / `PROJECT#{id}` | |
 //! | session | `PROJECT#{id}` | `SESSION#{id}` | |
 //! | task | `PROJECT#{id}` | `TASK#{id}` | gsi2 `ACTIVE_TASK` while transient |
 //! | message | `SESSION#{id}` | `MSG#{seq:020}` | |
@@ -146,7 +148,7 @@ pub fn to_item(record: &impl Serialize, item_key: Key, entity: &str) -> Result<I
     Ok(item)
 }
 
-fn index(item: &mut Item, index: &str, pk: String, sk: String) {
+pub fn index(item: &mut Item, index: &str, pk: String, sk: String) {
     item.insert(format!("{index}pk"), s(pk));
     item.insert(format!("{index}sk"), s(sk));
 }

@@ -3,7 +3,9 @@
 //! key schema and the encoding, [`records`] and [`messages`] the port implementations, and
 //! [`table`] the table definition the local stack creates.
 
+mod api_tokens;
 mod connections;
+mod deletion;
 mod followups;
 mod idempotency;
 mod items;

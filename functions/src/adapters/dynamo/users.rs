@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::DynamoStore;
 use super::items::{Key, membership_pk, to_item};
 use crate::domain::ports::{StoreError, UserStore};
-use crate::domain::records::{Invitation, UserRecord};
+use crate::domain::users::{Invitation, UserRecord};
 
 const INVITATION_PREFIX: &str = "INVITE#";
 

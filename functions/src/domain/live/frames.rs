@@ -119,6 +119,7 @@ mod task_tests {
             base_branch: "main".into(),
             output: None,
             kept_until: None,
+            archived_at: None,
         };
         let frame = task_frame(task.clone(), 7);
         assert!(

@@ -7,18 +7,19 @@ use async_trait::async_trait;
 use hangar_protocol::permissions::PermissionAnswer;
 use hangar_protocol::tasks::{VmSize, WorkspaceStatus};
 use hangar_protocol::{
-    ChatMessage, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId, WorkspaceId,
+    ApiTokenId, ChatMessage, MessageId, NodeId, PermissionId, ProjectId, SessionId, TaskId, UserId,
+    WorkspaceId,
 };
 
 mod services;
 
 pub use self::services::*;
 use super::NodeQuotas;
+use super::api_tokens::ApiTokenRecord;
 use super::permissions::Permission;
-use super::records::{
-    ChatSession, Connection, Invitation, Node, NodeLink, Project, Task, UserRecord, Workspace,
-};
+use super::records::{ChatSession, Connection, Node, NodeLink, Project, Task, Workspace};
 use super::tasks::FollowUpRecord;
+use super::users::{Invitation, UserRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,6 +78,39 @@ pub trait UserStore: Send + Sync {
     async fn put_invitation(&self, invitation: &Invitation) -> StoreResult<()>;
     async fn invitations_for(&self, email: &str) -> StoreResult<Vec<Invitation>>;
     async fn delete_invitation(&self, email: &str, project: &ProjectId) -> StoreResult<()>;
+}
+
+/// What a deletion leaves to expire: a session's messages (and follow-ups, permissions),
+/// or everything a project held.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Expiring {
+    Session(SessionId),
+    Project(ProjectId),
+}
+
+/// Deleted tasks and projects: their own records go at once; what they held is marked to
+/// expire through the table's TTL by the sweep, a page at a time.
+#[async_trait]
+pub trait DeletionStore: Send + Sync {
+    /// Deletes the task's item and its session's.
+    async fn delete_task_records(&self, task: &Task) -> StoreResult<()>;
+    async fn delete_project_record(&self, project: &ProjectId) -> StoreResult<()>;
+    async fn put_expiring(&self, what: &Expiring) -> StoreResult<()>;
+    async fn list_expiring(&self) -> StoreResult<Vec<Expiring>>;
+    /// Marks up to `limit` items of what `what` held to expire at `now_secs` (a project's
+    /// sessions become `Expiring` themselves); how many it marked.
+    async fn expire_some(&self, what: &Expiring, limit: usize, now_secs: u64)
+    -> StoreResult<usize>;
+    async fn delete_expiring(&self, what: &Expiring) -> StoreResult<()>;
+}
+
+/// Personal API tokens, by id and by their user.
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    async fn put_api_token(&self, token: &ApiTokenRecord) -> StoreResult<()>;
+    async fn get_api_token(&self, id: &ApiTokenId) -> StoreResult<Option<ApiTokenRecord>>;
+    async fn list_api_tokens(&self, user: &UserId) -> StoreResult<Vec<ApiTokenRecord>>;
+    async fn delete_api_token(&self, id: &ApiTokenId) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -308,6 +342,8 @@ pub trait ConnectionStore: Send + Sync {
 pub trait Store:
     ProjectStore
     + UserStore
+    + ApiTokenStore
+    + DeletionStore
     + SessionStore
     + TaskStore
     + NodeStore

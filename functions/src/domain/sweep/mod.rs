@@ -18,6 +18,10 @@ use super::error::{Error, Result};
 use super::records::{Task, Workspace};
 use super::tasks::Tasks;
 
+/// Items of one deletion a sweep marks to expire at most (a sweep stays well within its
+/// Lambda's time; a long session takes a few sweeps).
+const EXPIRE_PAGE: usize = 500;
+
 /// What one sweep repaired, and what it could not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -34,6 +38,8 @@ pub struct SweepReport {
     pub terminated_orphans: Vec<String>,
     /// Nodes whose socket fell silent: their task failed, the node was destroyed.
     pub lost_nodes: Vec<NodeId>,
+    /// Items of deleted tasks and projects marked to expire (the table's TTL).
+    pub expired_items: usize,
     /// Steps that failed (and were skipped).
     pub failures: Vec<SweepFailure>,
 }
@@ -99,6 +105,7 @@ impl Tasks {
         }
         self.sweep_machines(&mut report).await;
         self.sweep_schedules(&mut report).await;
+        self.sweep_deleted(now, &mut report).await;
         // Whatever it freed, and whatever a lost nudge left waiting.
         let queue = self.start_queued().await;
         report.settle("the queue", queue);
@@ -106,6 +113,27 @@ impl Tasks {
             tracing::info!(?report, "sweep repaired state");
         }
         report
+    }
+
+    /// Marks what deleted tasks and projects left to expire, [`EXPIRE_PAGE`] items of each a
+    /// sweep; a deletion whose items are all marked is done.
+    async fn sweep_deleted(&self, now: u64, report: &mut SweepReport) {
+        let deleted = self.store.list_expiring().await;
+        for what in report.listed("deletions", deleted) {
+            let marked = self.store.expire_some(&what, EXPIRE_PAGE, now / 1000).await;
+            let outcome = match marked {
+                Ok(marked) => {
+                    report.expired_items += marked;
+                    if marked < EXPIRE_PAGE {
+                        self.store.delete_expiring(&what).await.map_err(Into::into)
+                    } else {
+                        Ok(())
+                    }
+                }
+                Err(err) => Err(err.into()),
+            };
+            report.settle(format_args!("deleted {what:?}"), outcome);
+        }
     }
 
     /// Fails the task if it is past the deadline of its transient status.

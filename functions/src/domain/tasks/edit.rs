@@ -8,7 +8,7 @@ use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
 use super::Tasks;
 use super::submit::{checked_prompt, checked_title};
-use crate::domain::access::member_project;
+use crate::domain::access::writable_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::projects::branch;
 
@@ -21,8 +21,9 @@ impl Tasks {
         id: &TaskId,
         request: UpdateTaskRequest,
     ) -> Result<TaskView> {
-        member_project(self.store.as_ref(), user, project).await?;
+        writable_project(self.store.as_ref(), user, project).await?;
         let current = self.stored_task(project, id).await?;
+        super::requests::writable_task(&current)?;
         let prompt = match &request.prompt {
             Some(prompt) => checked_prompt(prompt)?,
             None => current.prompt.clone(),

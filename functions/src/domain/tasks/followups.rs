@@ -17,7 +17,7 @@ use hangar_protocol::{
 use serde::{Deserialize, Serialize};
 
 use super::Tasks;
-use crate::domain::access::member_project;
+use crate::domain::access::{member_project, writable_project};
 use crate::domain::error::{Error, Result};
 use crate::domain::records::{Task, Workspace};
 
@@ -67,9 +67,10 @@ impl Tasks {
         session: &SessionId,
         request: PostMessageRequest,
     ) -> Result<PostedMessage> {
-        member_project(self.store.as_ref(), user, project).await?;
+        writable_project(self.store.as_ref(), user, project).await?;
         let content = content(request.content)?;
         let task = self.session_task(project, session).await?;
+        super::requests::writable_task(&task)?;
         if task.status == TaskStatus::Backlog {
             return Err(Error::conflict(
                 ErrorCode::NotRunning,

@@ -11,7 +11,8 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
 use super::Tasks;
-use crate::domain::access::member_project;
+use super::requests::writable_task;
+use crate::domain::access::writable_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::records::{Node, Task, Workspace};
 
@@ -89,7 +90,7 @@ impl Tasks {
     }
 
     /// Destroys the task's kept workspace and frees its node (Discard, or time is up).
-    pub(super) async fn release_kept(&self, task: &Task) -> Result<()> {
+    pub(crate) async fn release_kept(&self, task: &Task) -> Result<()> {
         if let Some(workspace_id) = &task.workspace_id
             && let Some(workspace) = self.store.get_workspace(workspace_id).await?
             && workspace.status == WorkspaceStatus::Kept
@@ -147,8 +148,9 @@ impl Tasks {
         project: &ProjectId,
         id: &TaskId,
     ) -> Result<TaskView> {
-        member_project(self.store.as_ref(), user, project).await?;
+        writable_project(self.store.as_ref(), user, project).await?;
         let task = self.stored_task(project, id).await?;
+        writable_task(&task)?;
         if task.kept_until.is_none() || !ended(task.status) {
             return Err(Error::conflict(
                 ErrorCode::NothingKept,

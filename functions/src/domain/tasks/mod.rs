@@ -4,6 +4,7 @@
 //! workspace, take its outcome), and this module what both share: updating a task, failing
 //! it and cleaning up after it.
 
+mod archive;
 mod edit;
 mod followups;
 mod kept;
@@ -15,7 +16,7 @@ mod submit;
 
 pub use followups::FollowUpRecord;
 pub use queue::Started;
-pub use requests::TaskPageRequest;
+pub use requests::{TaskPageRequest, archived_param};
 pub use submit::Submitted;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, TaskId, UserId};
 
 use super::Tasks;
-use crate::domain::access::member_project;
+use crate::domain::access::{member_project, writable_project};
 use crate::domain::error::{Error, Result};
 use crate::domain::history::limit_param;
 use crate::domain::records::Task;
@@ -27,6 +27,8 @@ pub struct TaskPageRequest {
     pub limit: u32,
     /// The `nextCursor` of the page before: the oldest task it held.
     pub cursor: Option<TaskId>,
+    /// `archived=true`: the archived tasks instead of the others.
+    pub archived: bool,
 }
 
 impl TaskPageRequest {
@@ -41,7 +43,37 @@ impl TaskPageRequest {
                 )
             })?),
         };
-        Ok(TaskPageRequest { limit, cursor })
+        Ok(TaskPageRequest {
+            limit,
+            cursor,
+            archived: archived_param(query)?,
+        })
+    }
+}
+
+/// An archived task is read-only: unarchive it to run, retry, edit or continue it.
+pub(crate) fn writable_task(task: &Task) -> Result<()> {
+    if task.archived_at.is_some() {
+        return Err(Error::conflict(
+            ErrorCode::TaskArchived,
+            format!(
+                "task {} is archived and read-only; unarchive it first",
+                task.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `archived=true|false` of a listing (absent: false).
+pub fn archived_param(query: &HashMap<String, String>) -> Result<bool> {
+    match query.get("archived").map(String::as_str) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(Error::invalid(
+            ErrorCode::InvalidQuery,
+            format!("archived is {other:?}; true or false"),
+        )),
     }
 }
 
@@ -91,8 +123,10 @@ impl Tasks {
             .then(|| tasks.last().map(|task| task.id.clone()))
             .flatten();
         Ok(TaskPage {
+            // Archived tasks only when asked for, and then only they.
             tasks: tasks
                 .into_iter()
+                .filter(|task| task.archived_at.is_some() == page.archived)
                 .map(|task| TaskView::from(task).summary())
                 .collect(),
             next_cursor,
@@ -103,9 +137,11 @@ impl Tasks {
         &self,
         user: &UserId,
         project: &ProjectId,
+        archived: bool,
     ) -> Result<Vec<SessionView>> {
         member_project(self.store.as_ref(), user, project).await?;
-        let sessions = self.store.list_sessions(project).await?;
+        let mut sessions = self.store.list_sessions(project).await?;
+        sessions.retain(|session| session.archived_at.is_some() == archived);
         Ok(newest_first(sessions, |session: &SessionView| {
             session.last_message_at.unwrap_or(session.created_at)
         }))
@@ -133,7 +169,8 @@ impl Tasks {
         (what, only): (&str, &str),
         allowed: impl Fn(TaskStatus) -> bool,
     ) -> Result<TaskView> {
-        member_project(self.store.as_ref(), user, project).await?;
+        writable_project(self.store.as_ref(), user, project).await?;
+        writable_task(&self.stored_task(project, id).await?)?;
         let now = now_ms();
         self.request_transition(
             project,

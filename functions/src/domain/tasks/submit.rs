@@ -10,7 +10,7 @@ use hangar_protocol::time::now_ms;
 use hangar_protocol::{ErrorCode, ProjectId, SessionId, TaskId, UserId};
 
 use super::Tasks;
-use crate::domain::access::member_project;
+use crate::domain::access::writable_project;
 use crate::domain::error::{Error, Result};
 use crate::domain::idempotency::{IdempotencyKey, Submission, task_for};
 use crate::domain::ports::Saved;
@@ -128,6 +128,7 @@ fn draft(
         kept_until: None,
         deadline: status.is_transient().then_some(now + start_ms),
         version: 0,
+        archived_at: None,
     };
     let session = ChatSession {
         project_id: project.id.clone(),
@@ -138,6 +139,7 @@ fn draft(
         message_count: 0,
         last_message_at: None,
         created_at: now,
+        archived_at: None,
     };
     Ok((task, session))
 }
@@ -153,7 +155,7 @@ impl Tasks {
         request: CreateTaskRequest,
         key: Option<&IdempotencyKey>,
     ) -> Result<Submitted> {
-        let project = member_project(self.store.as_ref(), user, project_id).await?;
+        let project = writable_project(self.store.as_ref(), user, project_id).await?;
         let (mut task, mut session) = draft(&project, user, &request, self.timeouts.start_ms)?;
         if let Some(key) = key {
             match task_for(self.store.as_ref(), (user, &project.id), key, &request).await? {

@@ -3,6 +3,7 @@
 //! a killed socket restored without a gap, and the empty and error states.
 
 mod a11y;
+mod cards;
 mod composer;
 mod followups;
 mod history;

@@ -11,7 +11,7 @@ use hangar_tests::fixtures::user;
 use hangar_tests::unique;
 use serde_json::json;
 
-use super::{CARDS, UI_WAIT, ui_stack};
+use super::{CARDS, UI_WAIT};
 
 const ENTER: &str = "\u{E007}";
 /// Access tokens last this long in this test (seconds).
@@ -25,7 +25,13 @@ fn text_of(testid: &str) -> String {
 
 #[tokio::test]
 async fn a_person_signs_in_with_pkce_and_stays_signed_in_across_token_expiry() {
-    let stack = ui_stack(None).await;
+    let root = hangar_tests::browser::web_root();
+    // As deployed: the page takes no bare token, only the provider's sign-in.
+    let stack = hangar_tests::TestStack::start_with(move |options| {
+        options.web_root = Some(root);
+        options.dev_token_sign_in = false;
+    })
+    .await;
     stack.stack.identity.set_access_ttl(ACCESS_TTL);
     let owner = user();
     let project = stack.new_project(&owner).await;
@@ -42,14 +48,27 @@ async fn a_person_signs_in_with_pkce_and_stays_signed_in_across_token_expiry() {
     assert_eq!(status, 200);
 
     let browser = Browser::start().await;
+    // A bare token in the address is not taken here (development stacks only).
+    let bare = stack.user_token(&owner);
     browser
-        .goto(&stack.stack.url(&format!("/?project={project}")))
+        .goto(
+            &stack
+                .stack
+                .url(&format!("/?project={project}#token={bare}")),
+        )
         .await;
     browser
         .wait_until("the sign-in button", UI_WAIT, &text_of("sign-in"), |v| {
             v == "Sign in"
         })
         .await;
+    assert_eq!(
+        browser
+            .js("return document.querySelector('[data-testid=\"token-input\"]') === null;")
+            .await,
+        json!(true),
+        "no place to paste a token"
+    );
     let violations = super::a11y::axe_violations(&browser).await;
     assert_eq!(
         violations,
