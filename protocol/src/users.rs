@@ -83,8 +83,28 @@ pub const API_TOKEN_MAX_DAYS: u32 = 365;
 #[serde(rename_all = "camelCase")]
 pub struct CreateApiTokenRequest {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whole days; `82.0` is 82, as JSON numbers go.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_days"
+    )]
     pub expires_in_days: Option<u32>,
+}
+
+fn whole_days<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    Option::<f64>::deserialize(deserializer)?
+        .map(|days| {
+            if days.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&days) {
+                Ok(days as u32)
+            } else {
+                Err(D::Error::custom(format!(
+                    "expiresInDays is {days}; a whole number of days"
+                )))
+            }
+        })
+        .transpose()
 }
 
 /// A personal API token as listed: never its secret.
@@ -126,6 +146,18 @@ pub fn normalize_email(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_days_are_whole_numbers_however_json_writes_them() {
+        let read = |body: &str| serde_json::from_str::<CreateApiTokenRequest>(body);
+        let days = |body: &str| read(body).expect("read").expires_in_days;
+        assert_eq!(days(r#"{"name":"a","expiresInDays":82.0}"#), Some(82));
+        assert_eq!(days(r#"{"name":"a","expiresInDays":7}"#), Some(7));
+        assert_eq!(days(r#"{"name":"a","expiresInDays":null}"#), None);
+        assert_eq!(days(r#"{"name":"a"}"#), None);
+        assert!(read(r#"{"name":"a","expiresInDays":1.5}"#).is_err());
+        assert!(read(r#"{"name":"a","expiresInDays":-3}"#).is_err());
+    }
 
     #[test]
     fn emails_are_normalized_and_checked_at_their_edges() {

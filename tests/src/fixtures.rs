@@ -1,5 +1,6 @@
 //! Records made up for the tests that seed the store directly (races, the sweep).
 
+use hangar_functions::config::Ec2Config;
 use hangar_functions::domain::records::{Node, Task};
 use hangar_protocol::tasks::{NodeStatus, TaskStatus, VmSize};
 use hangar_protocol::time::now_ms;
@@ -62,5 +63,26 @@ pub fn fake_task(size: VmSize) -> Task {
         deadline: None,
         version: 0,
         archived_at: None,
+    }
+}
+
+/// The EC2 settings of stack `stack` against the loopback server at `endpoint` (moto).
+pub fn ec2_config(stack: &str, endpoint: String) -> Ec2Config {
+    Ec2Config {
+        ami_id: "ami-12c6146b".into(),
+        subnet_id: None,
+        security_group_ids: Vec::new(),
+        instance_profile: None,
+        instance_types: vec![
+            (VmSize::Small, "t3.medium".into()),
+            (VmSize::Medium, "t3.xlarge".into()),
+            (VmSize::Large, "t3.2xlarge".into()),
+        ],
+        stack: stack.to_string(),
+        acp_command: "claude-code-acp".into(),
+        agent_env_secret_arn: Some(
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:agent-env".into(),
+        ),
+        endpoint: Some(endpoint),
     }
 }

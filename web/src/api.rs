@@ -2,12 +2,14 @@
 //! request, `{code,message}` errors turned into [`Failure`]s the page can show.
 
 use gloo_net::http::{Request, RequestBuilder};
+use hangar_protocol::ApiTokenId;
 use hangar_protocol::forge::UpdateProjectRequest;
 use hangar_protocol::limits::TASKS_PAGE_MAX_LIMIT;
 use hangar_protocol::permissions::{AnswerPermissionRequest, PermissionView};
 use hangar_protocol::tasks::{
     CreateTaskRequest, ProjectView, SessionView, TaskPage, TaskView, UpdateTaskRequest,
 };
+use hangar_protocol::users::{ApiTokenView, CreateApiTokenRequest, CreatedApiToken};
 use hangar_protocol::{
     ErrorBody, MessagesPage, PermissionId, PostMessageRequest, PostedMessage, ProjectId, SessionId,
     TaskId, routes,
@@ -204,6 +206,23 @@ impl Api {
         task: &TaskId,
     ) -> Result<TaskView, Failure> {
         self.post(&routes::task_retry(project, task), None::<&()>)
+            .await
+    }
+
+    pub async fn api_tokens(&self) -> Result<Vec<ApiTokenView>, Failure> {
+        self.get(routes::API_TOKENS).await
+    }
+
+    pub async fn create_api_token(
+        &self,
+        request: &CreateApiTokenRequest,
+    ) -> Result<CreatedApiToken, Failure> {
+        self.post(routes::API_TOKENS, Some(request)).await
+    }
+
+    pub async fn revoke_api_token(&self, id: &ApiTokenId) -> Result<(), Failure> {
+        let path = routes::fill(routes::API_TOKEN, &[id.as_str()]);
+        self.call(RequestBuilder::build, Request::delete, &path)
             .await
     }
 

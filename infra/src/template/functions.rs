@@ -71,19 +71,10 @@ const FORGE: &str = r#"- Effect: Allow
   Action: [secretsmanager:CreateSecret, secretsmanager:PutSecretValue, secretsmanager:GetSecretValue, secretsmanager:DeleteSecret]
   Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:hangar/${AWS::StackName}/forge/*""#;
 
-/// The stack's custom resources: the signing key's secret, and this stack's instances.
-const STACK_RESOURCES: &str = r#"- Effect: Allow
+/// The signing key's maker (the SigningKey custom resource): its secret only.
+const KEY_MAKER: &str = r#"- Effect: Allow
   Action: [secretsmanager:GetSecretValue, secretsmanager:PutSecretValue]
-  Resource: !Ref SigningKeySecret
-- Effect: Allow
-  Action: ec2:TerminateInstances
-  Resource: "*"
-  Condition:
-    StringEquals:
-      aws:ResourceTag/hangar:stack: !Ref AWS::StackName
-- Effect: Allow
-  Action: ec2:DescribeInstances
-  Resource: "*""#;
+  Resource: !Ref SigningKeySecret"#;
 
 /// The variables a need brings.
 fn variables(need: Need) -> &'static [(&'static str, &'static str)] {
@@ -172,7 +163,9 @@ pub fn function(yaml: &mut Yaml, lambda: &Lambda) {
         yaml.line(3, "Policies:");
         yaml.line(4, r#"- Version: "2012-10-17""#);
         yaml.line(5, "Statement:");
-        yaml.block(6, STACK_RESOURCES);
+        // The key's secret, and this stack's instances (NodeCleanup terminates them).
+        yaml.block(6, KEY_MAKER);
+        yaml.block(6, TERMINATE);
         return;
     }
     yaml.line(

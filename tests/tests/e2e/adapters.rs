@@ -2,33 +2,13 @@
 //! Scheduler schedules and EC2 instances with their cloud-init user data.
 
 use hangar_functions::adapters::ec2::{Ec2Provisioner, client_token};
-use hangar_functions::config::Ec2Config;
 use hangar_functions::domain::ports::{NodeLaunch, Provisioner, Scheduler, WarmSchedule};
 use hangar_protocol::tasks::{VmSize, WarmTimeoutEvent};
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{NodeId, ProjectId};
 use hangar_tests::aws_proxy::AwsProxy;
+use hangar_tests::fixtures::ec2_config;
 use hangar_tests::{TestStack, unique};
-
-fn ec2_config(stack: &str, endpoint: String) -> Ec2Config {
-    Ec2Config {
-        ami_id: "ami-12c6146b".into(),
-        subnet_id: None,
-        security_group_ids: Vec::new(),
-        instance_profile: None,
-        instance_types: vec![
-            (VmSize::Small, "t3.medium".into()),
-            (VmSize::Medium, "t3.xlarge".into()),
-            (VmSize::Large, "t3.2xlarge".into()),
-        ],
-        stack: stack.to_string(),
-        acp_command: "claude-code-acp".into(),
-        agent_env_secret_arn: Some(
-            "arn:aws:secretsmanager:us-east-1:000000000000:secret:agent-env".into(),
-        ),
-        endpoint: Some(endpoint),
-    }
-}
 
 fn launch(size: VmSize) -> NodeLaunch {
     NodeLaunch {

@@ -12,11 +12,11 @@ use axum::routing::put;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use hangar_functions::adapters::ec2::Ec2Provisioner;
-use hangar_functions::config::Ec2Config;
 use hangar_functions::domain::ports::{NodeLaunch, Provisioner};
 use hangar_functions::lambda::custom_resources::{CustomResourceEvent, StackResources};
 use hangar_protocol::tasks::VmSize;
 use hangar_protocol::{NodeId, ProjectId};
+use hangar_tests::fixtures::ec2_config;
 use hangar_tests::unique;
 use serde_json::{Value, json};
 
@@ -205,24 +205,6 @@ async fn the_signing_key_is_made_into_its_secret_once_and_answered_by_its_public
     assert_eq!(unknown.status, "FAILED");
 }
 
-fn ec2_config(stack: &str) -> Ec2Config {
-    Ec2Config {
-        ami_id: "ami-12c6146b".into(),
-        subnet_id: None,
-        security_group_ids: Vec::new(),
-        instance_profile: None,
-        instance_types: vec![
-            (VmSize::Small, "t3.medium".into()),
-            (VmSize::Medium, "t3.xlarge".into()),
-            (VmSize::Large, "t3.2xlarge".into()),
-        ],
-        stack: stack.to_string(),
-        acp_command: "claude-code-acp".into(),
-        agent_env_secret_arn: None,
-        endpoint: Some(hangar_tests::aws_endpoint()),
-    }
-}
-
 async fn launch(provisioner: &Ec2Provisioner) -> String {
     provisioner
         .provision(&NodeLaunch {
@@ -242,8 +224,9 @@ async fn deleting_the_stack_terminates_its_node_instances_and_no_others() {
     let answers = Answers::default();
     let url = answers.serve().await;
     let (ours, theirs) = (unique("stack"), unique("stack"));
-    let our_nodes = Ec2Provisioner::connect(&ec2_config(&ours)).await;
-    let their_nodes = Ec2Provisioner::connect(&ec2_config(&theirs)).await;
+    let our_nodes = Ec2Provisioner::connect(&ec2_config(&ours, hangar_tests::aws_endpoint())).await;
+    let their_nodes =
+        Ec2Provisioner::connect(&ec2_config(&theirs, hangar_tests::aws_endpoint())).await;
     for _ in 0..2 {
         launch(&our_nodes).await;
     }

@@ -11,6 +11,7 @@ mod permission;
 mod session;
 mod settings;
 mod time;
+mod tokens;
 mod transcript;
 
 use std::rc::Rc;
@@ -89,8 +90,9 @@ pub fn sign_in(config: Option<hangar_protocol::users::StackConfig>) -> View {
 
 pub fn project_picker(api: Rc<Api>) -> View {
     let projects = create_signal(None::<Result<Vec<hangar_protocol::tasks::ProjectView>, Failure>>);
+    let loading = Rc::clone(&api);
     wasm_bindgen_futures::spawn_local(async move {
-        projects.set(Some(api.projects().await));
+        projects.set(Some(loading.projects().await));
     });
     view! {
         main(class="centered") {
@@ -121,6 +123,7 @@ pub fn project_picker(api: Rc<Api>) -> View {
                     view! { ul(class="project-list") { (items) } }
                 }
             })
+            (tokens::tokens(Rc::clone(&api)))
         }
     }
 }

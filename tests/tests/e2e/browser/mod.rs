@@ -12,6 +12,7 @@ mod permissions;
 mod retry;
 mod settings;
 mod sign_in;
+mod tokens;
 
 use std::time::Duration;
 
