@@ -49,7 +49,9 @@ pub struct GitHubAppView {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GitHubApp {
+    #[serde(deserialize_with = "crate::numbers::whole")]
     pub app_id: u64,
+    #[serde(deserialize_with = "crate::numbers::whole")]
     pub installation_id: u64,
     /// The app's private key (PEM), which signs the JWT that mints installation tokens.
     pub private_key: String,

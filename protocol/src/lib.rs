@@ -15,6 +15,7 @@ pub mod limits;
 pub mod live;
 pub mod messages;
 pub mod node;
+pub mod numbers;
 pub mod permissions;
 pub mod routes;
 pub mod tasks;

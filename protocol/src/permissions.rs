@@ -49,7 +49,10 @@ pub struct PermissionSettings {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_kind: BTreeMap<String, PermissionMode>,
     /// How long an asked permission waits (1 to 86,400 s).
-    #[serde(default = "default_timeout")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::numbers::whole"
+    )]
     pub timeout_secs: u32,
 }
 

@@ -87,24 +87,9 @@ pub struct CreateApiTokenRequest {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "whole_days"
+        deserialize_with = "crate::numbers::optional_whole"
     )]
     pub expires_in_days: Option<u32>,
-}
-
-fn whole_days<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
-    use serde::de::Error;
-    Option::<f64>::deserialize(deserializer)?
-        .map(|days| {
-            if days.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&days) {
-                Ok(days as u32)
-            } else {
-                Err(D::Error::custom(format!(
-                    "expiresInDays is {days}; a whole number of days"
-                )))
-            }
-        })
-        .transpose()
 }
 
 /// A personal API token as listed: never its secret.
