@@ -114,11 +114,6 @@ impl Authenticator {
         self.verify_user_token(token).await.map(Peer::User)
     }
 
-    /// Checks the user access token of an `Authorization: Bearer <jwt>` header.
-    pub async fn verify_user(&self, authorization: Option<&str>) -> Result<UserId, ApiError> {
-        self.verify_user_token(bearer(authorization)?).await
-    }
-
     /// Checks a bare user access token (the WebSocket `$connect` gets it in the query string,
     /// since browsers cannot set headers on a WebSocket).
     pub async fn verify_user_token(&self, token: &str) -> Result<UserId, ApiError> {
