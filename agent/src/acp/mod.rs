@@ -129,9 +129,12 @@ impl Recorder {
         {
             self.last_said = Some(said.content.clone());
         }
-        for draft in drafts.into_iter().map(fit_draft) {
-            self.outbox.enqueue(&self.workspace, draft).await?;
+        if drafts.is_empty() {
+            return Ok(());
         }
+        // One enqueue: the drafts share a transaction and keep their order.
+        let drafts = drafts.into_iter().map(fit_draft).collect();
+        self.outbox.enqueue_all(&self.workspace, drafts).await?;
         Ok(())
     }
 }

@@ -4,20 +4,25 @@
 //! succeeded but whose delete did not is simply re-sent, and the store counts it as a
 //! duplicate because its `messageId` and `seq` were fixed at enqueue time.
 //!
+//! Enqueues are group-committed ([`commit`]): producers enqueueing at once share one
+//! transaction, and each returns only once its own row is durable.
+//!
 //! Bound: at most `max_rows` rows wait here, in a file of at most `max_bytes`. When either is
 //! reached (or the disk itself is full: SQLITE_FULL), [`Outbox::enqueue`] waits until the
 //! reporter frees space (backpressure on the ACP agent); nothing is dropped.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hangar_protocol::permissions::PermissionInfo;
-use hangar_protocol::time::now_ms;
-use hangar_protocol::{ChatMessage, MessageId, MessageRole, SessionId, ToolCallInfo, WorkspaceId};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::Notify;
+use hangar_protocol::{MessageId, MessageRole, SessionId, ToolCallInfo, WorkspaceId};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::{Notify, mpsc};
 
 mod batch;
+mod commit;
+mod enqueue;
 mod runs;
 mod set_aside;
 
@@ -30,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/agent/0001_outbox.sql"),
     include_str!("../../../migrations/agent/0002_workspace_runs.sql"),
     include_str!("../../../migrations/agent/0003_run_output.sql"),
+    include_str!("../../../migrations/agent/0004_outbox_rows.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -48,8 +54,8 @@ pub enum OutboxError {
     Worker(String),
 }
 
-/// How often an enqueue refused for a full disk looks again without a delivery.
-const DISK_FULL_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The outbox's row count, kept by triggers (migration 0004).
+const ROW_COUNT: &str = "SELECT count FROM outbox_rows WHERE only = 1";
 
 /// SQLITE_FULL as its own error: a wait, not a failure.
 fn disk_full(err: OutboxError) -> OutboxError {
@@ -85,7 +91,12 @@ pub struct Draft {
 }
 
 struct Inner {
-    conn: Mutex<Connection>,
+    /// Shared with the group-commit writer, which takes it for each group.
+    conn: Arc<Mutex<Connection>>,
+    /// Where enqueues go to be committed (see [`commit`]).
+    writer: mpsc::UnboundedSender<commit::Request>,
+    /// Transactions the writer committed (each holds one or more enqueues).
+    commits: Arc<AtomicU64>,
     max_rows: u64,
     rows_added: Notify,
     /// Rows left the outbox (delivered or set aside): room for enqueues, progress for
@@ -97,6 +108,12 @@ struct Inner {
 #[derive(Clone)]
 pub struct Outbox {
     inner: Arc<Inner>,
+}
+
+/// The connection, also after a panic while it was held: SQLite itself stays consistent
+/// (the transaction rolls back), so the poisoned guard is still safe to use.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Opens the file in WAL mode and migrates it. Switching to WAL can answer "busy" at once,
@@ -155,24 +172,19 @@ impl Outbox {
 
     /// [`Outbox::open`] with the file held to `max_bytes` (`u64::MAX`: the disk's size).
     pub fn open_limited(path: &Path, max_rows: u64, max_bytes: u64) -> Result<Self, OutboxError> {
-        let conn = prepare(path, max_bytes)?;
+        let conn = Arc::new(Mutex::new(prepare(path, max_bytes)?));
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer = commit::start(Arc::clone(&conn), max_rows, Arc::clone(&commits))?;
         Ok(Outbox {
             inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
+                conn,
+                writer,
+                commits,
                 max_rows,
                 rows_added: Notify::new(),
                 space_freed: Notify::new(),
             }),
         })
-    }
-
-    fn lock(inner: &Inner) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite itself consistent (the transaction
-        // rolls back), so the poisoned guard is still safe to use.
-        inner
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `work` on the blocking pool with the connection.
@@ -182,11 +194,17 @@ impl Outbox {
     ) -> Result<T, OutboxError> {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
-            let mut conn = Self::lock(&inner);
+            let mut conn = lock(&inner.conn);
             work(&mut conn, &inner)
         })
         .await
         .map_err(|err| OutboxError::Worker(err.to_string()))?
+    }
+
+    /// How many transactions enqueues have been committed in so far: fewer than the
+    /// enqueues when producers shared them.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
     }
 
     /// Notified whenever rows are added.
@@ -194,97 +212,9 @@ impl Outbox {
         &self.inner.rows_added
     }
 
-    /// Commits `draft` as the session's next message, waiting while the outbox is full.
-    pub async fn enqueue(
-        &self,
-        workspace: &WorkspaceId,
-        draft: Draft,
-    ) -> Result<ChatMessage, OutboxError> {
-        loop {
-            let space = self.inner.space_freed.notified();
-            tokio::pin!(space);
-            space.as_mut().enable();
-            match self.try_enqueue(workspace, draft.clone()).await {
-                Err(OutboxError::Full(rows)) => {
-                    tracing::warn!(
-                        rows,
-                        "outbox full; holding the agent until messages are delivered"
-                    );
-                    space.await;
-                }
-                Err(OutboxError::DiskFull) => {
-                    // Its transaction rolled back: nothing half-written, no seq taken. The
-                    // disk may also free up by itself, so look again after a while.
-                    tracing::error!(
-                        "the outbox's disk is full (SQLITE_FULL); holding the agent until delivered messages free space"
-                    );
-                    let _ = tokio::time::timeout(DISK_FULL_RETRY, space).await;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Commits `draft` unless the outbox is full.
-    pub async fn try_enqueue(
-        &self,
-        workspace: &WorkspaceId,
-        draft: Draft,
-    ) -> Result<ChatMessage, OutboxError> {
-        let workspace = workspace.clone();
-        let message = self
-            .with_conn(move |conn, inner| {
-                let tx = conn.transaction()?;
-                let rows: u64 = tx.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))?;
-                if rows >= inner.max_rows {
-                    return Err(OutboxError::Full(rows));
-                }
-                let session: String = tx
-                    .query_row(
-                        "SELECT session_id FROM workspaces WHERE workspace_id = ?1",
-                        [workspace.as_str()],
-                        |row| row.get(0),
-                    )
-                    .optional()?
-                    .ok_or_else(|| OutboxError::UnknownWorkspace(workspace.to_string()))?;
-                let seq: u64 = tx.query_row(
-                    "INSERT INTO session_seq (session_id, next_seq) VALUES (?1, 2)
-                     ON CONFLICT (session_id) DO UPDATE SET next_seq = next_seq + 1
-                     RETURNING next_seq - 1",
-                    [&session],
-                    |row| row.get(0),
-                )?;
-                let message_id = draft.id.unwrap_or_else(MessageId::new);
-                let message = ChatMessage {
-                    message_id,
-                    seq,
-                    role: draft.role,
-                    content: draft.content,
-                    tool: draft.tool,
-                    permission: draft.permission,
-                    created_at: now_ms(),
-                };
-                let payload = serde_json::to_string(&message)
-                    .map_err(|err| OutboxError::Corrupt { id: 0, reason: err.to_string() })?;
-                tx.execute(
-                    "INSERT INTO outbox (workspace_id, session_id, seq, message_id, payload, enqueued_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![workspace.as_str(), session, seq, message.message_id.as_str(), payload, message.created_at],
-                )?;
-                tx.commit()?;
-                Ok(message)
-            })
-            .await
-            .map_err(disk_full)?;
-        self.inner.rows_added.notify_one();
-        Ok(message)
-    }
-
     pub async fn pending(&self) -> Result<u64, OutboxError> {
-        self.with_conn(|conn, _| {
-            Ok(conn.query_row("SELECT COUNT(*) FROM outbox", [], |row| row.get(0))?)
-        })
-        .await
+        self.with_conn(|conn, _| Ok(conn.query_row(ROW_COUNT, [], |row| row.get(0))?))
+            .await
     }
 
     /// Rows of one workspace still waiting for delivery.

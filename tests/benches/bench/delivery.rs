@@ -43,36 +43,81 @@ fn reporter(outbox: Outbox) -> Reporter {
     )
 }
 
-async fn enqueue_throughput(table: &mut Table, count: usize, size: usize) {
+/// `producers` workspaces of one node, all at once, each enqueueing `each` messages
+/// `together` at a time (one enqueue call): per-enqueue latency and the total rate, with
+/// the transactions they took.
+async fn enqueue_throughput(
+    table: &mut Table,
+    producers: usize,
+    (each, together): (usize, usize),
+    size: usize,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let outbox = Outbox::open(&dir.path().join("outbox.db"), u64::MAX).expect("outbox");
-    let workspace = hangar_protocol::WorkspaceId::parse("bench-ws").expect("id");
-    outbox
-        .register(Delivery {
-            workspace_id: workspace.clone(),
-            project_id: "bench".into(),
-            session_id: hangar_protocol::SessionId::parse("bench-session").expect("id"),
-            api_url: "http://127.0.0.1:9".into(),
-            callback_token: "unused".into(),
-        })
-        .await
-        .expect("register");
-    let mut latencies = Vec::with_capacity(count);
-    let started = Instant::now();
-    for i in 0..count {
-        let one = Instant::now();
+    let mut workspaces = Vec::new();
+    for n in 0..producers {
+        let workspace = hangar_protocol::WorkspaceId::parse(format!("bench-ws-{n}")).expect("id");
         outbox
-            .enqueue(&workspace, draft(i, size))
+            .register(Delivery {
+                workspace_id: workspace.clone(),
+                project_id: "bench".into(),
+                session_id: hangar_protocol::SessionId::parse(format!("bench-session-{n}"))
+                    .expect("id"),
+                api_url: "http://127.0.0.1:9".into(),
+                callback_token: "unused".into(),
+            })
             .await
-            .expect("enqueue");
-        latencies.push(one.elapsed().as_micros() as u64);
+            .expect("register");
+        workspaces.push(workspace);
+    }
+    let started = Instant::now();
+    let running: Vec<_> = workspaces
+        .into_iter()
+        .map(|workspace| {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(each);
+                for start in (0..each).step_by(together) {
+                    let drafts = (start..each.min(start + together))
+                        .map(|i| draft(i, size))
+                        .collect();
+                    let one = Instant::now();
+                    outbox
+                        .enqueue_all(&workspace, drafts)
+                        .await
+                        .expect("enqueue");
+                    latencies.push(one.elapsed().as_micros() as u64);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(producers * each);
+    for producer in running {
+        latencies.extend(producer.await.expect("producer"));
     }
     let elapsed = started.elapsed();
+    let count = producers * each;
+    let who = match (producers, together) {
+        (1, 1) => "one producer".to_string(),
+        (n, 1) => format!("{n} producers at once"),
+        (n, k) => format!("{n} producers at once, {k} messages per enqueue"),
+    };
+    let seed = if producers == 1 {
+        "5.2k msg/s, a commit each"
+    } else {
+        ""
+    };
     table.add(Row {
-        measure: format!("outbox enqueue, {size} B (a committed transaction each)"),
+        measure: format!("outbox enqueue, {size} B, {who}"),
         unit: "us",
         samples: latencies,
-        note: format!("{:.0} msg/s", count as f64 / elapsed.as_secs_f64()),
+        note: format!(
+            "{:.0} msg/s, {:.1} rows per commit",
+            count as f64 / elapsed.as_secs_f64(),
+            count as f64 / outbox.commits().max(1) as f64
+        ),
+        seed,
     });
 }
 
@@ -137,13 +182,20 @@ async fn delivery_latency(table: &mut Table, label: &str, count: usize, gap: Dur
             "{batches} batches, {:.0} msg/s",
             count as f64 / elapsed.as_secs_f64()
         ),
+        seed: "",
     });
+}
+
+/// Enqueue latency and rate, one producer and several at once.
+pub async fn outbox(table: &mut Table) {
+    enqueue_throughput(table, 1, (2_000, 1), 200).await;
+    enqueue_throughput(table, 8, (10_000, 1), 200).await;
+    enqueue_throughput(table, 8, (10_000, 8), 200).await;
+    enqueue_throughput(table, 1, (500, 1), 8_000).await;
 }
 
 /// Every delivery measure.
 pub async fn run(table: &mut Table) {
-    enqueue_throughput(table, 2_000, 200).await;
-    enqueue_throughput(table, 500, 8_000).await;
     delivery_latency(
         table,
         "sparse traffic (one message every 2.5 s)",

@@ -64,17 +64,20 @@ pub async fn run(table: &mut Table, count: usize) {
         unit: "ms",
         samples: submit,
         note: "client round trip".into(),
+        seed: "",
     });
     table.add(Row {
         measure: "submit -> warm node claimed, create command pushed".into(),
         unit: "ms",
         samples: to_starting,
         note: "control plane clock".into(),
+        seed: "",
     });
     table.add(Row {
         measure: "submit -> running (node acknowledged the session)".into(),
         unit: "ms",
         samples: to_running,
         note: "goal p99 < 200 ms".into(),
+        seed: "",
     });
 }

@@ -8,6 +8,8 @@ pub struct Row {
     pub samples: Vec<u64>,
     /// Throughput or shape (batches, rate).
     pub note: String,
+    /// The same measure on the seed (before this work), where one was taken.
+    pub seed: &'static str,
 }
 
 #[derive(Default)]
@@ -33,18 +35,19 @@ impl Table {
     }
 
     pub fn print(&self) {
-        println!("| measure | n | p50 | p99 | max | note |");
-        println!("|---|---:|---:|---:|---:|---|");
+        println!("| measure | n | p50 | p99 | max | note | seed |");
+        println!("|---|---:|---:|---:|---:|---|---|");
         for row in &self.rows {
             let unit = row.unit;
             println!(
-                "| {} | {} | {} {unit} | {} {unit} | {} {unit} | {} |",
+                "| {} | {} | {} {unit} | {} {unit} | {} {unit} | {} | {} |",
                 row.measure,
                 row.samples.len(),
                 percentile(&row.samples, 50.0),
                 percentile(&row.samples, 99.0),
                 row.samples.last().copied().unwrap_or(0),
-                row.note
+                row.note,
+                row.seed
             );
         }
     }
