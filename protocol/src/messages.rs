@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{MessageId, SessionId};
+use crate::ids::{MessageId, ProjectId, SessionId};
 use crate::permissions::PermissionInfo;
 
 /// Who produced a message. ACP's session updates map onto these: user and agent message
@@ -120,6 +120,11 @@ pub struct ChatMessage {
 #[serde(rename_all = "camelCase")]
 pub struct IngestBatch {
     pub session_id: SessionId,
+    /// The workspace's project, so the endpoint can read the workspace and the session in
+    /// one round trip; checked against the workspace, never trusted alone. Optional: an
+    /// agent that leaves it out costs the endpoint one more read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
     pub messages: Vec<ChatMessage>,
 }
 

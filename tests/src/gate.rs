@@ -201,6 +201,19 @@ impl WorkspaceStore for GatedStore {
         self.pass(Read::Workspace).await;
         read
     }
+    async fn get_workspace_and_session(
+        &self,
+        id: &WorkspaceId,
+        project: &ProjectId,
+        session: &SessionId,
+    ) -> Result<(Option<Workspace>, Option<ChatSession>)> {
+        let read = self
+            .inner
+            .get_workspace_and_session(id, project, session)
+            .await;
+        self.pass(Read::Workspace).await;
+        read
+    }
     async fn list_live_workspaces(&self) -> Result<Vec<Workspace>> {
         self.inner.list_live_workspaces().await
     }

@@ -2,11 +2,12 @@
 //! `Refuse` it hangs up on every connection (open ones included), while `Unavailable` it
 //! answers every request with DynamoDB's 503, and otherwise it passes bytes through. moto
 //! keeps its data in memory, so the outage is made here and moto never restarts. It also
-//! counts the write requests that pass (by their `X-Amz-Target`), so a test can show a
-//! flow writes nothing.
+//! counts the requests that pass by operation (their `X-Amz-Target`), so a test can show
+//! what a flow reads and writes.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -26,8 +27,11 @@ pub struct StoreProxy {
     mode: watch::Sender<Outage>,
     refused: Arc<AtomicUsize>,
     unavailable: Arc<AtomicUsize>,
-    writes: Arc<AtomicUsize>,
+    calls: Calls,
 }
+
+/// Requests passed, by DynamoDB operation (lower case: `putitem`, `batchgetitem`, ...).
+type Calls = Arc<Mutex<BTreeMap<String, usize>>>;
 
 impl StoreProxy {
     /// Proxies to `upstream` (`http://127.0.0.1:port`).
@@ -44,10 +48,10 @@ impl StoreProxy {
             mode,
             refused: Arc::default(),
             unavailable: Arc::default(),
-            writes: Arc::default(),
+            calls: Arc::default(),
         };
         let (refused, unavailable) = (proxy.refused.clone(), proxy.unavailable.clone());
-        let writes = proxy.writes.clone();
+        let calls = proxy.calls.clone();
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let mut watching = watching.clone();
@@ -62,8 +66,8 @@ impl StoreProxy {
                         tokio::spawn(answer_unavailable(inbound));
                     }
                     Outage::None => {
-                        let writes = writes.clone();
-                        tokio::spawn(pass(inbound, upstream.clone(), watching, writes));
+                        let calls = calls.clone();
+                        tokio::spawn(pass(inbound, upstream.clone(), watching, calls));
                     }
                 }
             }
@@ -77,7 +81,24 @@ impl StoreProxy {
 
     /// Write requests passed to the store so far.
     pub fn writes(&self) -> usize {
-        self.writes.load(Ordering::SeqCst)
+        let calls = self.calls();
+        WRITES
+            .iter()
+            .map(|op| calls.get(*op).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// Requests passed to the store so far, by operation (`getitem`, `putitem`, ...).
+    pub fn calls(&self) -> BTreeMap<String, usize> {
+        self.calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Requests of `operation` (lower case) passed so far.
+    pub fn count(&self, operation: &str) -> usize {
+        self.calls().get(operation).copied().unwrap_or(0)
     }
 
     /// Connections hung up on, and requests answered 503, so far.
@@ -90,36 +111,47 @@ impl StoreProxy {
 }
 
 /// The DynamoDB operations that write.
-const WRITES: [&[u8]; 5] = [
-    b"x-amz-target: dynamodb_20120810.putitem",
-    b"x-amz-target: dynamodb_20120810.updateitem",
-    b"x-amz-target: dynamodb_20120810.deleteitem",
-    b"x-amz-target: dynamodb_20120810.batchwriteitem",
-    b"x-amz-target: dynamodb_20120810.transactwriteitems",
+const WRITES: [&str; 5] = [
+    "putitem",
+    "updateitem",
+    "deleteitem",
+    "batchwriteitem",
+    "transactwriteitems",
 ];
 
-/// Counts the write requests whose target header ends in `chunk` (`tail`: the end of the
-/// bytes before it, so a header cut between two reads is counted once).
-fn count_writes(tail: &mut Vec<u8>, chunk: &[u8], writes: &AtomicUsize) {
-    let seen = tail.len();
+/// What precedes the operation's name in a request's headers.
+const TARGET: &[u8] = b"x-amz-target: dynamodb_20120810.";
+
+/// Counts each operation named in the bytes seen so far. `tail` keeps what is not scanned
+/// yet: a header cut between two reads is counted once, when its line is whole.
+fn count_calls(tail: &mut Vec<u8>, chunk: &[u8], calls: &Mutex<BTreeMap<String, usize>>) {
     tail.extend(chunk.iter().map(u8::to_ascii_lowercase));
-    for target in WRITES {
-        let found = tail
-            .windows(target.len())
-            .enumerate()
-            .filter(|(at, window)| at + target.len() > seen && window == &target)
-            .count();
-        writes.fetch_add(found, Ordering::SeqCst);
+    loop {
+        let Some(at) = find(tail, TARGET) else {
+            let keep = tail.len().saturating_sub(TARGET.len());
+            tail.drain(..keep);
+            return;
+        };
+        let name_at = at + TARGET.len();
+        let Some(length) = find(&tail[name_at..], b"\r\n") else {
+            tail.drain(..at);
+            return;
+        };
+        let operation = String::from_utf8_lossy(&tail[name_at..name_at + length]).into_owned();
+        *calls
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(operation)
+            .or_default() += 1;
+        tail.drain(..name_at + length);
     }
-    let keep = tail.len().saturating_sub(64);
-    tail.drain(..keep);
 }
 
-/// Requests as they are, counting the writes among them.
+/// Requests as they are, counting them by operation.
 async fn forward(
     mut from: tokio::net::tcp::ReadHalf<'_>,
     mut to: tokio::net::tcp::WriteHalf<'_>,
-    writes: &AtomicUsize,
+    calls: &Mutex<BTreeMap<String, usize>>,
 ) -> std::io::Result<()> {
     let (mut buffer, mut tail) = (vec![0u8; 16 * 1024], Vec::new());
     loop {
@@ -127,7 +159,7 @@ async fn forward(
         if read == 0 {
             return to.shutdown().await;
         }
-        count_writes(&mut tail, &buffer[..read], writes);
+        count_calls(&mut tail, &buffer[..read], calls);
         to.write_all(&buffer[..read]).await?;
     }
 }
@@ -137,14 +169,14 @@ async fn pass(
     mut inbound: TcpStream,
     upstream: String,
     mut mode: watch::Receiver<Outage>,
-    writes: Arc<AtomicUsize>,
+    calls: Calls,
 ) {
     let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
         return;
     };
     let (in_read, mut in_write) = inbound.split();
     let (mut out_read, out_write) = outbound.split();
-    let requests = forward(in_read, out_write, &writes);
+    let requests = forward(in_read, out_write, &calls);
     let answers = tokio::io::copy(&mut out_read, &mut in_write);
     tokio::select! {
         _ = futures::future::try_join(requests, answers) => {}

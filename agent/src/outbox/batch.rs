@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use hangar_protocol::fit::{ArrayBudget, json_len};
-use hangar_protocol::{ChatMessage, IngestBatch, SessionId, WorkspaceId};
+use hangar_protocol::{ChatMessage, IngestBatch, ProjectId, SessionId, WorkspaceId};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Delivery, Outbox, OutboxError};
@@ -83,6 +83,7 @@ impl Outbox {
 
             let mut batch = IngestBatch {
                 session_id: delivery.session_id.clone(),
+                project_id: ProjectId::parse(delivery.project_id.as_str()).ok(),
                 messages: Vec::new(),
             };
             let mut budget = ArrayBudget::new(json_len(&batch), max_bytes, max_size);

@@ -88,7 +88,16 @@ pub async fn open_workspace(
     id: &WorkspaceId,
     grace_ms: u64,
 ) -> Result<Workspace> {
-    let workspace = store.get_workspace(id).await?.ok_or_else(|| {
+    workspace_taking_callbacks(id, store.get_workspace(id).await?, grace_ms)
+}
+
+/// `found`, the record read of workspace `id`, if it exists and still takes its callbacks.
+pub fn workspace_taking_callbacks(
+    id: &WorkspaceId,
+    found: Option<Workspace>,
+    grace_ms: u64,
+) -> Result<Workspace> {
+    let workspace = found.ok_or_else(|| {
         Error::not_found(
             ErrorCode::WorkspaceNotFound,
             format!("workspace {id} does not exist"),

@@ -22,6 +22,7 @@ mod forge;
 mod history;
 mod identity;
 mod ingest;
+mod ingest_calls;
 mod isolation;
 mod live;
 mod members;

@@ -188,14 +188,23 @@ impl DynamoStore {
         output.item.map(|item| from_item(item, entity)).transpose()
     }
 
-    /// The items of `keys` that exist (in any order), read with BatchGetItem in rounds of
-    /// at most [`BATCH_GET_MAX`] keys. Keys DynamoDB leaves unprocessed (throttling) are asked
-    /// again after a short pause, a few times; past that the store is unavailable.
+    /// The records of `keys` that exist (in any order): [`DynamoStore::get_items`] decoded.
     async fn get_many<T: DeserializeOwned>(
         &self,
         keys: Vec<Key>,
         entity: &str,
     ) -> Result<Vec<T>, StoreError> {
+        self.get_items(keys)
+            .await?
+            .into_iter()
+            .map(|item| from_item(item, entity))
+            .collect()
+    }
+
+    /// The items of `keys` that exist (in any order), read with BatchGetItem in rounds of
+    /// at most [`BATCH_GET_MAX`] keys. Keys DynamoDB leaves unprocessed (throttling) are asked
+    /// again after a short pause, a few times; past that the store is unavailable.
+    async fn get_items(&self, keys: Vec<Key>) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut pending: Vec<_> = chunk.iter().cloned().map(key).collect();
@@ -217,9 +226,7 @@ impl DynamoStore {
                     .as_mut()
                     .and_then(|responses| responses.remove(&self.table))
                     .unwrap_or_default();
-                for item in items {
-                    found.push(from_item(item, entity)?);
-                }
+                found.extend(items);
                 pending = output
                     .unprocessed_keys
                     .and_then(|mut left| left.remove(&self.table))

@@ -212,6 +212,32 @@ impl WorkspaceStore for DynamoStore {
         self.get(workspace_key(id), "workspace").await
     }
 
+    /// Both in one BatchGetItem: the ingest's reads in one round trip.
+    async fn get_workspace_and_session(
+        &self,
+        id: &WorkspaceId,
+        project: &ProjectId,
+        session: &SessionId,
+    ) -> Result<(Option<Workspace>, Option<ChatSession>), StoreError> {
+        let workspace_pk = workspace_key(id).0;
+        let items = self
+            .get_items(vec![workspace_key(id), session_key(project, session)])
+            .await?;
+        let (mut workspace, mut chat_session) = (None, None);
+        for item in items {
+            let is_workspace = item
+                .get("pk")
+                .and_then(|pk| pk.as_s().ok())
+                .is_some_and(|pk| *pk == workspace_pk);
+            if is_workspace {
+                workspace = Some(from_item(item, "workspace")?);
+            } else {
+                chat_session = Some(from_item(item, "session")?);
+            }
+        }
+        Ok((workspace, chat_session))
+    }
+
     async fn list_live_workspaces(&self) -> Result<Vec<Workspace>, StoreError> {
         self.query_index("gsi2", LIVE_WORKSPACES.into(), "workspace")
             .await

@@ -10,7 +10,9 @@ use hangar_protocol::limits::{
     MESSAGE_CONTENT_MAX_BYTES, MSG_BATCH_MAX_BYTES, MSG_BATCH_MAX_SIZE, TOOL_INFO_MAX_BYTES,
 };
 use hangar_protocol::time::now_ms;
-use hangar_protocol::{ChatMessage, ErrorCode, MessageId, MessageRole, SessionId, ToolCallInfo};
+use hangar_protocol::{
+    ChatMessage, ErrorCode, MessageId, MessageRole, ProjectId, SessionId, ToolCallInfo,
+};
 use serde::Deserialize;
 
 use super::permissions::check_permission;
@@ -20,6 +22,8 @@ use crate::domain::error::{Error, Result};
 #[serde(rename_all = "camelCase")]
 struct RawBatch {
     session_id: String,
+    #[serde(default)]
+    project_id: Option<String>,
     messages: Vec<RawMessage>,
 }
 
@@ -51,6 +55,8 @@ pub struct Rejected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedBatch {
     pub session_id: SessionId,
+    /// The project the agent says the workspace is of (checked against the workspace).
+    pub project_id: Option<ProjectId>,
     pub messages: Vec<ChatMessage>,
     pub rejected: Vec<Rejected>,
 }
@@ -75,6 +81,11 @@ pub fn parse_batch(body: &[u8]) -> Result<ParsedBatch> {
     })?;
     let session_id = SessionId::parse(raw.session_id)
         .map_err(|err| Error::invalid(ErrorCode::InvalidSessionId, format!("sessionId: {err}")))?;
+    let project_id = raw
+        .project_id
+        .map(ProjectId::parse)
+        .transpose()
+        .map_err(|err| Error::invalid(ErrorCode::InvalidBody, format!("projectId: {err}")))?;
     if raw.messages.is_empty() {
         return Err(Error::invalid(
             ErrorCode::EmptyBatch,
@@ -125,6 +136,7 @@ pub fn parse_batch(body: &[u8]) -> Result<ParsedBatch> {
     }
     Ok(ParsedBatch {
         session_id,
+        project_id,
         messages,
         rejected,
     })

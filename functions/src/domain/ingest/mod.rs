@@ -10,13 +10,14 @@ use hangar_protocol::{
     ChatMessage, ErrorCode, IngestResponse, MessageRole, RejectedMessage, SessionId, WorkspaceId,
 };
 
-pub use batch::parse_batch;
+pub use batch::{ParsedBatch, parse_batch};
 
-use super::access::open_workspace;
+use super::access::{open_workspace, workspace_taking_callbacks};
 use super::error::{Error, Result};
 use super::live::Live;
 use super::permissions::note_permissions;
 use super::ports::{InsertOutcome, MessageStore, Store, StoreError};
+use super::records::Workspace;
 
 /// Conditional puts in flight at once for one batch: enough to hide per-write latency,
 /// few enough not to burst a table's partition for one session.
@@ -31,6 +32,44 @@ async fn insert(
     Ok((message.seq, outcome))
 }
 
+/// The workspace, if it takes callbacks and `batch.session_id` is its chat session. When
+/// the agent names the project, the workspace and the session are read in one round trip.
+async fn open_session(
+    store: &dyn Store,
+    workspace_id: &WorkspaceId,
+    batch: &ParsedBatch,
+    grace_ms: u64,
+) -> Result<Workspace> {
+    let (workspace, session) = match &batch.project_id {
+        Some(project) => {
+            let (workspace, session) = store
+                .get_workspace_and_session(workspace_id, project, &batch.session_id)
+                .await?;
+            let workspace = workspace_taking_callbacks(workspace_id, workspace, grace_ms)?;
+            // A session read under another project than the workspace's is none of its.
+            let session = session.filter(|_| workspace.project_id == *project);
+            (workspace, session)
+        }
+        None => {
+            let workspace = open_workspace(store, workspace_id, grace_ms).await?;
+            let session = store
+                .get_session(&workspace.project_id, &batch.session_id)
+                .await?;
+            (workspace, session)
+        }
+    };
+    if workspace.session_id != batch.session_id || session.is_none() {
+        return Err(Error::not_found(
+            ErrorCode::SessionNotFound,
+            format!(
+                "session {} is not the chat session of workspace {workspace_id}",
+                batch.session_id
+            ),
+        ));
+    }
+    Ok(workspace)
+}
+
 /// Ingests one batch sent by the agent of `workspace`, then pushes what it stored to the
 /// project's viewers (re-sent messages too: a viewer may have missed the first push).
 pub async fn ingest(
@@ -41,23 +80,7 @@ pub async fn ingest(
     grace_ms: u64,
 ) -> Result<IngestResponse> {
     let batch = parse_batch(body)?;
-    let workspace = open_workspace(store, workspace_id, grace_ms).await?;
-    let unknown_session = || {
-        Error::not_found(
-            ErrorCode::SessionNotFound,
-            format!(
-                "session {} is not the chat session of workspace {workspace_id}",
-                batch.session_id
-            ),
-        )
-    };
-    if workspace.session_id != batch.session_id {
-        return Err(unknown_session());
-    }
-    store
-        .get_session(&workspace.project_id, &batch.session_id)
-        .await?
-        .ok_or_else(unknown_session)?;
+    let workspace = open_session(store, workspace_id, &batch, grace_ms).await?;
 
     let writes: Vec<_> = batch
         .messages

@@ -194,6 +194,14 @@ pub trait WorkspaceStore: Send + Sync {
         from: WorkspaceStatus,
     ) -> StoreResult<Saved>;
     async fn get_workspace(&self, id: &WorkspaceId) -> StoreResult<Option<Workspace>>;
+    /// The workspace and a session of `project`, read together where the store can (one
+    /// round trip for the ingest path).
+    async fn get_workspace_and_session(
+        &self,
+        id: &WorkspaceId,
+        project: &ProjectId,
+        session: &SessionId,
+    ) -> StoreResult<(Option<Workspace>, Option<ChatSession>)>;
     /// Workspaces not destroyed.
     async fn list_live_workspaces(&self) -> StoreResult<Vec<Workspace>>;
     /// Workspaces not destroyed on `node`.
