@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod forge;
 pub mod gate;
 pub mod git;
+pub mod management_api;
 pub mod scripted;
 mod seed;
 pub mod store_proxy;

@@ -3,6 +3,7 @@
 //! local stack, moto_server, real node and agent processes.
 
 mod delivery;
+mod fanout;
 mod start;
 mod streaming;
 mod table;
@@ -10,7 +11,7 @@ mod table;
 use table::Table;
 
 /// Every section, in the order the table shows them.
-const SECTIONS: &[&str] = &["start", "outbox", "delivery", "streaming"];
+const SECTIONS: &[&str] = &["start", "outbox", "delivery", "fanout", "streaming"];
 
 #[tokio::main]
 async fn main() {
@@ -33,6 +34,9 @@ async fn main() {
     }
     if wanted("delivery") {
         delivery::run(&mut table).await;
+    }
+    if wanted("fanout") {
+        fanout::run(&mut table).await;
     }
     if wanted("streaming") {
         streaming::run(&mut table).await;

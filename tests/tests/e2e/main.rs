@@ -31,6 +31,7 @@ mod nodes;
 mod permissions;
 mod pool;
 mod projects;
+mod push;
 mod quotas;
 mod races;
 mod repos;

@@ -31,7 +31,7 @@ use super::ports::{Delivery, Push, Store, Webhooks};
 use super::records::{Connection, Task};
 
 /// Posts in flight at once during one publish.
-const POST_CONCURRENCY: usize = 16;
+pub const POST_CONCURRENCY: usize = 64;
 /// Longest connection id accepted (API Gateway's are 16 characters).
 const CONNECTION_ID_MAX_LEN: usize = 128;
 
