@@ -10,6 +10,7 @@ use hangar_agent::reporter::Reporter;
 use hangar_protocol::MessageRole;
 use hangar_tests::TestStack;
 use hangar_tests::agent::FaultProxy;
+use hangar_tests::store_proxy::StoreProxy;
 use tokio_util::sync::CancellationToken;
 
 use crate::table::{Row, Table};
@@ -123,7 +124,11 @@ async fn enqueue_throughput(
 
 /// Enqueues `count` messages `gap` apart and reports enqueue -> ingest 2xx latency.
 async fn delivery_latency(table: &mut Table, label: &str, count: usize, gap: Duration) {
-    let stack = TestStack::start().await;
+    let store = StoreProxy::start(&hangar_tests::dynamodb_endpoint()).await;
+    let stack = TestStack::start_with(|options| {
+        options.dynamodb_endpoint = store.url.clone();
+    })
+    .await;
     let seeded = stack.seed().await;
     let proxy = FaultProxy::start(stack.url("")).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -145,6 +150,7 @@ async fn delivery_latency(table: &mut Table, label: &str, count: usize, gap: Dur
         tokio::spawn(async move { reporter.run(stop).await })
     };
 
+    let before = store.calls();
     let started = Instant::now();
     for i in 0..count {
         outbox
@@ -174,13 +180,16 @@ async fn delivery_latency(table: &mut Table, label: &str, count: usize, gap: Dur
             latencies.push(answered_at.saturating_sub(created));
         }
     }
+    let made = |op: &str| store.count(op) - before.get(op).copied().unwrap_or(0);
     table.add(Row {
         measure: format!("enqueue -> stored, {label}"),
         unit: "ms",
         samples: latencies,
         note: format!(
-            "{batches} batches, {:.0} msg/s",
-            count as f64 / elapsed.as_secs_f64()
+            "{batches} batches, {:.0} msg/s; store writes: {} puts, {} updates",
+            count as f64 / elapsed.as_secs_f64(),
+            made("putitem"),
+            made("updateitem"),
         ),
         seed: "",
     });

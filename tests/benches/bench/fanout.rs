@@ -98,8 +98,7 @@ async fn ingest_with_viewers(table: &mut Table, viewers: usize) {
         measure: format!("  of which posting the frame to {viewers} viewer(s)"),
         unit: "ms",
         samples: push,
-        note: "the rest is store calls (moto: ~8 ms each, ~850 ms to query 1,000 connections)"
-            .into(),
+        note: "the rest of the ingest is store calls".into(),
         seed: "",
     });
 }

@@ -21,7 +21,7 @@ use super::records::Workspace;
 
 /// Conditional puts in flight at once for one batch: enough to hide per-write latency,
 /// few enough not to burst a table's partition for one session.
-const WRITE_CONCURRENCY: usize = 10;
+const WRITE_CONCURRENCY: usize = 25;
 
 async fn insert(
     store: &dyn MessageStore,
