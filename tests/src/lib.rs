@@ -10,6 +10,7 @@ pub mod forge;
 pub mod gate;
 pub mod git;
 pub mod management_api;
+pub mod runtime_api;
 pub mod scripted;
 mod seed;
 pub mod store_proxy;

@@ -9,6 +9,7 @@ mod archive;
 mod backlog;
 mod batching;
 mod board;
+mod bootstrap;
 mod browser;
 mod callbacks;
 mod checkout_fs;
