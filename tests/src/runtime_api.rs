@@ -19,6 +19,61 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::sync::{Notify, oneshot};
 
+/// What the template gives every function (its name, the table, the identity provider,
+/// the callback key), pointed at `stack`'s servers.
+pub fn function_env(stack: &crate::TestStack, lambda: &str) -> Vec<(String, String)> {
+    let config = &stack.stack.config;
+    [
+        ("HANGAR_LAMBDA", lambda.to_string()),
+        ("HANGAR_TABLE_NAME", config.table_name.clone()),
+        ("HANGAR_DYNAMODB_ENDPOINT", crate::dynamodb_endpoint()),
+        ("HANGAR_OIDC_ISSUER", config.oidc.issuer.clone()),
+        ("HANGAR_OIDC_CLIENT_ID", config.oidc.client_id.clone()),
+        (
+            "HANGAR_CALLBACK_PUBLIC_KEY",
+            config.callback_public_key_pem.clone(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// An API Gateway HTTP API (payload 2.0) request event, bearing `token`.
+pub fn http_event(method: &str, path: &str, token: &str, body: Option<&Value>) -> Value {
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "authorization": format!("Bearer {token}"),
+            "content-type": "application/json",
+            "host": "abc123.execute-api.us-east-1.amazonaws.com",
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "hangar-test",
+            },
+            "requestId": crate::unique("req"),
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "27/Nov/2026:07:00:00 +0000",
+            "timeEpoch": 1_795_000_000_000u64,
+        },
+        "body": body.map(Value::to_string),
+        "isBase64Encoded": false,
+    })
+}
+
 /// What the function answered to one invocation.
 #[derive(Debug)]
 pub enum Answer {

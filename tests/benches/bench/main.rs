@@ -4,6 +4,7 @@
 
 mod delivery;
 mod fanout;
+mod lambda;
 mod start;
 mod streaming;
 mod table;
@@ -11,7 +12,14 @@ mod table;
 use table::Table;
 
 /// Every section, in the order the table shows them.
-const SECTIONS: &[&str] = &["start", "outbox", "delivery", "fanout", "streaming"];
+const SECTIONS: &[&str] = &[
+    "start",
+    "outbox",
+    "delivery",
+    "fanout",
+    "streaming",
+    "lambda",
+];
 
 #[tokio::main]
 async fn main() {
@@ -40,6 +48,9 @@ async fn main() {
     }
     if wanted("streaming") {
         streaming::run(&mut table).await;
+    }
+    if wanted("lambda") {
+        lambda::run(&mut table).await;
     }
     table.print();
 }

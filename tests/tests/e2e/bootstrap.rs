@@ -14,65 +14,11 @@ use hangar_protocol::tasks::{NodeStatus, VmSize};
 use hangar_tests::agent::workspace_binary;
 use hangar_tests::fixtures::{user, warm_node};
 use hangar_tests::management_api::ManagementApi;
-use hangar_tests::runtime_api::{Answer, RuntimeApi};
-use hangar_tests::{TestStack, aws_endpoint, dynamodb_endpoint, unique};
+use hangar_tests::runtime_api::{Answer, RuntimeApi, function_env, http_event};
+use hangar_tests::{TestStack, aws_endpoint, unique};
 use serde_json::{Value, json};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// What the template gives every function, pointed at this machine's servers.
-fn base_env(stack: &TestStack, lambda: &str) -> Vec<(String, String)> {
-    let config = &stack.stack.config;
-    [
-        ("HANGAR_LAMBDA", lambda.to_string()),
-        ("HANGAR_TABLE_NAME", config.table_name.clone()),
-        ("HANGAR_DYNAMODB_ENDPOINT", dynamodb_endpoint()),
-        ("HANGAR_OIDC_ISSUER", config.oidc.issuer.clone()),
-        ("HANGAR_OIDC_CLIENT_ID", config.oidc.client_id.clone()),
-        (
-            "HANGAR_CALLBACK_PUBLIC_KEY",
-            config.callback_public_key_pem.clone(),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-/// An API Gateway HTTP API (payload 2.0) request event.
-fn http_event(method: &str, path: &str, token: &str, body: &Value) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {path}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {
-            "authorization": format!("Bearer {token}"),
-            "content-type": "application/json",
-            "host": "abc123.execute-api.us-east-1.amazonaws.com",
-        },
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "192.0.2.1",
-                "userAgent": "hangar-test",
-            },
-            "requestId": unique("req"),
-            "routeKey": format!("{method} {path}"),
-            "stage": "$default",
-            "time": "27/Nov/2026:07:00:00 +0000",
-            "timeEpoch": 1_795_000_000_000u64,
-        },
-        "body": body.to_string(),
-        "isBase64Encoded": false,
-    })
-}
 
 /// An API Gateway WebSocket `$connect` event with `query`.
 fn connect_event(connection: &str, query: Value) -> Value {
@@ -111,7 +57,7 @@ async fn the_shipped_bootstrap_serves_an_http_route_with_its_body() {
     let stack = TestStack::start().await;
     let runtime = RuntimeApi::start().await;
     let binary = workspace_binary("hangar-lambda");
-    let mut env = base_env(&stack, "create-project");
+    let mut env = function_env(&stack, "create-project");
     env.extend(
         [
             ("HANGAR_FORGE_SECRET_PREFIX", unique("hangar/forge/")),
@@ -129,7 +75,10 @@ async fn the_shipped_bootstrap_serves_an_http_route_with_its_body() {
     let body = json!({"name": "Shop", "repo": "https://github.com/acme/shop.git"});
     let answer = response(
         runtime
-            .invoke(http_event("POST", "/api/projects", &token, &body), LIMIT)
+            .invoke(
+                http_event("POST", "/api/projects", &token, Some(&body)),
+                LIMIT,
+            )
             .await,
     );
     assert_eq!(answer["statusCode"], 201, "{answer}");
@@ -149,7 +98,7 @@ async fn the_shipped_bootstrap_serves_an_http_route_with_its_body() {
     let answer = response(
         runtime
             .invoke(
-                http_event("POST", "/api/projects", &token, &json!({"name": ""})),
+                http_event("POST", "/api/projects", &token, Some(&json!({"name": ""}))),
                 LIMIT,
             )
             .await,
@@ -170,7 +119,7 @@ async fn the_shipped_bootstrap_takes_a_websocket_connect_with_its_query_string()
     let mut function = runtime.spawn(
         &workspace_binary("hangar-lambda"),
         "ws-connect",
-        &base_env(&stack, "ws-connect"),
+        &function_env(&stack, "ws-connect"),
     );
     runtime.initialized(&mut function, LIMIT).await;
 
@@ -216,7 +165,7 @@ async fn the_shipped_bootstrap_runs_the_scheduled_warm_timeout() {
     let SigningKey::Pem(private_pem) = &signing.key else {
         panic!("the local stack's key is a PEM");
     };
-    let mut env = base_env(&stack, "warm-timeout");
+    let mut env = function_env(&stack, "warm-timeout");
     env.extend(
         [
             ("HANGAR_CALLBACK_PRIVATE_KEY", private_pem.clone()),
