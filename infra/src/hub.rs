@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -26,6 +27,8 @@ use hangar_protocol::node::NodeMessage;
 use hangar_protocol::{ErrorCode, routes};
 use tokio::sync::mpsc;
 
+use crate::meter::Meter;
+
 /// Frames waiting for one slow peer before the hub treats it as gone.
 const CONNECTION_BUFFER: usize = 256;
 
@@ -42,6 +45,8 @@ pub struct LocalHub {
     refusing: AtomicBool,
     /// How many of the next frames to nodes are dropped on the way (reported delivered).
     drop_node_frames: AtomicUsize,
+    /// What API Gateway would bill: route events and frames posted.
+    pub meter: Arc<Meter>,
 }
 
 impl LocalHub {
@@ -128,7 +133,10 @@ impl Push for LocalHub {
             return Ok(Delivery::Delivered);
         }
         match sender.try_send(frame.to_string()) {
-            Ok(()) => Ok(Delivery::Delivered),
+            Ok(()) => {
+                self.meter.frame_posted();
+                Ok(Delivery::Delivered)
+            }
             Err(_) => {
                 // Closed, or so far behind that it is as good as gone: the peer reconnects
                 // and catches up over HTTP.
@@ -155,8 +163,10 @@ async fn upgrade(
     let connection_id = ulid::Ulid::new().to_string();
     let token = query.get(CONNECT_TOKEN_PARAM).map(String::as_str);
     let project = query.get(CONNECT_PROJECT_PARAM).map(String::as_str);
-    if let Err(err) = hangar_functions::http::connect(&state, &connection_id, token, project).await
-    {
+    let started = Instant::now();
+    let connected = hangar_functions::http::connect(&state, &connection_id, token, project).await;
+    hub.meter.invoked("$connect", started.elapsed());
+    if let Err(err) = connected {
         return err.into_response();
     }
     let node = state.live.is_node_socket(&connection_id).await;
@@ -169,11 +179,13 @@ async fn upgrade(
         },
     );
     upgrade.on_upgrade(move |socket| async move {
-        relay(socket, receiver, &state, &connection_id).await;
+        relay(socket, receiver, &state, &hub.meter, &connection_id).await;
         hub.lock().remove(&connection_id);
+        let started = Instant::now();
         if let Err(err) = state.live.disconnect(&connection_id).await {
             tracing::warn!(connection = %connection_id, error = %err, "disconnect failed");
         }
+        hub.meter.invoked("$disconnect", started.elapsed());
     })
 }
 
@@ -182,6 +194,7 @@ async fn relay(
     mut socket: WebSocket,
     mut frames: mpsc::Receiver<String>,
     state: &AppState,
+    meter: &Meter,
     connection_id: &str,
 ) {
     loop {
@@ -199,7 +212,7 @@ async fn relay(
                 }
             },
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => route_message(state, connection_id, &text).await,
+                Some(Ok(Message::Text(text))) => route_message(state, meter, connection_id, &text).await,
                 // Pings are answered by axum.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => {}
@@ -209,12 +222,14 @@ async fn relay(
 }
 
 /// What API Gateway's route selection (`$request.body.action`) does with a peer's message.
-async fn route_message(state: &AppState, connection_id: &str, text: &str) {
+async fn route_message(state: &AppState, meter: &Meter, connection_id: &str, text: &str) {
     match serde_json::from_str::<NodeMessage>(text) {
         Ok(NodeMessage::Heartbeat) => {
+            let started = Instant::now();
             if let Err(err) = state.live.heartbeat(connection_id).await {
                 tracing::warn!(connection = %connection_id, error = %err, "heartbeat refused");
             }
+            meter.invoked("heartbeat", started.elapsed());
         }
         Err(err) => {
             tracing::debug!(connection = %connection_id, error = %err, "no route for a message")

@@ -4,6 +4,7 @@
 pub mod demo_repo;
 pub mod hub;
 pub mod keys;
+pub mod meter;
 pub mod oidc;
 pub mod provisioner;
 pub mod stack;

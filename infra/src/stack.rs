@@ -30,6 +30,7 @@ use tower_http::services::ServeDir;
 
 use crate::hub::LocalHub;
 use crate::keys::DevKeys;
+use crate::meter::{Meter, count_requests};
 use crate::oidc::{self, DevIdentityProvider, ISSUER_PATH, LOCAL_CLIENT_ID};
 use crate::provisioner::{LocalNodeOptions, LocalProvisioner};
 
@@ -232,7 +233,10 @@ impl LocalStack {
             )
             .map_err(StackError::Identity)?,
         );
+        let meter = Arc::clone(&hub.meter);
+        let metered = axum::middleware::from_fn_with_state(Arc::clone(&meter), count_requests);
         let mut app = hangar_functions::http::router(state.clone())
+            .route_layer(metered)
             .merge(hub.router(state.clone()))
             .merge(oidc::router(identity.clone()));
         if let Some(root) = &options.web_root {
@@ -246,6 +250,7 @@ impl LocalStack {
         tasks.push(tokio::spawn(fire_due_schedules(
             state.clone(),
             scheduler.clone(),
+            Arc::clone(&meter),
             options.schedule_poll,
         )));
         if let Some(every) = options.sweep_every {
@@ -292,6 +297,7 @@ impl LocalStack {
 async fn fire_due_schedules(
     state: AppState,
     scheduler: Arc<EventBridgeScheduler>,
+    meter: Arc<Meter>,
     every: Duration,
 ) {
     loop {
@@ -308,7 +314,10 @@ async fn fire_due_schedules(
             .into_iter()
             .filter(|schedule| schedule.at_ms <= now)
         {
-            match state.tasks.warm_timeout(&schedule.event).await {
+            let started = std::time::Instant::now();
+            let fired = state.tasks.warm_timeout(&schedule.event).await;
+            meter.invoked("warm-timeout", started.elapsed());
+            match fired {
                 Ok(outcome) => {
                     tracing::info!(schedule = %schedule.name, ?outcome, "fired a warm timeout")
                 }

@@ -2,6 +2,7 @@
 //! `scripts/bench outbox delivery` for some sections only. Everything runs on loopback: the
 //! local stack, moto_server, real node and agent processes.
 
+mod cost;
 mod delivery;
 mod fanout;
 mod lambda;
@@ -19,6 +20,7 @@ const SECTIONS: &[&str] = &[
     "fanout",
     "streaming",
     "lambda",
+    "cost",
 ];
 
 #[tokio::main]
@@ -51,6 +53,9 @@ async fn main() {
     }
     if wanted("lambda") {
         lambda::run(&mut table).await;
+    }
+    if wanted("cost") {
+        cost::run(&mut table).await;
     }
     table.print();
 }

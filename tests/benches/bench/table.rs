@@ -15,6 +15,8 @@ pub struct Row {
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Row>,
+    /// Printed after the table (sections whose result is a table of their own).
+    texts: Vec<String>,
 }
 
 /// The `p`th percentile of sorted samples (nearest rank).
@@ -34,6 +36,12 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// Text printed after the table.
+    pub fn add_text(&mut self, text: String) {
+        eprintln!("measured: a text section");
+        self.texts.push(text);
+    }
+
     pub fn print(&self) {
         println!("| measure | n | p50 | p99 | max | note | seed |");
         println!("|---|---:|---:|---:|---:|---|---|");
@@ -49,6 +57,9 @@ impl Table {
                 row.note,
                 row.seed
             );
+        }
+        for text in &self.texts {
+            println!("{text}");
         }
     }
 }
