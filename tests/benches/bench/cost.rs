@@ -190,7 +190,7 @@ fn cost_table(
     );
     for (what, n, price) in rows {
         text.push_str(&format!(
-            "| {what} | {n:.1} | {price:.10} | {:.6} |\n",
+            "| {what} | {n:.2} | {price:.10} | {:.6} |\n",
             n * price
         ));
     }
