@@ -27,6 +27,7 @@ mod ingest_calls;
 mod isolation;
 mod live;
 mod members;
+mod meter;
 mod node_image;
 mod nodes;
 mod permissions;
