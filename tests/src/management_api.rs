@@ -14,6 +14,46 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
+use hangar_functions::adapters::apigw::ApiGatewayPush;
+use hangar_functions::domain::live::Live;
+use hangar_functions::domain::records::Connection;
+use hangar_protocol::time::now_ms;
+
+use crate::{Seeded, TestStack, unique};
+
+/// The stack's live publisher, posting through the production adapter to `gateway`.
+pub async fn live_through(stack: &TestStack, gateway: &ManagementApi) -> Live {
+    let state = &stack.stack.state;
+    Live {
+        store: Arc::clone(&state.store),
+        push: Arc::new(ApiGatewayPush::connect(&gateway.endpoint).await),
+        caps: state.live.caps,
+        webhooks: Arc::clone(&state.live.webhooks),
+    }
+}
+
+/// `count` viewer connections of `seeded`'s owner on its project, written to the table.
+pub async fn viewers_of(stack: &TestStack, seeded: &Seeded, count: usize) -> Vec<Connection> {
+    let mut connections = Vec::with_capacity(count);
+    for n in 0..count {
+        let connection = Connection {
+            id: unique(&format!("c{n}")).replace('-', ""),
+            project_id: seeded.project.clone(),
+            user_id: seeded.owner.clone(),
+            connected_at: now_ms(),
+            ttl: now_ms() / 1000 + 3600,
+        };
+        stack
+            .stack
+            .state
+            .store
+            .put_connection(&connection)
+            .await
+            .expect("connection");
+        connections.push(connection);
+    }
+    connections
+}
 
 /// One post the stand-in answered.
 #[derive(Debug, Clone)]

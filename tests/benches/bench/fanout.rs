@@ -2,17 +2,13 @@
 //! then pushed to every viewer of the project) with 1, 100 and 1,000 viewers, through the
 //! production push adapter to a Management API stand-in that takes 20 ms per post.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hangar_functions::adapters::apigw::ApiGatewayPush;
 use hangar_functions::domain::ingest::ingest;
-use hangar_functions::domain::live::{Live, POST_CONCURRENCY};
-use hangar_functions::domain::records::Connection;
-use hangar_protocol::time::now_ms;
-use hangar_tests::management_api::ManagementApi;
+use hangar_functions::domain::live::POST_CONCURRENCY;
+use hangar_tests::TestStack;
+use hangar_tests::management_api::{ManagementApi, live_through, viewers_of};
 use hangar_tests::wire::message;
-use hangar_tests::{TestStack, unique};
 use serde_json::json;
 
 use crate::table::{Row, Table};
@@ -25,26 +21,8 @@ async fn ingest_with_viewers(table: &mut Table, viewers: usize) {
     let seeded = stack.seed().await;
     let gateway = ManagementApi::start(Duration::from_millis(20)).await;
     let state = &stack.stack.state;
-    let live = Live {
-        store: Arc::clone(&state.store),
-        push: Arc::new(ApiGatewayPush::connect(&gateway.endpoint).await),
-        caps: state.live.caps,
-        webhooks: Arc::clone(&state.live.webhooks),
-    };
-    for n in 0..viewers {
-        let connection = Connection {
-            id: unique(&format!("c{n}")).replace('-', ""),
-            project_id: seeded.project.clone(),
-            user_id: seeded.owner.clone(),
-            connected_at: now_ms(),
-            ttl: now_ms() / 1000 + 3600,
-        };
-        state
-            .store
-            .put_connection(&connection)
-            .await
-            .expect("connection");
-    }
+    let live = live_through(&stack, &gateway).await;
+    viewers_of(&stack, &seeded, viewers).await;
     let mut samples = Vec::new();
     for batch in 0..BATCHES {
         let first = batch * PER_BATCH + 1;

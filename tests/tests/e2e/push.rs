@@ -3,16 +3,13 @@
 //! here): every viewer of the project gets the frame, posts go out concurrently but never
 //! more at once than the bound, and a connection the gateway says is gone is forgotten.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use hangar_functions::adapters::apigw::ApiGatewayPush;
-use hangar_functions::domain::live::{Live, POST_CONCURRENCY};
-use hangar_functions::domain::records::Connection;
+use hangar_functions::domain::live::POST_CONCURRENCY;
 use hangar_protocol::time::now_ms;
 use hangar_protocol::{ChatMessage, MessageId, MessageRole};
-use hangar_tests::management_api::ManagementApi;
-use hangar_tests::{TestStack, unique};
+use hangar_tests::TestStack;
+use hangar_tests::management_api::{ManagementApi, live_through, viewers_of};
 
 #[tokio::test]
 async fn a_frame_reaches_every_viewer_at_a_bounded_concurrency_and_a_gone_one_is_forgotten() {
@@ -20,29 +17,9 @@ async fn a_frame_reaches_every_viewer_at_a_bounded_concurrency_and_a_gone_one_is
     let seeded = stack.seed().await;
     let gateway = ManagementApi::start(Duration::from_millis(20)).await;
     let state = &stack.stack.state;
-    let live = Live {
-        store: Arc::clone(&state.store),
-        push: Arc::new(ApiGatewayPush::connect(&gateway.endpoint).await),
-        caps: state.live.caps,
-        webhooks: Arc::clone(&state.live.webhooks),
-    };
+    let live = live_through(&stack, &gateway).await;
     let viewers = POST_CONCURRENCY * 3 + 1;
-    let mut connections = Vec::new();
-    for n in 0..viewers {
-        let connection = Connection {
-            id: unique(&format!("conn{n}")).replace('-', ""),
-            project_id: seeded.project.clone(),
-            user_id: seeded.owner.clone(),
-            connected_at: now_ms(),
-            ttl: now_ms() / 1000 + 3600,
-        };
-        state
-            .store
-            .put_connection(&connection)
-            .await
-            .expect("connection");
-        connections.push(connection);
-    }
+    let connections = viewers_of(&stack, &seeded, viewers).await;
     let gone = &connections[5];
     gateway.set_gone(&gone.id);
 
