@@ -96,9 +96,17 @@ impl StoreProxy {
             .clone()
     }
 
-    /// Requests of `operation` (lower case) passed so far.
-    pub fn count(&self, operation: &str) -> usize {
-        self.calls().get(operation).copied().unwrap_or(0)
+    /// Requests passed since `before` (an earlier [`StoreProxy::calls`]), by operation,
+    /// leaving out the operations not called since.
+    pub fn calls_since(&self, before: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+        self.calls()
+            .into_iter()
+            .map(|(op, n)| {
+                let made = n - before.get(&op).copied().unwrap_or(0);
+                (op, made)
+            })
+            .filter(|(_, made)| *made > 0)
+            .collect()
     }
 
     /// Connections hung up on, and requests answered 503, so far.

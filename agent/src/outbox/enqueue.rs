@@ -9,6 +9,13 @@ use super::{Draft, Outbox, OutboxError, commit};
 /// How often an enqueue refused for a full disk looks again without a delivery.
 const DISK_FULL_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The row of an enqueue of one draft.
+fn only_row(mut messages: Vec<ChatMessage>) -> Result<ChatMessage, OutboxError> {
+    messages
+        .pop()
+        .ok_or_else(|| OutboxError::Worker("an enqueue was answered without its row".into()))
+}
+
 impl Outbox {
     /// Commits `draft` as the session's next message, waiting while the outbox is full.
     pub async fn enqueue(
@@ -16,10 +23,7 @@ impl Outbox {
         workspace: &WorkspaceId,
         draft: Draft,
     ) -> Result<ChatMessage, OutboxError> {
-        let mut messages = self.enqueue_all(workspace, vec![draft]).await?;
-        messages
-            .pop()
-            .ok_or_else(|| OutboxError::Worker("an enqueue was answered without its row".into()))
+        only_row(self.enqueue_all(workspace, vec![draft]).await?)
     }
 
     /// Commits `drafts` as the session's next messages, in their order, in one transaction
@@ -77,10 +81,7 @@ impl Outbox {
         workspace: &WorkspaceId,
         draft: Draft,
     ) -> Result<ChatMessage, OutboxError> {
-        let mut messages = self.try_enqueue_all(workspace, vec![draft]).await?;
-        messages
-            .pop()
-            .ok_or_else(|| OutboxError::Worker("an enqueue was answered without its row".into()))
+        only_row(self.try_enqueue_all(workspace, vec![draft]).await?)
     }
 
     /// Commits all of `drafts` unless the outbox lacks room for them, in one transaction with

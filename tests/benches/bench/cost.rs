@@ -47,16 +47,6 @@ const PRICES: Prices = Prices {
 const FUNCTION_GB: f64 = 0.25;
 const TOOL_CALLS: u64 = 1_000;
 
-fn since(
-    now: BTreeMap<String, usize>,
-    before: &BTreeMap<String, usize>,
-) -> BTreeMap<String, usize> {
-    now.into_iter()
-        .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect()
-}
-
 fn tally_since(
     now: BTreeMap<String, Tally>,
     before: &BTreeMap<String, Tally>,
@@ -117,7 +107,7 @@ pub async fn run(table: &mut Table) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let minutes = started.elapsed().as_secs_f64() / 60.0;
-    let calls = since(store.calls(), &calls_before);
+    let calls = store.calls_since(&calls_before);
     let invoked = tally_since(meter.invocations(), &invoked_before);
     let frames = meter.frames_posted() - frames_before;
     let other_aws = aws.bodies_with("").len() - aws_before;

@@ -180,7 +180,8 @@ async fn delivery_latency(table: &mut Table, label: &str, count: usize, gap: Dur
             latencies.push(answered_at.saturating_sub(created));
         }
     }
-    let made = |op: &str| store.count(op) - before.get(op).copied().unwrap_or(0);
+    let made = store.calls_since(&before);
+    let made = |op: &str| made.get(op).copied().unwrap_or(0);
     table.add(Row {
         measure: format!("enqueue -> stored, {label}"),
         unit: "ms",

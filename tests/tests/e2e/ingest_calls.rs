@@ -3,8 +3,6 @@
 //! project, one conditional put per message, one session update per batch; and a project
 //! named wrongly reaches nothing.
 
-use std::collections::BTreeMap;
-
 use hangar_protocol::IngestResponse;
 use hangar_tests::store_proxy::StoreProxy;
 use hangar_tests::wire::{all_messages, batch, expect_error, ingest_ok, range};
@@ -19,19 +17,6 @@ fn batch_of_project(seeded: &Seeded, project: &str, messages: Vec<Value>) -> Vec
         "messages": messages,
     }))
     .expect("json")
-}
-
-/// Calls made between `before` and now, by operation, leaving out those made none of.
-fn made_since(proxy: &StoreProxy, before: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
-    proxy
-        .calls()
-        .into_iter()
-        .map(|(op, n)| {
-            let made = n - before.get(&op).copied().unwrap_or(0);
-            (op, made)
-        })
-        .filter(|(_, made)| *made > 0)
-        .collect()
 }
 
 async fn stack_behind_proxy() -> (StoreProxy, TestStack) {
@@ -49,20 +34,20 @@ async fn a_batch_naming_its_project_is_read_in_one_round_trip_and_written_once_p
     let seeded = stack.seed().await;
     let named = batch_of_project(&seeded, seeded.project.as_str(), range(1..=5));
 
-    let before = proxy.calls();
+    let (before, writes_before) = (proxy.calls(), proxy.writes());
     let stored = ingest_ok(&stack, &seeded, named).await;
-    let calls = made_since(&proxy, &before);
+    let calls = proxy.calls_since(&before);
     assert_eq!(stored.persisted, 5);
     assert_eq!(calls.get("batchgetitem"), Some(&1), "{calls:?}");
     assert_eq!(calls.get("getitem"), None, "{calls:?}");
     assert_eq!(calls.get("putitem"), Some(&5), "{calls:?}");
     assert_eq!(calls.get("updateitem"), Some(&1), "{calls:?}");
-    assert_eq!(proxy.writes() - before_writes(&before), 6);
+    assert_eq!(proxy.writes() - writes_before, 6);
 
     // An agent that leaves the project out still works, at one more read.
     let before = proxy.calls();
     let stored = ingest_ok(&stack, &seeded, batch(&seeded.session, range(6..=8))).await;
-    let calls = made_since(&proxy, &before);
+    let calls = proxy.calls_since(&before);
     assert_eq!(stored.persisted, 3);
     assert_eq!(calls.get("getitem"), Some(&2), "{calls:?}");
     assert_eq!(calls.get("batchgetitem"), None, "{calls:?}");
@@ -83,21 +68,8 @@ async fn a_batch_naming_its_project_is_read_in_one_round_trip_and_written_once_p
             rejected: Vec::new()
         }
     );
-    let calls = made_since(&proxy, &before);
+    let calls = proxy.calls_since(&before);
     assert_eq!(calls.get("updateitem"), None, "{calls:?}");
-}
-
-fn before_writes(before: &BTreeMap<String, usize>) -> usize {
-    [
-        "putitem",
-        "updateitem",
-        "deleteitem",
-        "batchwriteitem",
-        "transactwriteitems",
-    ]
-    .iter()
-    .map(|op| before.get(*op).copied().unwrap_or(0))
-    .sum()
 }
 
 #[tokio::test]
