@@ -144,35 +144,44 @@ impl<'t> GroupWriter<'t> {
         workspace: &WorkspaceId,
         drafts: &[Draft],
     ) -> Result<Result<Vec<ChatMessage>, OutboxError>, OutboxError> {
+        // An unknown workspace is refused as such, full outbox or not: waiting for room
+        // would not help it.
+        let Some(session) = self.session_of(workspace)? else {
+            return Ok(Err(OutboxError::UnknownWorkspace(workspace.to_string())));
+        };
         let adding = drafts.len() as u64;
         if self.rows.saturating_add(adding) > self.max_rows {
             return Ok(Err(OutboxError::Full(self.rows)));
         }
-        let Some(session) = self.session_of(workspace)? else {
-            return Ok(Err(OutboxError::UnknownWorkspace(workspace.to_string())));
-        };
+        let first_seq = self.take_seqs(&session, drafts.len() as u64)?;
         let messages = drafts
             .iter()
-            .map(|draft| self.insert(workspace, &session, draft))
+            .zip(first_seq..)
+            .map(|(draft, seq)| self.insert(workspace, &session, seq, draft))
             .collect::<Result<Vec<_>, _>>()?;
         self.rows += adding;
         Ok(Ok(messages))
+    }
+
+    /// Takes the session's next `count` sequence numbers at once; returns the first.
+    fn take_seqs(&self, session: &str, count: u64) -> Result<u64, OutboxError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "INSERT INTO session_seq (session_id, next_seq) VALUES (?1, 1 + ?2)
+                 ON CONFLICT (session_id) DO UPDATE SET next_seq = next_seq + ?2
+                 RETURNING next_seq - ?2",
+            )?
+            .query_row(params![session, count], |row| row.get(0))?)
     }
 
     fn insert(
         &self,
         workspace: &WorkspaceId,
         session: &str,
+        seq: u64,
         draft: &Draft,
     ) -> Result<ChatMessage, OutboxError> {
-        let seq: u64 = self
-            .tx
-            .prepare_cached(
-                "INSERT INTO session_seq (session_id, next_seq) VALUES (?1, 2)
-             ON CONFLICT (session_id) DO UPDATE SET next_seq = next_seq + 1
-             RETURNING next_seq - 1",
-            )?
-            .query_row([session], |row| row.get(0))?;
         let message = ChatMessage {
             message_id: draft.id.clone().unwrap_or_else(MessageId::new),
             seq,

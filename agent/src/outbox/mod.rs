@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/agent/0002_workspace_runs.sql"),
     include_str!("../../../migrations/agent/0003_run_output.sql"),
     include_str!("../../../migrations/agent/0004_outbox_rows.sql"),
+    include_str!("../../../migrations/agent/0005_lean_outbox.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -329,5 +330,69 @@ mod tests {
                 .expect("version");
             assert_eq!(version, MIGRATIONS.len());
         }
+    }
+
+    /// An outbox left by an agent of the previous schema (rows still waiting) keeps its rows,
+    /// their order and count, and its sessions' sequences through the lean-table migration.
+    #[tokio::test]
+    async fn rows_waiting_in_an_older_outbox_survive_the_lean_table_migration() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("outbox.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).expect("old migration");
+            }
+            conn.pragma_update(None, "user_version", 4)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO workspaces (workspace_id, project_id, session_id, api_url, callback_token)
+                     VALUES ('ws-old', 'p', 's-old', 'http://127.0.0.1:9', 't');
+                 INSERT INTO session_seq (session_id, next_seq) VALUES ('s-old', 4);
+                 INSERT INTO outbox (workspace_id, session_id, seq, message_id, payload, enqueued_at)
+                     VALUES ('ws-old', 's-old', 2, 'm2', '{}', 1), ('ws-old', 's-old', 1, 'm1', '{}', 1),
+                            ('ws-old', 's-old', 3, 'm3', '{}', 1);",
+            )
+            .expect("old rows");
+        }
+        let outbox = Outbox::open(&path, 10).expect("migrated");
+        assert_eq!(outbox.pending().await.expect("pending"), 3);
+        let workspace = WorkspaceId::parse("ws-old").expect("id");
+        assert_eq!(outbox.pending_for(&workspace).await.expect("pending"), 3);
+        let next = outbox
+            .enqueue(
+                &workspace,
+                Draft {
+                    role: MessageRole::Assistant,
+                    content: "after".into(),
+                    tool: None,
+                    permission: None,
+                    id: None,
+                },
+            )
+            .await
+            .expect("enqueue after the migration");
+        assert_eq!(next.seq, 4);
+        assert_eq!(outbox.pending().await.expect("pending"), 4);
+        let (seqs, autoincrement): (String, i64) = outbox
+            .with_conn(|conn, _| {
+                Ok((
+                    conn.query_row(
+                        "SELECT group_concat(seq) FROM (SELECT seq FROM outbox
+                         WHERE workspace_id = 'ws-old' ORDER BY seq)",
+                        [],
+                        |row| row.get(0),
+                    )?,
+                    conn.query_row(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'",
+                        [],
+                        |row| row.get(0),
+                    )?,
+                ))
+            })
+            .await
+            .expect("read back");
+        assert_eq!(seqs, "1,2,3,4");
+        assert_eq!(autoincrement, 0);
     }
 }
