@@ -1,6 +1,10 @@
 //! The bootstrap of every Hangar Lambda: `HANGAR_LAMBDA` names which one this function is.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    hangar_functions::lambda::run().await
+fn main() -> Result<(), lambda_http::Error> {
+    // SAFETY: no other thread exists yet; the runtime starts below.
+    unsafe { hangar_functions::lambda::certificates::read_one_bundle() };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(hangar_functions::lambda::run())
 }

@@ -3,6 +3,7 @@
 //! runtime loop of its trigger runs (HTTP, WebSocket route, schedule).
 
 pub mod catalog;
+pub mod certificates;
 pub mod custom_resources;
 pub mod metrics;
 pub mod state;
