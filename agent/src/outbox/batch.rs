@@ -40,16 +40,22 @@ impl Outbox {
     ) -> Result<Option<PendingBatch>, OutboxError> {
         let busy = busy.clone();
         self.with_conn(move |conn, _| {
-            let mut heads = conn.prepare_cached(
-                "SELECT workspace_id, session_id FROM outbox
-                 GROUP BY workspace_id, session_id ORDER BY MIN(id)",
+            // The oldest row of a workspace without a batch on the wire names the next
+            // batch. Rows are read in id order and the scan stops there, so only the rows of
+            // busy workspaces before it are passed over.
+            let mut oldest = conn.prepare_cached(
+                "SELECT workspace_id, session_id FROM outbox ORDER BY id",
             )?;
-            let heads = heads
-                .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?
-                .collect::<Result<Vec<_>, _>>()?;
-            let head = heads
-                .into_iter()
-                .find(|(workspace, _)| !busy.iter().any(|b| b.as_str() == workspace));
+            let mut rows = oldest.query([])?;
+            let mut head = None;
+            while let Some(row) = rows.next()? {
+                let workspace: String = row.get(0)?;
+                if !busy.iter().any(|b| b.as_str() == workspace) {
+                    head = Some((workspace, row.get::<_, String>(1)?));
+                    break;
+                }
+            }
+            drop(rows);
             let Some((workspace, session)) = head else {
                 return Ok(None);
             };
@@ -69,11 +75,12 @@ impl Outbox {
                 callback_token,
             };
 
-            // Ordered by seq, not id: rows requeued after a retry budget ran out are older
-            // than their ids say, and the endpoint wants ascending seqs in a batch.
+            // Id order is each session's seq order (the endpoint wants ascending seqs in a
+            // batch): the writer inserts a session's rows in seq order, and rows requeued
+            // after a retry budget ran out go back in below every pending row.
             let mut statement = conn.prepare_cached(
                 "SELECT id, payload FROM outbox
-                 WHERE workspace_id = ?1 AND session_id = ?2 ORDER BY seq LIMIT ?3",
+                 WHERE workspace_id = ?1 AND session_id = ?2 ORDER BY id LIMIT ?3",
             )?;
             let rows = statement
                 .query_map(params![workspace, session, max_size as i64], |row| {

@@ -70,11 +70,19 @@ impl Outbox {
         let moved = self
             .with_conn(|conn, _| {
                 let tx = conn.transaction()?;
+                // The reporter reads each session's rows in id order: these are older than
+                // anything pending, so they take the ids just below the lowest pending one,
+                // in seq order.
+                let lowest: i64 =
+                    tx.query_row("SELECT COALESCE(MIN(id), 1) FROM outbox", [], |row| {
+                        row.get(0)
+                    })?;
                 let moved = tx.execute(
-                    "INSERT INTO outbox (workspace_id, session_id, seq, message_id, payload, enqueued_at)
-                     SELECT workspace_id, session_id, seq, message_id, payload, enqueued_at
-                     FROM set_aside WHERE reason = 'retry_exhausted' ORDER BY id",
-                    [],
+                    "INSERT INTO outbox (id, workspace_id, session_id, seq, message_id, payload, enqueued_at)
+                     SELECT ?1 - COUNT(*) OVER () - 1 + ROW_NUMBER() OVER (ORDER BY session_id, seq),
+                            workspace_id, session_id, seq, message_id, payload, enqueued_at
+                     FROM set_aside WHERE reason = 'retry_exhausted'",
+                    [lowest],
                 )?;
                 tx.execute("DELETE FROM set_aside WHERE reason = 'retry_exhausted'", [])?;
                 tx.commit()?;
