@@ -214,37 +214,8 @@ impl<'t> GroupWriter<'t> {
 
 #[cfg(test)]
 mod tests {
-    use hangar_protocol::{MessageRole, SessionId};
-
-    use super::super::{Delivery, Outbox};
+    use super::super::tests::{draft, outbox_with};
     use super::*;
-
-    fn draft(text: &str) -> Draft {
-        Draft {
-            role: MessageRole::Assistant,
-            content: text.into(),
-            tool: None,
-            permission: None,
-            id: None,
-        }
-    }
-
-    async fn outbox_with(dir: &std::path::Path, workspaces: usize, max_rows: u64) -> Outbox {
-        let outbox = Outbox::open(&dir.join("outbox.db"), max_rows).expect("open");
-        for n in 0..workspaces {
-            outbox
-                .register(Delivery {
-                    workspace_id: WorkspaceId::parse(format!("ws-{n}")).expect("id"),
-                    project_id: "p".into(),
-                    session_id: SessionId::parse(format!("s-{n}")).expect("id"),
-                    api_url: "http://127.0.0.1:9".into(),
-                    callback_token: "t".into(),
-                })
-                .await
-                .expect("register");
-        }
-        outbox
-    }
 
     /// Eight producers enqueueing one message after another each: every message gets the
     /// next seq of its own session, and they share transactions (fewer commits than rows).

@@ -80,26 +80,12 @@ async fn rows_waiting_in_an_older_outbox_survive_the_lean_table_migration() {
     let workspace = WorkspaceId::parse("ws-old").expect("id");
     assert_eq!(outbox.pending_for(&workspace).await.expect("pending"), 3);
     let next = outbox
-        .enqueue(
-            &workspace,
-            Draft {
-                role: MessageRole::Assistant,
-                content: "after".into(),
-                tool: None,
-                permission: None,
-                id: None,
-            },
-        )
+        .enqueue(&workspace, draft("after"))
         .await
         .expect("enqueue after the migration");
     assert_eq!(next.seq, 4);
     assert_eq!(outbox.pending().await.expect("pending"), 4);
-    let batch = outbox
-        .next_batch(50, 1 << 20, &Default::default())
-        .await
-        .expect("batch")
-        .expect("rows pending");
-    assert_eq!(batch.seqs, vec![1, 2, 3, 4]);
+    assert_eq!(next_seqs(&outbox, 50).await, vec![1, 2, 3, 4]);
     let autoincrement: i64 = outbox
         .with_conn(|conn, _| {
             Ok(conn.query_row(
@@ -113,7 +99,8 @@ async fn rows_waiting_in_an_older_outbox_survive_the_lean_table_migration() {
     assert_eq!(autoincrement, 0);
 }
 
-fn assistant(text: &str) -> Draft {
+/// An assistant message saying `text`.
+pub(super) fn draft(text: &str) -> Draft {
     Draft {
         role: MessageRole::Assistant,
         content: text.into(),
@@ -123,26 +110,44 @@ fn assistant(text: &str) -> Draft {
     }
 }
 
+/// An outbox in `dir` holding at most `max_rows`, with workspaces `ws-0`.. (sessions `s-0`..).
+pub(super) async fn outbox_with(dir: &Path, workspaces: usize, max_rows: u64) -> Outbox {
+    let outbox = Outbox::open(&dir.join("outbox.db"), max_rows).expect("open");
+    for n in 0..workspaces {
+        outbox
+            .register(Delivery {
+                workspace_id: WorkspaceId::parse(format!("ws-{n}")).expect("id"),
+                project_id: "p".into(),
+                session_id: SessionId::parse(format!("s-{n}")).expect("id"),
+                api_url: "http://127.0.0.1:9".into(),
+                callback_token: "t".into(),
+            })
+            .await
+            .expect("register");
+    }
+    outbox
+}
+
+/// The seqs of the next batch (of any size), in the order it would send them.
+async fn next_seqs(outbox: &Outbox, max_size: usize) -> Vec<u64> {
+    outbox
+        .next_batch(max_size, 1 << 20, &Default::default())
+        .await
+        .expect("batch")
+        .map(|batch| batch.seqs)
+        .unwrap_or_default()
+}
+
 /// Rows set aside when their retry budget ran out go back in front of the session's later
 /// rows at the next start, in seq order: the reporter reads a session in id order.
 #[tokio::test]
 async fn requeued_rows_leave_before_the_sessions_later_rows_in_seq_order() {
     let dir = tempfile::tempdir().expect("dir");
-    let outbox = Outbox::open(&dir.path().join("outbox.db"), 100).expect("outbox");
+    let outbox = outbox_with(dir.path(), 1, 100).await;
     let workspace = WorkspaceId::parse("ws-0").expect("id");
-    outbox
-        .register(Delivery {
-            workspace_id: workspace.clone(),
-            project_id: "p".into(),
-            session_id: SessionId::parse("s-0").expect("id"),
-            api_url: "http://127.0.0.1:9".into(),
-            callback_token: "t".into(),
-        })
-        .await
-        .expect("register");
     for n in 1..=4 {
         outbox
-            .enqueue(&workspace, assistant(&format!("m{n}")))
+            .enqueue(&workspace, draft(&format!("m{n}")))
             .await
             .expect("enqueue");
     }
@@ -157,25 +162,15 @@ async fn requeued_rows_leave_before_the_sessions_later_rows_in_seq_order() {
         .await
         .expect("set aside");
     outbox
-        .enqueue(&workspace, assistant("m5"))
+        .enqueue(&workspace, draft("m5"))
         .await
         .expect("enqueue");
     assert_eq!(outbox.requeue_exhausted().await.expect("requeue"), 2);
-    let all = outbox
-        .next_batch(50, 1 << 20, &Default::default())
-        .await
-        .expect("batch")
-        .expect("rows");
-    assert_eq!(all.seqs, vec![1, 2, 3, 4, 5]);
+    assert_eq!(next_seqs(&outbox, 50).await, vec![1, 2, 3, 4, 5]);
     // New rows still come after every requeued one.
     outbox
-        .enqueue(&workspace, assistant("m6"))
+        .enqueue(&workspace, draft("m6"))
         .await
         .expect("enqueue");
-    let all = outbox
-        .next_batch(50, 1 << 20, &Default::default())
-        .await
-        .expect("batch")
-        .expect("rows");
-    assert_eq!(all.seqs, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(next_seqs(&outbox, 50).await, vec![1, 2, 3, 4, 5, 6]);
 }
