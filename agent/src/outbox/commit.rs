@@ -5,6 +5,7 @@
 //! returned for; producers that enqueue at once simply share the cost of the fsync.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +14,7 @@ use hangar_protocol::{ChatMessage, MessageId, WorkspaceId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Draft, OutboxError, disk_full, lock};
+use super::{Draft, OutboxError, checkpoint, disk_full, lock};
 
 /// The most rows one transaction takes; more wait for the next one (bounds its size).
 const MAX_GROUP: usize = 512;
@@ -29,10 +30,12 @@ pub(super) struct Request {
 /// clone of the outbox) and what was sent before has been committed.
 pub(super) fn start(
     conn: Arc<Mutex<Connection>>,
+    path: &Path,
     max_rows: u64,
     commits: Arc<AtomicU64>,
 ) -> Result<mpsc::UnboundedSender<Request>, OutboxError> {
     let (sender, mut requests) = mpsc::unbounded_channel::<Request>();
+    let checkpoint = checkpoint::start(path)?;
     std::thread::Builder::new()
         .name("outbox-writer".into())
         .spawn(move || {
@@ -46,7 +49,11 @@ pub(super) fn start(
                     }
                 }
                 if commit_group(&conn, max_rows, std::mem::take(&mut group)) {
-                    commits.fetch_add(1, Ordering::Relaxed);
+                    let done = commits.fetch_add(1, Ordering::Relaxed) + 1;
+                    if done.is_multiple_of(checkpoint::COMMITS_PER_NUDGE) {
+                        // Full: a checkpoint is on its way and will copy this commit too.
+                        let _ = checkpoint.try_send(());
+                    }
                 }
             }
         })

@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{Notify, mpsc};
 
 mod batch;
+mod checkpoint;
 mod commit;
 mod enqueue;
 mod runs;
@@ -175,7 +176,7 @@ impl Outbox {
     pub fn open_limited(path: &Path, max_rows: u64, max_bytes: u64) -> Result<Self, OutboxError> {
         let conn = Arc::new(Mutex::new(prepare(path, max_bytes)?));
         let commits = Arc::new(AtomicU64::new(0));
-        let writer = commit::start(Arc::clone(&conn), max_rows, Arc::clone(&commits))?;
+        let writer = commit::start(Arc::clone(&conn), path, max_rows, Arc::clone(&commits))?;
         Ok(Outbox {
             inner: Arc::new(Inner {
                 conn,
