@@ -1,8 +1,8 @@
 //! Group commit. Every enqueue is a request to one writer thread, which takes whatever
 //! requests have gathered while it was committing the last group and commits them in one
-//! transaction (one fsync for all of them). Each enqueue is answered only after the
+//! transaction (one sync of the WAL for all of them). Each enqueue is answered only after the
 //! transaction holding its row is durable, so a SIGKILL still loses nothing an enqueue
-//! returned for; producers that enqueue at once simply share the cost of the fsync.
+//! returned for; producers that enqueue at once simply share the cost of the sync.
 
 use std::collections::HashMap;
 use std::path::Path;
