@@ -39,16 +39,8 @@ pub(super) fn start(
     std::thread::Builder::new()
         .name("outbox-writer".into())
         .spawn(move || {
-            let mut group = Vec::with_capacity(MAX_GROUP);
             while let Some(first) = requests.blocking_recv() {
-                group.push(first);
-                while group.len() < MAX_GROUP {
-                    match requests.try_recv() {
-                        Ok(next) => group.push(next),
-                        Err(_) => break,
-                    }
-                }
-                if commit_group(&conn, max_rows, std::mem::take(&mut group)) {
+                if commit_group(&conn, max_rows, first, &mut requests) {
                     let done = commits.fetch_add(1, Ordering::Relaxed) + 1;
                     if done.is_multiple_of(checkpoint::COMMITS_PER_NUDGE) {
                         // Full: a checkpoint is on its way and will copy this commit too.
@@ -61,20 +53,43 @@ pub(super) fn start(
     Ok(sender)
 }
 
-/// Commits the rows of `group` that can be taken and answers every request: each with its
-/// message once the transaction is durable, or with why its row was not written. True when
-/// the transaction committed.
-fn commit_group(conn: &Mutex<Connection>, max_rows: u64, group: Vec<Request>) -> bool {
+/// Commits `first` and the requests that gather while its transaction is open, and
+/// answers every one: each with its messages once the transaction is durable, or with why
+/// its rows were not written. True when the transaction committed.
+///
+/// Requests that arrive while rows are being written join the same transaction, until
+/// none is waiting (or [`MAX_GROUP`]): producers woken by the last commit catch this one
+/// instead of the next, and nothing waits on a timer.
+fn commit_group(
+    conn: &Mutex<Connection>,
+    max_rows: u64,
+    first: Request,
+    requests: &mut mpsc::UnboundedReceiver<Request>,
+) -> bool {
     let mut conn = lock(conn);
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    group.push(first);
     let outcome = (|| {
         let tx = conn.transaction()?;
-        let results = {
+        let mut results = Vec::with_capacity(MAX_GROUP);
+        {
             let mut writer = GroupWriter::new(&tx, max_rows)?;
-            group
-                .iter()
-                .map(|request| writer.write(&request.workspace, &request.drafts))
-                .collect::<Result<Vec<_>, _>>()?
-        };
+            loop {
+                for request in &group[results.len()..] {
+                    results.push(writer.write(&request.workspace, &request.drafts)?);
+                }
+                let before = group.len();
+                while group.len() < MAX_GROUP {
+                    match requests.try_recv() {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
+                if group.len() == before {
+                    break;
+                }
+            }
+        }
         tx.commit()?;
         Ok::<_, OutboxError>(results)
     })();
