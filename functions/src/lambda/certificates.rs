@@ -20,7 +20,7 @@ const CERT_DIR: &str = "SSL_CERT_DIR";
 pub unsafe fn read_one_bundle() {
     let chosen = bundle_to_name(
         std::env::var_os(CERT_FILE).is_some() || std::env::var_os(CERT_DIR).is_some(),
-        openssl_probe::probe().cert_file,
+        || openssl_probe::probe().cert_file,
     );
     if let Some(bundle) = chosen {
         // SAFETY: the caller guarantees no other thread reads or writes the environment.
@@ -28,15 +28,16 @@ pub unsafe fn read_one_bundle() {
     }
 }
 
-/// The bundle to name in `SSL_CERT_FILE`: none when the environment chose already.
+/// The bundle to name in `SSL_CERT_FILE`: none when the environment chose already (then
+/// the system is not searched at all).
 fn bundle_to_name(
     environment_chose: bool,
-    system_bundle: Option<std::path::PathBuf>,
+    system_bundle: impl FnOnce() -> Option<std::path::PathBuf>,
 ) -> Option<std::path::PathBuf> {
     if environment_chose {
         None
     } else {
-        system_bundle
+        system_bundle()
     }
 }
 
@@ -49,8 +50,11 @@ mod tests {
     #[test]
     fn the_system_bundle_is_named_only_when_the_environment_chose_nothing() {
         let bundle = Some(PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt"));
-        assert_eq!(bundle_to_name(false, bundle.clone()), bundle);
-        assert_eq!(bundle_to_name(true, bundle), None);
-        assert_eq!(bundle_to_name(false, None), None);
+        assert_eq!(bundle_to_name(false, || bundle.clone()), bundle);
+        assert_eq!(
+            bundle_to_name(true, || panic!("searched although the environment chose")),
+            None
+        );
+        assert_eq!(bundle_to_name(false, || None), None);
     }
 }
