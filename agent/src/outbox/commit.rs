@@ -67,11 +67,10 @@ fn commit_group(
     requests: &mut mpsc::UnboundedReceiver<Request>,
 ) -> bool {
     let mut conn = lock(conn);
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    group.push(first);
+    let mut group = vec![first];
     let outcome = (|| {
         let tx = conn.transaction()?;
-        let mut results = Vec::with_capacity(MAX_GROUP);
+        let mut results = Vec::new();
         {
             let mut writer = GroupWriter::new(&tx, max_rows)?;
             loop {
